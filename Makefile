@@ -1,0 +1,54 @@
+# cookiecutter-dvc-cml: `make demo` bakes and runs a project, `make test` tests the template.
+.DEFAULT_GOAL := help
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV ?= .venv
+BUILD ?= build
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export VIRTUAL_ENV := $(abspath $(VENV))
+# DVC's usage analytics would try the network from every test run.
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: help setup demo test test-fast test-slow lint lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## Create .venv with the template's tools (uv installs them)
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv --clear $(VENV)
+	python -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' requirements-dev.txt)"
+	uv pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+demo: setup ## Bake a project with the default answers into build/ and reproduce its pipeline
+	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
+	cookiecutter --no-input --output-dir $(BUILD)/demo .
+	cd $(BUILD)/demo/churn-model && $(MAKE) --no-print-directory repro
+
+test: setup ## Run the template's tests: fast (render every option) and slow (run the projects)
+	pytest
+
+test-fast: setup ## Only the fast tier
+	pytest -m "not slow"
+
+test-slow: setup ## Only the slow tier
+	pytest -m slow
+
+lint: setup ## Check the template's own Python with ruff
+	ruff check hooks tests
+	ruff format --check hooks tests
+
+LOCK_COMMAND := uv pip compile --universal --python-version 3.11 --extra dev pyproject.toml -o requirements.txt
+lock: setup ## Re-pin the generated project's requirements.txt from its pyproject.toml
+	rm -rf $(BUILD)/lock && mkdir -p $(BUILD)/lock
+	cookiecutter --no-input --output-dir $(BUILD)/lock . dvc_remote=none dvc_remote_url=
+	cd $(BUILD)/lock/churn-model && uv pip compile --quiet --universal --python-version 3.11 \
+	  --extra dev --custom-compile-command "$(LOCK_COMMAND)" pyproject.toml -o requirements.txt
+	cp $(BUILD)/lock/churn-model/requirements.txt '{{cookiecutter.project_slug}}/requirements.txt'
+
+clean: ## Remove .venv and build/
+	rm -rf $(VENV) $(BUILD)

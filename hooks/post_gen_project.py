@@ -1,0 +1,92 @@
+"""Finish the project: keep the files the answers need, then set up Git and DVC."""
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+TASK = {{ cookiecutter.task | tojson }}
+LICENSE = {{ cookiecutter.license | tojson }}
+REMOTE = {{ cookiecutter.dvc_remote | tojson }}
+REMOTE_URL = {{ cookiecutter.dvc_remote_url | tojson }}.strip()
+SLUG = {{ cookiecutter.project_slug | tojson }}
+AUTHOR = ({{ cookiecutter.author_name | tojson }}, {{ cookiecutter.author_email | tojson }})
+SAMPLE_DATA = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
+
+
+def keep_needed_files() -> Path:
+    """Remove the other task's sample data and the other licences; return the sample data."""
+    for task, name in SAMPLE_DATA.items():
+        if task != TASK:
+            Path("data/raw", name).unlink()
+    Path("licenses", LICENSE).rename("LICENSE")
+    shutil.rmtree("licenses")
+    return Path("data/raw", SAMPLE_DATA[TASK])
+
+
+def dvc_command() -> list[str] | None:
+    """DVC from cookiecutter's own Python if it has it, else from PATH, else None."""
+    if importlib.util.find_spec("dvc"):
+        return [sys.executable, "-m", "dvc"]
+    found = shutil.which("dvc")
+    return [found] if found else None
+
+
+def sh(*command: str) -> None:
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def commit_identity(git: str) -> list[str]:
+    """The user's Git identity if they have one, else the project's author from the answers."""
+    configured = subprocess.run([git, "config", "user.email"], capture_output=True, text=True)
+    if configured.stdout.strip():
+        return []
+    return ["-c", f"user.name={AUTHOR[0]}", "-c", f"user.email={AUTHOR[1]}"]
+
+
+def main() -> None:
+    sample = keep_needed_files()
+    done, todo = [], []
+    git, dvc = shutil.which("git"), dvc_command()
+    if git:
+        sh(git, "init", "--quiet", "-b", "main")
+        done.append("Git repository on branch main")
+    else:
+        todo.append("Git is not installed: install it, then run `git init -b main`.")
+    if git and dvc:
+        sh(*dvc, "init", "--quiet")
+        if REMOTE != "none":
+            sh(*dvc, "remote", "add", "--default", "storage", REMOTE_URL)
+            done.append(f"DVC remote 'storage' -> {REMOTE_URL}")
+        sh(*dvc, "add", "--quiet", str(sample))
+        done.append(f"DVC initialised; {sample} tracked by DVC")
+    elif git:
+        remote = f" && dvc remote add -d storage {REMOTE_URL}" if REMOTE != "none" else ""
+        todo.append(
+            "DVC was not found where cookiecutter runs, so DVC is not set up yet: after "
+            f"`make setup`, run `. .venv/bin/activate && dvc init{remote} && dvc add {sample} "
+            "&& git add -A && git commit -m 'Track data with DVC'`."
+        )
+    if git:
+        sh(git, "add", "--all")
+        message = "Create project from cookiecutter-dvc-cml"
+        sh(git, *commit_identity(git), "commit", "--quiet", "--no-verify", "-m", message)
+        done.append("first commit")
+
+    print(f"\nCreated {SLUG}/ ({TASK}):")
+    for line in done:
+        print(f"  - {line}")
+    for line in todo:
+        print(f"  ! {line}")
+    print(f"\nNext:\n  cd {SLUG}\n  make setup && . .venv/bin/activate\n  dvc repro\n")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (OSError, subprocess.CalledProcessError) as error:
+        # Keep the generated files: they are complete, only the repository set-up is unfinished.
+        print(f"warning: setting up Git and DVC stopped ({error}); the project's files are all "
+              "in place, so finish with `git init -b main`, `dvc init` and `dvc add` by hand.",
+              file=sys.stderr)

@@ -1,0 +1,156 @@
+"""evaluate stage: score the model and a trivial baseline on the test split, write plot data.
+
+Metrics go to one JSON file as ``{"model": {...}, "baseline": {...}}`` so that
+``dvc metrics diff`` shows both. Plot data are CSV files drawn by the ``plots`` in dvc.yaml.
+"""
+
+import argparse
+import json
+import pickle
+from pathlib import Path
+
+import pandas as pd
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+    roc_curve,
+    root_mean_squared_error,
+)
+from sklearn.preprocessing import label_binarize
+
+from {{ cookiecutter.module_name }}.stage import load_params, run
+
+PARAMS = (
+    "data.task",
+    "data.target",
+    "evaluate.seed",
+    "evaluate.importance_repeats",
+    "evaluate.max_plot_rows",
+)
+DIGITS = 6  # metrics are rounded so that tiny float noise never changes metrics.json
+
+
+def fit_baseline(train: pd.DataFrame, *, task: str, target: str):
+    """The trivial model to beat: class frequencies for classification, the mean for regression."""
+    baseline = DummyClassifier(strategy="prior") if task == "classification" else DummyRegressor()
+    return baseline.fit(train.drop(columns=[target]), train[target])
+
+
+def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, float]:
+    """Test-set metrics of ``model`` for ``task``."""
+    features, actual = test.drop(columns=[target]), test[target]
+    predicted = model.predict(features)
+    if task == "regression":
+        values = {
+            "rmse": root_mean_squared_error(actual, predicted),
+            "mae": mean_absolute_error(actual, predicted),
+            "r2": r2_score(actual, predicted),
+        }
+    else:
+        probabilities = model.predict_proba(features)
+        classes = model.classes_
+        values = {
+            "accuracy": accuracy_score(actual, predicted),
+            "balanced_accuracy": balanced_accuracy_score(actual, predicted),
+            "f1_macro": f1_score(actual, predicted, average="macro"),
+            "roc_auc": (
+                roc_auc_score(actual == classes[1], probabilities[:, 1])
+                if len(classes) == 2
+                else roc_auc_score(actual, probabilities, multi_class="ovr", labels=classes)
+            ),
+            "log_loss": log_loss(actual, probabilities, labels=classes),
+        }
+    return {name: round(float(value), DIGITS) for name, value in values.items()}
+
+
+def roc_points(model, test: pd.DataFrame, *, target: str) -> pd.DataFrame:
+    """ROC curve of the positive class (binary) or micro-averaged over classes (multiclass)."""
+    probabilities = model.predict_proba(test.drop(columns=[target]))
+    classes = model.classes_
+    if len(classes) == 2:
+        truth, score = test[target] == classes[1], probabilities[:, 1]
+    else:
+        truth = label_binarize(test[target], classes=classes).ravel()
+        score = probabilities.ravel()
+    fpr, tpr, _ = roc_curve(truth, score)
+    return pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(DIGITS)
+
+
+def importance(
+    model, test: pd.DataFrame, *, target: str, repeats: int, seed: int
+) -> pd.DataFrame:
+    """Permutation importance of each raw input column on the test split, largest first."""
+    features = test.drop(columns=[target])
+    result = permutation_importance(
+        model, features, test[target], n_repeats=repeats, random_state=seed
+    )
+    table = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean})
+    return table.round(DIGITS).sort_values(["importance", "feature"], ascending=[False, True])
+
+
+def plot_data(
+    model, test: pd.DataFrame, *, task: str, target: str, repeats: int, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Plot tables by file name: predictions, feature importance and, for classification, ROC."""
+    predicted = model.predict(test.drop(columns=[target]))
+    predictions = pd.DataFrame({"actual": test[target].to_numpy(), "predicted": predicted})
+    if task == "regression":
+        predictions["residual"] = predictions["actual"] - predictions["predicted"]
+    tables = {
+        "predictions.csv": predictions.round(DIGITS),
+        "importance.csv": importance(model, test, target=target, repeats=repeats, seed=seed),
+    }
+    if task == "classification":
+        tables["roc.csv"] = roc_points(model, test, target=target)
+    return tables
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="trained model (pickle)")
+    parser.add_argument("train", type=Path, help="training split, to fit the baseline")
+    parser.add_argument("test", type=Path, help="test split")
+    parser.add_argument("metrics", type=Path, help="metrics JSON file to write")
+    parser.add_argument("plots", type=Path, help="folder for plot data CSV files")
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml")
+    args = parser.parse_args()
+    params = load_params(args.params, PARAMS)
+    task, target = params["data.task"], params["data.target"]
+
+    with open(args.model, "rb") as file:
+        model = pickle.load(file)
+    test = pd.read_parquet(args.test)
+    baseline = fit_baseline(pd.read_parquet(args.train), task=task, target=target)
+    metrics = {
+        "model": scores(model, test, task=task, target=target),
+        "baseline": scores(baseline, test, task=task, target=target),
+    }
+    args.metrics.parent.mkdir(parents=True, exist_ok=True)
+    args.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+
+    # Plot files hold at most max_plot_rows test rows (a seeded sample), to stay small in Git.
+    rows = min(len(test), params["evaluate.max_plot_rows"])
+    sample = test.sample(n=rows, random_state=params["evaluate.seed"]).reset_index(drop=True)
+    args.plots.mkdir(parents=True, exist_ok=True)
+    tables = plot_data(
+        model,
+        sample,
+        task=task,
+        target=target,
+        repeats=params["evaluate.importance_repeats"],
+        seed=params["evaluate.seed"],
+    )
+    for name, table in tables.items():
+        table.to_csv(args.plots / name, index=False)
+    print(json.dumps(metrics["model"]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))

@@ -1,0 +1,227 @@
+"""prepare stage: check the raw CSV against its inferred schema, then split it into train and test.
+
+The schema is inferred from the data: a column is numeric when all of its values are numbers,
+categorical when most are text, and an error when most are numbers but some are not (a typo in
+a numeric column). ``data.categorical_columns`` forces number-like codes to be categories.
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from {{ cookiecutter.module_name }}.stage import UserError, load_params, run
+
+PARAMS = (
+    "data.task",
+    "data.target",
+    "data.id_column",
+    "data.drop_columns",
+    "data.categorical_columns",
+    "prepare.test_size",
+    "prepare.seed",
+)
+TASKS = ("classification", "regression")
+
+
+def read_raw(path: Path, categorical_columns: list[str] = ()) -> pd.DataFrame:
+    """Read a raw CSV; ``categorical_columns`` are read as text whatever they look like."""
+    try:
+        return pd.read_csv(path, dtype={name: "str" for name in categorical_columns})
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty: give it a header line and data rows") from None
+
+
+def _line(rows: pd.DataFrame | pd.Series, position: int) -> int:
+    """The CSV line of the row at ``position`` (line 1 is the header)."""
+    return int(rows.index[position]) + 2
+
+
+def _check_columns(frame: pd.DataFrame, named: dict[str, list[str]], source: str) -> None:
+    for param, columns in named.items():
+        for column in columns:
+            if column not in frame.columns:
+                raise UserError(
+                    f"params.yaml names column '{column}' in {param}, but {source} has no such "
+                    f"column (it has: {', '.join(map(str, frame.columns))})"
+                )
+
+
+def _check_unique_ids(frame: pd.DataFrame, id_column: str, source: str) -> None:
+    repeated = frame[id_column].duplicated(keep=False)
+    if repeated.any():
+        positions = [i for i, flag in enumerate(repeated) if flag][:2]
+        raise UserError(
+            f"id column '{id_column}' repeats the value {frame[id_column].iloc[positions[0]]!r} "
+            f"(lines {_line(frame, positions[0])} and {_line(frame, positions[1])}) in {source}: "
+            "ids must be unique, so remove or renumber the repeated rows"
+        )
+
+
+def _as_number(values: pd.Series, name: str, source: str) -> pd.Series | None:
+    """Return ``values`` as floats if they are numbers, None if they are categories.
+
+    Raises UserError when most values are numbers but some are text.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = values.notna() & numbers.isna()
+    if not text.any():
+        return numbers.astype("float64")
+    if numbers.notna().sum() > text.sum():
+        position = int(text.to_numpy().nonzero()[0][0])
+        raise UserError(
+            f"column '{name}' in {source} holds numbers but line {_line(values, position)} "
+            f"has {values.iloc[position]!r} ({int(text.sum())} non-numeric values in all): fix those "
+            f"values, or list '{name}' in data.categorical_columns to treat the column as categories"
+        )
+    return None
+
+
+def _check_target(target: pd.Series, task: str, source: str) -> pd.Series:
+    name = target.name
+    missing = target.isna()
+    if missing.any():
+        raise UserError(
+            f"target '{name}' is empty on {int(missing.sum())} rows of {source} (first on line "
+            f"{_line(target, int(missing.to_numpy().nonzero()[0][0]))}): "
+            "fill in those values or remove the rows"
+        )
+    if task == "regression":
+        numbers = _as_number(target, name, source)
+        if numbers is None:
+            raise UserError(
+                f"target '{name}' in {source} is text, but regression predicts a number: "
+                "choose a numeric target column in data.target"
+            )
+        return numbers
+    counts = target.value_counts()
+    if len(counts) < 2:
+        raise UserError(
+            f"target '{name}' in {source} has a single class ({counts.index[0]!r}): "
+            "classification needs at least two classes"
+        )
+    if counts.iloc[-1] < 2:
+        raise UserError(
+            f"class {counts.index[-1]!r} of target '{name}' has only one row in {source}: "
+            "a stratified train/test split needs at least two rows per class, so add rows or "
+            "remove that class"
+        )
+    if pd.api.types.is_float_dtype(target) and (target % 1 != 0).any():
+        raise UserError(
+            f"target '{name}' in {source} holds decimal numbers ({len(counts)} distinct values), "
+            "which classification cannot predict: choose a categorical target column in "
+            "data.target, or generate a regression project"
+        )
+    return target
+
+
+def validate(
+    frame: pd.DataFrame,
+    *,
+    task: str,
+    target: str,
+    id_column: str | None = None,
+    drop_columns: list[str] = (),
+    categorical_columns: list[str] = (),
+    source: str = "the data",
+) -> pd.DataFrame:
+    """Check a raw frame and return its features (floats or text) and target, ready to split.
+
+    Raises UserError, naming the problem and what to do, for anything that would make a
+    misleading model: missing columns, typos in numeric columns, empty columns, an unusable
+    target, repeated ids, or duplicate rows (which would land in both train and test).
+    """
+    if task not in TASKS:
+        raise UserError(f"data.task is '{task}' but must be one of: {', '.join(TASKS)}")
+    if frame.empty:
+        raise UserError(f"{source} has a header but no data rows: add rows")
+    _check_columns(
+        frame,
+        {
+            "data.target": [target],
+            "data.id_column": [id_column] if id_column else [],
+            "data.drop_columns": list(drop_columns),
+            "data.categorical_columns": list(categorical_columns),
+        },
+        source,
+    )
+    if id_column:
+        _check_unique_ids(frame, id_column, source)
+    frame = frame.drop(columns=[c for c in [id_column, *drop_columns] if c])
+
+    features = {}
+    for name in frame.columns.drop(target):
+        values = frame[name]
+        if values.isna().all():
+            raise UserError(
+                f"column '{name}' is empty in every row of {source}: fill it in or list it "
+                "in data.drop_columns"
+            )
+        numbers = None if name in categorical_columns else _as_number(values, name, source)
+        features[name] = values.astype("str").where(values.notna()) if numbers is None else numbers
+    clean = pd.DataFrame(features, index=frame.index)
+    clean[target] = _check_target(frame[target], task, source)
+
+    repeats = clean.duplicated()
+    if repeats.any():
+        row = clean.groupby(list(clean.columns), dropna=False, sort=False).ngroup()
+        later = int(repeats.to_numpy().nonzero()[0][0])
+        first = int((row == row.iloc[later]).to_numpy().nonzero()[0][0])
+        raise UserError(
+            f"{source} has {int(repeats.sum())} duplicate rows (line {_line(clean, later)} "
+            f"repeats line {_line(clean, first)}), which would put the same row in both train "
+            "and test: remove the duplicates"
+        )
+    return clean
+
+
+def split(
+    frame: pd.DataFrame, *, task: str, target: str, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split into train and test, seeded, and stratified by the target for classification."""
+    train, test = train_test_split(
+        frame,
+        test_size=test_size,
+        random_state=seed,
+        stratify=frame[target] if task == "classification" else None,
+    )
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("raw", type=Path, help="raw CSV file")
+    parser.add_argument("train", type=Path, help="training split to write (Parquet)")
+    parser.add_argument("test", type=Path, help="test split to write (Parquet)")
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml")
+    args = parser.parse_args()
+    params = load_params(args.params, PARAMS)
+
+    raw = read_raw(args.raw, params["data.categorical_columns"] or [])
+    frame = validate(
+        raw,
+        task=params["data.task"],
+        target=params["data.target"],
+        id_column=params["data.id_column"],
+        drop_columns=params["data.drop_columns"] or [],
+        categorical_columns=params["data.categorical_columns"] or [],
+        source=str(args.raw),
+    )
+    train, test = split(
+        frame,
+        task=params["data.task"],
+        target=params["data.target"],
+        test_size=params["prepare.test_size"],
+        seed=params["prepare.seed"],
+    )
+    for part, path in ((train, args.train), (test, args.test)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.to_parquet(path, index=False)
+    print(f"prepare: {len(train)} train rows, {len(test)} test rows, {frame.shape[1] - 1} features")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))

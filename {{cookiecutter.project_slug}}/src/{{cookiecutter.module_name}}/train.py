@@ -1,0 +1,127 @@
+"""train stage: fit one scikit-learn Pipeline (preprocessing + estimator) on the training split.
+
+The saved Pipeline scores raw rows: it selects its feature columns by name, imputes missing
+values and encodes categories itself, so extra columns (an id, say) are ignored.
+"""
+
+import argparse
+import pickle
+from pathlib import Path
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from {{ cookiecutter.module_name }}.stage import UserError, load_params, run
+
+PARAMS = ("data.task", "data.target", "train.estimator", "train.seed", "train.hyperparameters")
+ESTIMATORS = {
+    "classification": {
+        "linear": LogisticRegression,
+        "random_forest": RandomForestClassifier,
+        "hist_gradient_boosting": HistGradientBoostingClassifier,
+    },
+    "regression": {
+        "linear": Ridge,
+        "random_forest": RandomForestRegressor,
+        "hist_gradient_boosting": HistGradientBoostingRegressor,
+    },
+}
+# One-hot columns per categorical feature; rarer categories share one "infrequent" column.
+MAX_CATEGORIES = 20
+
+
+def make_estimator(task: str, name: str, hyperparameters: dict, seed: int):
+    """Build the estimator called ``name`` for ``task`` with its hyperparameters and seed."""
+    choices = ESTIMATORS[task]
+    if name not in choices:
+        raise UserError(f"train.estimator is '{name}' but must be one of: {', '.join(choices)}")
+    estimator_class = choices[name]
+    try:
+        estimator = estimator_class(**(hyperparameters or {}))
+    except TypeError as error:
+        raise UserError(
+            f"train.hyperparameters.{name} has a setting {estimator_class.__name__} does not "
+            f"take ({error}): fix its name in params.yaml"
+        ) from None
+    if "random_state" in estimator.get_params():
+        estimator.set_params(random_state=seed)
+    return estimator
+
+
+def build_pipeline(features: pd.DataFrame, estimator) -> Pipeline:
+    """Preprocessing for the columns of ``features`` (numeric or text), then ``estimator``."""
+    numeric = [name for name in features.columns if pd.api.types.is_numeric_dtype(features[name])]
+    categorical = [name for name in features.columns if name not in numeric]
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="missing"),
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist",
+                        max_categories=MAX_CATEGORIES,
+                        sparse_output=False,
+                    ),
+                ),
+                categorical,
+            ),
+        ],
+        remainder="drop",
+        verbose_feature_names_out=False,
+    )
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+
+
+def train(
+    frame: pd.DataFrame,
+    *,
+    task: str,
+    target: str,
+    estimator: str,
+    hyperparameters: dict,
+    seed: int,
+) -> Pipeline:
+    """Fit the Pipeline for ``estimator`` on ``frame`` (features and the ``target`` column)."""
+    features, labels = frame.drop(columns=[target]), frame[target]
+    model = make_estimator(task, estimator, hyperparameters, seed)
+    return build_pipeline(features, model).fit(features, labels)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("train", type=Path, help="training split (Parquet)")
+    parser.add_argument("model", type=Path, help="model file to write (pickle)")
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml")
+    args = parser.parse_args()
+    params = load_params(args.params, PARAMS)
+
+    name = params["train.estimator"]
+    model = train(
+        pd.read_parquet(args.train),
+        task=params["data.task"],
+        target=params["data.target"],
+        estimator=name,
+        hyperparameters=(params["train.hyperparameters"] or {}).get(name),
+        seed=params["train.seed"],
+    )
+    args.model.parent.mkdir(parents=True, exist_ok=True)
+    # A seeded pickle is byte-identical run to run, so `dvc repro -f` leaves dvc.lock unchanged.
+    with open(args.model, "wb") as file:
+        pickle.dump(model, file, protocol=5)
+    print(f"train: fitted {type(model[-1]).__name__}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))
