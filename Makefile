@@ -43,12 +43,18 @@ lint: setup ## Check the template's own Python with ruff
 	ruff format --check hooks tests
 
 LOCK_COMMAND := uv pip compile --universal --python-version 3.11 --extra dev pyproject.toml -o requirements.txt
-lock: setup ## Re-pin the generated project's requirements.txt from its pyproject.toml
-	rm -rf $(BUILD)/lock && mkdir -p $(BUILD)/lock
-	cookiecutter --no-input --output-dir $(BUILD)/lock . dvc_remote=none dvc_remote_url=
-	cd $(BUILD)/lock/churn-model && uv pip compile --quiet --universal --python-version 3.11 \
-	  --extra dev --custom-compile-command "$(LOCK_COMMAND)" pyproject.toml -o requirements.txt
-	cp $(BUILD)/lock/churn-model/requirements.txt '{{cookiecutter.project_slug}}/requirements.txt'
+# One pinned set per kind of remote (S3, GCS and Azure add DVC's plugin); the hook keeps one.
+lock: setup ## Re-pin the generated project's requirements from its pyproject.toml
+	rm -rf $(BUILD)/lock
+	for remote in none s3 gs azure; do \
+	  url=$$([ $$remote = none ] || echo $$remote://bucket); \
+	  cookiecutter --no-input --output-dir $(BUILD)/lock/$$remote . dvc_remote=$$remote dvc_remote_url=$$url >/dev/null; \
+	  (cd $(BUILD)/lock/$$remote/churn-model && uv pip compile --quiet --universal \
+	    --python-version 3.11 --extra dev --custom-compile-command "$(LOCK_COMMAND)" \
+	    pyproject.toml -o requirements.txt); \
+	  cp $(BUILD)/lock/$$remote/churn-model/requirements.txt \
+	    "{{cookiecutter.project_slug}}/requirements/$${remote/none/base}.txt"; \
+	done
 
 clean: ## Remove .venv and build/
 	rm -rf $(VENV) $(BUILD)

@@ -16,12 +16,16 @@ SAMPLE_DATA = {"classification": "breast_cancer.csv", "regression": "diabetes.cs
 
 
 def keep_needed_files() -> Path:
-    """Remove the other task's sample data and the other licences; return the sample data."""
+    """Keep the task's sample data, the chosen licence and requirements; return the data."""
     for task, name in SAMPLE_DATA.items():
         if task != TASK:
             Path("data/raw", name).unlink()
     Path("licenses", LICENSE).rename("LICENSE")
     shutil.rmtree("licenses")
+    # Cloud remotes need DVC's plugin for them, pinned in a requirements file of their own.
+    pinned = REMOTE if REMOTE in ("s3", "gs", "azure") else "base"
+    Path("requirements", f"{pinned}.txt").rename("requirements.txt")
+    shutil.rmtree("requirements")
     return Path("data/raw", SAMPLE_DATA[TASK])
 
 
@@ -56,11 +60,11 @@ def main() -> None:
         todo.append("Git is not installed: install it, then run `git init -b main`.")
     if git and dvc:
         sh(*dvc, "init", "--quiet")
-        if REMOTE != "none":
-            sh(*dvc, "remote", "add", "--default", "storage", REMOTE_URL)
-            done.append(f"DVC remote 'storage' -> {REMOTE_URL}")
         sh(*dvc, "add", "--quiet", str(sample))
         done.append(f"DVC initialised; {sample} tracked by DVC")
+        if REMOTE != "none":
+            sh(*dvc, "remote", "add", "--default", "storage", REMOTE_URL)
+            done.append(f"DVC remote 'storage': {REMOTE_URL}")
     elif git:
         remote = f" && dvc remote add -d storage {REMOTE_URL}" if REMOTE != "none" else ""
         todo.append(
