@@ -7,7 +7,6 @@ import sys
 ANSWERS = {
     "project_slug": {{ cookiecutter.project_slug | tojson }},
     "module_name": {{ cookiecutter.module_name | tojson }},
-    "python_version": {{ cookiecutter.python_version | tojson }},
     "dvc_remote": {{ cookiecutter.dvc_remote | tojson }},
     "dvc_remote_url": {{ cookiecutter.dvc_remote_url | tojson }},
     "author_email": {{ cookiecutter.author_email | tojson }},
@@ -28,8 +27,6 @@ def problem(answers: dict[str, str]) -> str | None:
         return f"module_name {module!r} is not a Python identifier: use letters, digits and '_'"
     if module == "src":
         return "module_name 'src' would be imported as 'src': choose the project's own name"
-    if not re.fullmatch(r"3\.\d+", answers["python_version"]):
-        return f"python_version {answers['python_version']!r} is not like '3.11'"
     if "@" not in answers["author_email"]:
         return f"author_email {answers['author_email']!r} is not an e-mail address"
     if remote == "none":

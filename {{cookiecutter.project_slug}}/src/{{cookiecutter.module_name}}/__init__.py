@@ -1,5 +1,5 @@
-"""{{ cookiecutter.project_name }}: a DVC pipeline from raw CSV to a scikit-learn model.
+"""The pipeline's code: one module per stage of dvc.yaml, each with a ``main()``.
 
-Each pipeline stage in dvc.yaml is one module here with a ``main()``:
-``prepare``, ``train`` and ``evaluate``.
+``prepare`` checks and splits the raw CSV, ``train`` fits the model, ``evaluate`` scores it;
+``stage`` holds what they share.
 """

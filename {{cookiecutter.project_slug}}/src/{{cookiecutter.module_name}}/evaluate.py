@@ -25,7 +25,10 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import label_binarize
 
-from {{ cookiecutter.module_name }}.stage import load_params, run
+from {{ cookiecutter.module_name }}.stage import (
+    load_params,
+    run,
+)
 
 PARAMS = (
     "data.task",
@@ -83,9 +86,7 @@ def roc_points(model, test: pd.DataFrame, *, target: str) -> pd.DataFrame:
     return pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(DIGITS)
 
 
-def importance(
-    model, test: pd.DataFrame, *, target: str, repeats: int, seed: int
-) -> pd.DataFrame:
+def importance(model, test: pd.DataFrame, *, target: str, repeats: int, seed: int) -> pd.DataFrame:
     """Permutation importance of each raw input column on the test split, largest first."""
     features = test.drop(columns=[target])
     result = permutation_importance(

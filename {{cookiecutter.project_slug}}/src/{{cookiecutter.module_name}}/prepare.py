@@ -11,7 +11,11 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from {{ cookiecutter.module_name }}.stage import UserError, load_params, run
+from {{ cookiecutter.module_name }}.stage import (
+    UserError,
+    load_params,
+    run,
+)
 
 PARAMS = (
     "data.task",
@@ -73,9 +77,9 @@ def _as_number(values: pd.Series, name: str, source: str) -> pd.Series | None:
     if numbers.notna().sum() > text.sum():
         position = int(text.to_numpy().nonzero()[0][0])
         raise UserError(
-            f"column '{name}' in {source} holds numbers but line {_line(values, position)} "
-            f"has {values.iloc[position]!r} ({int(text.sum())} non-numeric values in all): fix those "
-            f"values, or list '{name}' in data.categorical_columns to treat the column as categories"
+            f"column '{name}' in {source} holds numbers but line {_line(values, position)} has "
+            f"{values.iloc[position]!r} ({int(text.sum())} non-numeric values in all): fix those "
+            f"values, or list '{name}' in data.categorical_columns to treat it as categories"
         )
     return None
 

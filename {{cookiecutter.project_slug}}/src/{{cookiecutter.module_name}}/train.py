@@ -21,7 +21,11 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.module_name }}.stage import UserError, load_params, run
+from {{ cookiecutter.module_name }}.stage import (
+    UserError,
+    load_params,
+    run,
+)
 
 PARAMS = ("data.task", "data.target", "train.estimator", "train.seed", "train.hyperparameters")
 ESTIMATORS = {
