@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-TASK = {{ cookiecutter.task | tojson }}
-LICENSE = {{ cookiecutter.license | tojson }}
-REMOTE = {{ cookiecutter.dvc_remote | tojson }}
-REMOTE_URL = {{ cookiecutter.dvc_remote_url | tojson }}.strip()
-SLUG = {{ cookiecutter.project_slug | tojson }}
-AUTHOR = ({{ cookiecutter.author_name | tojson }}, {{ cookiecutter.author_email | tojson }})
+TASK = {{cookiecutter.task | tojson}}
+LICENSE = {{cookiecutter.license | tojson}}
+REMOTE = {{cookiecutter.dvc_remote | tojson}}
+REMOTE_URL = {{cookiecutter.dvc_remote_url | tojson}}.strip()
+SLUG = {{cookiecutter.project_slug | tojson}}
+AUTHOR = ({{cookiecutter.author_name | tojson}}, {{cookiecutter.author_email | tojson}})
 SAMPLE_DATA = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
 
 
@@ -66,6 +66,8 @@ def main() -> None:
             sh(*dvc, "remote", "add", "--default", "storage", REMOTE_URL)
             done.append(f"DVC remote 'storage': {REMOTE_URL}")
     elif git:
+        # Keep the data out of Git, as `dvc add` would, so that `dvc add` works later.
+        Path("data/raw/.gitignore").write_text(f"/{sample.name}\n")
         remote = f" && dvc remote add -d storage {REMOTE_URL}" if REMOTE != "none" else ""
         todo.append(
             "DVC was not found where cookiecutter runs, so DVC is not set up yet: after "
@@ -91,6 +93,8 @@ if __name__ == "__main__":
         main()
     except (OSError, subprocess.CalledProcessError) as error:
         # Keep the generated files: they are complete, only the repository set-up is unfinished.
-        print(f"warning: setting up Git and DVC stopped ({error}); the project's files are all "
-              "in place, so finish with `git init -b main`, `dvc init` and `dvc add` by hand.",
-              file=sys.stderr)
+        print(
+            f"warning: setting up Git and DVC stopped ({error}); the project's files are all "
+            "in place, so finish with `git init -b main`, `dvc init` and `dvc add` by hand.",
+            file=sys.stderr,
+        )

@@ -5,11 +5,11 @@ import re
 import sys
 
 ANSWERS = {
-    "project_slug": {{ cookiecutter.project_slug | tojson }},
-    "module_name": {{ cookiecutter.module_name | tojson }},
-    "dvc_remote": {{ cookiecutter.dvc_remote | tojson }},
-    "dvc_remote_url": {{ cookiecutter.dvc_remote_url | tojson }},
-    "author_email": {{ cookiecutter.author_email | tojson }},
+    "project_slug": {{cookiecutter.project_slug | tojson}},
+    "module_name": {{cookiecutter.module_name | tojson}},
+    "dvc_remote": {{cookiecutter.dvc_remote | tojson}},
+    "dvc_remote_url": {{cookiecutter.dvc_remote_url | tojson}},
+    "author_email": {{cookiecutter.author_email | tojson}},
 }
 URL_SCHEMES = {"s3": "s3://", "gs": "gs://", "azure": "azure://"}
 

@@ -48,4 +48,3 @@ def git_files(project: Path) -> set[str]:
 def _quiet_dvc() -> None:
     # DVC's usage analytics would try the network from every command.
     os.environ["DVC_NO_ANALYTICS"] = "1"
-

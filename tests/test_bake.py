@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import TEMPLATE, TOOLS, bake, git_files, run
 
 CHOICES = json.loads((TEMPLATE / "cookiecutter.json").read_text())
@@ -23,7 +22,12 @@ def combinations() -> list[dict[str, str]]:
     python = itertools.cycle(CHOICES["python_version"])
     licence = itertools.cycle(CHOICES["license"])
     return [
-        {"task": task, "dvc_remote": remote, "python_version": next(python), "license": next(licence)}
+        {
+            "task": task,
+            "dvc_remote": remote,
+            "python_version": next(python),
+            "license": next(licence),
+        }
         for task, remote in product
     ]
 
@@ -32,7 +36,9 @@ def expected_files(module: str, task: str) -> set[str]:
     """The exact set of files a baked project commits."""
     project_template = TEMPLATE / "{{cookiecutter.project_slug}}"
     tests = {f"tests/{p.name}" for p in (project_template / "tests").iterdir() if p.is_file()}
-    stages = {f"src/{module}/{name}.py" for name in ("__init__", "stage", "prepare", "train", "evaluate")}
+    stages = {
+        f"src/{module}/{name}.py" for name in ("__init__", "stage", "prepare", "train", "evaluate")
+    }
     return {
         ".cookiecutter.json",
         ".dvc/.gitignore",
@@ -59,7 +65,8 @@ def files_on_disk(project: Path) -> set[str]:
     return {
         relative
         for path in project.rglob("*")
-        if path.is_file() and not (relative := path.relative_to(project).as_posix()).startswith(skip)
+        if path.is_file()
+        and not (relative := path.relative_to(project).as_posix()).startswith(skip)
     }
 
 

@@ -1,0 +1,306 @@
+"""Slow tier: bake a project per task and run it for real, as its README tells a user to."""
+
+import csv
+import io
+import os
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TEMPLATE, TOOLS, bake, run
+
+pytestmark = pytest.mark.slow
+ESTIMATORS = ("linear", "random_forest", "hist_gradient_boosting")
+MAIN_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
+
+
+@dataclass
+class Project:
+    path: Path
+    task: str
+    first_run: str  # what the README's commands printed
+
+    def sh(self, script: str, check: bool = True):
+        """Run ``script`` in bash inside the project with its environment activated."""
+        return run(
+            "bash",
+            "-c",
+            f". .venv/bin/activate && {script}",
+            cwd=self.path,
+            check=check,
+            env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"},
+        )
+
+    def metrics(self) -> dict:
+        return yaml.safe_load((self.path / "metrics/metrics.json").read_text())
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def set_data_params(self, **values) -> None:
+        params = self.params()
+        params["data"].update(values)
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def reset(self) -> None:
+        """Back to the committed state: Git files, then DVC outputs from the cache."""
+        run("git", "reset", "--quiet", "--hard", cwd=self.path)
+        run("git", "clean", "--quiet", "-fd", cwd=self.path)
+        self.sh("dvc checkout --quiet --force")
+
+
+def readme_commands(readme: str) -> str:
+    """The first shell block of a README: the commands a new user types first."""
+    return re.search(r"```sh\n(.*?)```", readme, re.DOTALL).group(1)
+
+
+@pytest.fixture(scope="module", params=["classification", "regression"])
+def project(request, tmp_path_factory) -> Project:
+    """A baked project after its README's two commands, with the results committed."""
+    path = bake(tmp_path_factory.mktemp(request.param), task=request.param)
+    commands = readme_commands((path / "README.md").read_text())
+    result = run(
+        "bash",
+        "-e",
+        "-c",
+        commands,
+        cwd=path,
+        env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"},
+    )
+    run("git", "add", "--all", cwd=path)
+    run("git", "commit", "--quiet", "-m", "Reproduce the pipeline", cwd=path)
+    return Project(path, request.param, result.stdout + result.stderr)
+
+
+@pytest.fixture
+def clean(project):
+    """The project, reset to its committed state after the test."""
+    yield project
+    project.reset()
+
+
+def test_readme_commands_train_and_evaluate(project):
+    for stage in ("prepare", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in project.first_run
+    metrics = project.metrics()
+    assert set(metrics) == {"model", "baseline"}
+    assert (project.path / "models/model.pkl").stat().st_size > 0
+    plots = {p.name for p in (project.path / "metrics/plots").iterdir()}
+    expected = {"predictions.csv", "importance.csv"}
+    assert plots == (expected | {"roc.csv"} if project.task == "classification" else expected)
+
+
+def test_model_beats_baseline_on_sample_data(project):
+    metrics, name = project.metrics(), MAIN_METRIC[project.task]
+    assert metrics["model"][name] > metrics["baseline"][name] + 0.2
+
+
+def test_second_repro_runs_nothing(project):
+    output = project.sh("dvc repro").stdout
+    assert "Running stage" not in output
+    assert "up to date" in project.sh("dvc status").stdout
+
+
+def test_forced_repro_is_byte_identical(clean):
+    lock = (clean.path / "dvc.lock").read_bytes()
+    output = clean.sh("dvc repro --force").stdout
+    assert output.count("Running stage") == 3
+    assert (clean.path / "dvc.lock").read_bytes() == lock
+    # The Git-tracked results (metrics and plot data) are unchanged too.
+    assert run("git", "status", "--porcelain", cwd=clean.path).stdout == ""
+
+
+def test_project_tests_and_lint_pass(project):
+    project.sh("make test")
+    project.sh("make lint")
+
+
+def test_plots_render(project):
+    project.sh("dvc plots show")
+    page = (project.path / "dvc_plots/index.html").read_text()
+    names = ["feature_importance"]
+    names += (
+        ["confusion_matrix", "roc_curve"]
+        if project.task == "classification"
+        else ["predicted_vs_actual", "residuals"]
+    )
+    for name in names:
+        assert name in page
+
+
+def test_every_estimator_runs_as_an_experiment(clean):
+    for name in ESTIMATORS:
+        clean.sh(f"dvc exp run --quiet -S train.estimator={name}")
+    table = list(csv.DictReader(io.StringIO(clean.sh("dvc exp show --csv").stdout)))
+    experiments = [row for row in table if row["typ"] == "branch_base"]
+    metric = f"model.{MAIN_METRIC[clean.task]}"
+    assert {row["train.estimator"] for row in experiments} == set(ESTIMATORS)
+    for row in experiments:
+        assert float(row[metric]) > float(row[metric.replace("model", "baseline")])
+
+
+def edit_csv(path: Path, change) -> None:
+    """Rewrite a CSV through ``change(header, rows)``, which returns the new header and rows."""
+    with open(path, newline="") as file:
+        header, *rows = list(csv.reader(file))
+    header, rows = change(header, rows)
+    with open(path, "w", newline="") as file:
+        csv.writer(file).writerows([header, *rows])
+
+
+def set_column(name, value):
+    def change(header, rows):
+        index = header.index(name)
+        return header, [
+            [*r[:index], value(i, r[index]), *r[index + 1 :]] for i, r in enumerate(rows)
+        ]
+
+    return change
+
+
+BAD_DATA = {
+    "target column missing": (
+        lambda h, r: ([*h[:-1], "label"], r),
+        "names column 'diagnosis' in data.target",
+    ),
+    "text in a numeric column": (
+        set_column("mean_radius", lambda i, v: "abc" if i == 9 else v),
+        "column 'mean_radius' in data/raw/breast_cancer.csv holds numbers but line 11 has 'abc'",
+    ),
+    "single class": (set_column("diagnosis", lambda i, v: "benign"), "has a single class"),
+    "empty file": (None, "data/raw/breast_cancer.csv is empty"),
+    "all-empty column": (
+        set_column("mean_texture", lambda i, v: ""),
+        "column 'mean_texture' is empty in every row",
+    ),
+    "duplicate rows": (lambda h, r: (h, [*r, r[3]]), "line 571 repeats line 5"),
+}
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_DATA.values(), ids=BAD_DATA.keys())
+def test_bad_data_stops_prepare_and_keeps_committed_state(clean, change, message):
+    if clean.task != "classification":
+        pytest.skip("the bad-data cases are written for the classification sample")
+    data = clean.path / "data/raw/breast_cancer.csv"
+    lock = (clean.path / "dvc.lock").read_bytes()
+    if change is None:
+        data.write_text("")
+    else:
+        edit_csv(data, change)
+    result = clean.sh("dvc repro", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message in errors[0], output
+    assert "Traceback" not in output
+    assert "Running stage 'train'" not in output
+    assert (clean.path / "dvc.lock").read_bytes() == lock
+    assert run("git", "status", "--porcelain", cwd=clean.path).stdout == ""
+    # The last good outputs are still in the cache: restoring the data restores everything.
+    clean.sh("dvc checkout --quiet --force")
+    assert "up to date" in clean.sh("dvc status").stdout
+
+
+def test_listed_column_missing_is_named(clean):
+    clean.set_data_params(drop_columns=["no_such_column"])
+    result = clean.sh("dvc repro", check=False)
+    assert result.returncode != 0
+    assert "names column 'no_such_column' in data.drop_columns" in result.stderr
+
+
+def customers_csv(rows: int = 600, seed: int = 7) -> str:
+    """A churn table with an id, numeric and text columns, missing values and a yes/no target."""
+    rng = random.Random(seed)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["customer_id", "age", "plan", "region", "monthly_fee", "notes", "churned"])
+    for i in range(rows):
+        plan = rng.choice(["basic", "plus", "pro"])
+        fee = {"basic": 10, "plus": 25, "pro": 60}[plan] + rng.gauss(0, 3)
+        age = rng.randint(18, 80)
+        risk = (plan == "basic") * 1.5 + (age < 30) * 1.0 + rng.gauss(0, 0.7)
+        writer.writerow(
+            [
+                f"C{i:05d}",
+                "" if rng.random() < 0.1 else age,
+                "" if rng.random() < 0.1 else plan,
+                rng.choice(["north", "south", "east", "west"]),
+                f"{fee:.2f}",
+                rng.choice(["called twice", "", "asked about price", "happy"]),
+                "yes" if risk > 1.2 else "no",
+            ]
+        )
+    return out.getvalue()
+
+
+def test_user_csv_with_categories_and_missing_values(clean):
+    if clean.task != "classification":
+        pytest.skip("a classification dataset")
+    (clean.path / "data/raw/customers.csv").write_text(customers_csv())
+    clean.sh("dvc add --quiet data/raw/customers.csv")
+    clean.set_data_params(
+        file="data/raw/customers.csv",
+        target="churned",
+        id_column="customer_id",
+        drop_columns=["notes"],
+    )
+    clean.sh("dvc repro")
+    metrics = clean.metrics()
+    assert metrics["model"]["balanced_accuracy"] > metrics["baseline"]["balanced_accuracy"] + 0.2
+    features = (clean.path / "metrics/plots/importance.csv").read_text()
+    assert {row.split(",")[0] for row in features.splitlines()[1:]} == {
+        "age",
+        "plan",
+        "region",
+        "monthly_fee",
+    }
+    # The saved model scores raw rows, id and dropped columns included, missing values and all.
+    scored = clean.sh(
+        "python -c \"import pickle, pandas as pd; m = pickle.load(open('models/model.pkl', 'rb'));"
+        " print(sorted(set(m.predict(pd.read_csv('data/raw/customers.csv')))))\""
+    ).stdout
+    assert scored.strip() == "['no', 'yes']"
+
+
+def test_multiclass_target(clean):
+    if clean.task != "classification":
+        pytest.skip("a classification dataset")
+    clean.sh(
+        'python -c "from sklearn.datasets import load_iris; f = load_iris(as_frame=True).frame;'
+        " f['species'] = f.pop('target').map(dict(enumerate(load_iris().target_names)));"
+        " f.drop_duplicates().to_csv('data/raw/iris.csv', index=False)\""
+    )
+    clean.sh("dvc add --quiet data/raw/iris.csv")
+    clean.set_data_params(file="data/raw/iris.csv", target="species")
+    clean.sh("dvc repro")
+    metrics = clean.metrics()
+    assert metrics["model"]["accuracy"] > 0.8 > metrics["baseline"]["accuracy"]
+    assert 0.9 < metrics["model"]["roc_auc"] <= 1
+    predictions = (clean.path / "metrics/plots/predictions.csv").read_text()
+    assert {line.split(",")[0] for line in predictions.splitlines()[1:]} == {
+        "setosa",
+        "versicolor",
+        "virginica",
+    }
+
+
+def test_regression_rejects_text_target(clean):
+    if clean.task != "regression":
+        pytest.skip("a regression project")
+    edit_csv(
+        clean.path / "data/raw/diabetes.csv",
+        set_column("progression", lambda i, v: "high" if float(v) > 150 else "low"),
+    )
+    result = clean.sh("dvc repro", check=False)
+    assert result.returncode != 0
+    assert "target 'progression' in data/raw/diabetes.csv is text" in result.stderr
+
+
+def test_make_demo(tmp_path):
+    """The template README's first command, into a build folder of its own."""
+    result = run("make", "--no-print-directory", "demo", f"BUILD={tmp_path}", cwd=TEMPLATE)
+    assert "Running stage 'evaluate'" in result.stdout
+    assert "model.balanced_accuracy" in result.stdout  # `dvc metrics show` ends the demo
