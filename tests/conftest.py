@@ -45,6 +45,10 @@ def git_files(project: Path) -> set[str]:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _quiet_dvc() -> None:
+def _environment() -> None:
     # DVC's usage analytics would try the network from every command.
     os.environ["DVC_NO_ANALYTICS"] = "1"
+    # Tests commit in baked projects; a machine without a Git identity must not stop them.
+    for role in ("AUTHOR", "COMMITTER"):
+        os.environ.setdefault(f"GIT_{role}_NAME", "Template Tests")
+        os.environ.setdefault(f"GIT_{role}_EMAIL", "tests@example.com")
