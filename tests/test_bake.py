@@ -94,8 +94,12 @@ def test_no_template_syntax_left(baked):
 
 def test_config_files_parse(baked):
     project, answers = baked
-    tomllib.loads((project / "pyproject.toml").read_text())
-    json.loads((project / ".cookiecutter.json").read_text())
+    parsers = {".toml": tomllib.loads, ".json": json.loads, ".yaml": yaml.safe_load}
+    parsers[".yml"] = yaml.safe_load
+    parsed = [name for name in files_on_disk(project) if Path(name).suffix in parsers]
+    for name in parsed:
+        parsers[Path(name).suffix]((project / name).read_text(encoding="utf-8"))
+    assert {"pyproject.toml", ".cookiecutter.json", "dvc.yaml", "params.yaml"} <= set(parsed)
     dvc_yaml = yaml.safe_load((project / "dvc.yaml").read_text())
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert list(dvc_yaml["stages"]) == ["prepare", "train", "evaluate"]

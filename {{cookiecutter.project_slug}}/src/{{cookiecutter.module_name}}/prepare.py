@@ -6,8 +6,10 @@ a numeric column). ``data.categorical_columns`` forces number-like codes to be c
 """
 
 import argparse
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -42,6 +44,16 @@ def _line(rows: pd.DataFrame | pd.Series, position: int) -> int:
     return int(rows.index[position]) + 2
 
 
+def _first(mask: pd.Series) -> int:
+    """Position of the first True in ``mask``."""
+    return int(mask.to_numpy().nonzero()[0][0])
+
+
+def _show(value) -> str:
+    """A value as the user wrote it: ``1`` or ``'abc'``, not ``np.int64(1)``."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
 def _check_columns(frame: pd.DataFrame, named: dict[str, list[str]], source: str) -> None:
     for param, columns in named.items():
         for column in columns:
@@ -55,31 +67,35 @@ def _check_columns(frame: pd.DataFrame, named: dict[str, list[str]], source: str
 def _check_unique_ids(frame: pd.DataFrame, id_column: str, source: str) -> None:
     repeated = frame[id_column].duplicated(keep=False)
     if repeated.any():
-        positions = [i for i, flag in enumerate(repeated) if flag][:2]
+        first = _first(repeated)
+        second = first + 1 + _first(repeated.iloc[first + 1 :])
         raise UserError(
-            f"id column '{id_column}' repeats the value {frame[id_column].iloc[positions[0]]!r} "
-            f"(lines {_line(frame, positions[0])} and {_line(frame, positions[1])}) in {source}: "
+            f"id column '{id_column}' repeats the value {_show(frame[id_column].iloc[first])} "
+            f"(lines {_line(frame, first)} and {_line(frame, second)}) in {source}: "
             "ids must be unique, so remove or renumber the repeated rows"
         )
+
+
+def _numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``values`` as floats, and a mask of the values that are not finite numbers."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    return numbers, values.notna() & ~np.isfinite(numbers)
 
 
 def _as_number(values: pd.Series, name: str, source: str) -> pd.Series | None:
     """Return ``values`` as floats if they are numbers, None if they are categories.
 
-    Raises UserError when most values are numbers but some are text.
+    Raises UserError when most values are numbers but some are not (text or infinity).
     """
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
-    numbers = pd.to_numeric(values, errors="coerce")
-    text = values.notna() & numbers.isna()
-    if not text.any():
-        return numbers.astype("float64")
-    if numbers.notna().sum() > text.sum():
-        position = int(text.to_numpy().nonzero()[0][0])
+    numbers, bad = _numbers(values)
+    if not bad.any():
+        return numbers
+    if np.isfinite(numbers).sum() > bad.sum():
+        position = _first(bad)
         raise UserError(
             f"column '{name}' in {source} holds numbers but line {_line(values, position)} has "
-            f"{values.iloc[position]!r} ({int(text.sum())} non-numeric values in all): fix those "
-            f"values, or list '{name}' in data.categorical_columns to treat it as categories"
+            f"{_show(values.iloc[position])} ({int(bad.sum())} non-numeric values in all): fix "
+            f"those values, or list '{name}' in data.categorical_columns to treat it as categories"
         )
     return None
 
@@ -90,26 +106,27 @@ def _check_target(target: pd.Series, task: str, source: str) -> pd.Series:
     if missing.any():
         raise UserError(
             f"target '{name}' is empty on {int(missing.sum())} rows of {source} (first on line "
-            f"{_line(target, int(missing.to_numpy().nonzero()[0][0]))}): "
-            "fill in those values or remove the rows"
+            f"{_line(target, _first(missing))}): fill in those values or remove the rows"
         )
     if task == "regression":
-        numbers = _as_number(target, name, source)
-        if numbers is None:
+        numbers, bad = _numbers(target)
+        if bad.any():
+            position = _first(bad)
             raise UserError(
-                f"target '{name}' in {source} is text, but regression predicts a number: "
-                "choose a numeric target column in data.target"
+                f"target '{name}' in {source} must be numbers for regression, but line "
+                f"{_line(target, position)} has {_show(target.iloc[position])} ({int(bad.sum())} "
+                "such values in all): fix them, or choose a numeric column in data.target"
             )
         return numbers
     counts = target.value_counts()
     if len(counts) < 2:
         raise UserError(
-            f"target '{name}' in {source} has a single class ({counts.index[0]!r}): "
+            f"target '{name}' in {source} has a single class ({_show(counts.index[0])}): "
             "classification needs at least two classes"
         )
     if counts.iloc[-1] < 2:
         raise UserError(
-            f"class {counts.index[-1]!r} of target '{name}' has only one row in {source}: "
+            f"class {_show(counts.index[-1])} of target '{name}' has only one row in {source}: "
             "a stratified train/test split needs at least two rows per class, so add rows or "
             "remove that class"
         )
@@ -152,6 +169,13 @@ def validate(
         },
         source,
     )
+    for param, columns in (
+        ("data.id_column", [id_column]),
+        ("data.drop_columns", drop_columns),
+        ("data.categorical_columns", categorical_columns),
+    ):
+        if target in columns:
+            raise UserError(f"the target '{target}' is also listed in {param}: remove it there")
     if id_column:
         _check_unique_ids(frame, id_column, source)
     frame = frame.drop(columns=[c for c in [id_column, *drop_columns] if c])
@@ -186,6 +210,16 @@ def split(
     frame: pd.DataFrame, *, task: str, target: str, test_size: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split into train and test, seeded, and stratified by the target for classification."""
+    if not 0 < test_size < 1:
+        raise UserError(f"prepare.test_size is {test_size} but must be a fraction between 0 and 1")
+    if task == "classification":
+        classes, test_rows = frame[target].nunique(), math.ceil(test_size * len(frame))
+        if min(test_rows, len(frame) - test_rows) < classes:
+            raise UserError(
+                f"a stratified split of {len(frame)} rows with prepare.test_size {test_size} "
+                f"cannot put all {classes} classes in both train and test: change "
+                "prepare.test_size or add rows"
+            )
     train, test = train_test_split(
         frame,
         test_size=test_size,

@@ -20,6 +20,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError  # not exported publicly
 
 from {{ cookiecutter.module_name }}.stage import (
     UserError,
@@ -46,6 +47,8 @@ MAX_CATEGORIES = 20
 
 def make_estimator(task: str, name: str, hyperparameters: dict, seed: int):
     """Build the estimator called ``name`` for ``task`` with its hyperparameters and seed."""
+    if task not in ESTIMATORS:
+        raise UserError(f"data.task is '{task}' but must be one of: {', '.join(ESTIMATORS)}")
     choices = ESTIMATORS[task]
     if name not in choices:
         raise UserError(f"train.estimator is '{name}' but must be one of: {', '.join(choices)}")
@@ -100,7 +103,11 @@ def train(
     """Fit the Pipeline for ``estimator`` on ``frame`` (features and the ``target`` column)."""
     features, labels = frame.drop(columns=[target]), frame[target]
     model = make_estimator(task, estimator, hyperparameters, seed)
-    return build_pipeline(features, model).fit(features, labels)
+    try:
+        return build_pipeline(features, model).fit(features, labels)
+    except InvalidParameterError as error:
+        # scikit-learn checks hyperparameter values when fitting; its message names the value.
+        raise UserError(f"train.hyperparameters.{estimator}: {error}") from None
 
 
 def main() -> None:

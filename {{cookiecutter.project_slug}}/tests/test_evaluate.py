@@ -1,0 +1,132 @@
+"""evaluate stage: the metrics per task, the baseline to beat, and the plot data files."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }}.evaluate import (
+    fit_baseline,
+    plot_data,
+    scores,
+)
+from {{ cookiecutter.module_name }}.train import train
+
+METRICS = {
+    "classification": {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"},
+    "regression": {"rmse", "mae", "r2"},
+}
+FEATURES = ["signal", "noise", "plan"]
+
+
+def _frame(kind: str, size: int, seed: int) -> pd.DataFrame:
+    """Prepared rows whose target follows ``signal``: separable classes, or a linear number."""
+    rng = np.random.default_rng(seed)
+    signal = rng.uniform(-3, 3, size=size)
+    frame = pd.DataFrame(
+        {
+            "signal": signal,
+            "noise": rng.normal(size=size),
+            "plan": pd.Series(rng.choice(["basic", "pro"], size=size)).astype("str"),
+        }
+    )
+    if kind == "binary":
+        frame["target"] = np.where(signal > 0, "yes", "no")
+    elif kind == "multiclass":
+        frame["target"] = np.select([signal < -1, signal < 1], ["low", "mid"], "high")
+    else:
+        frame["target"] = 2 * signal + rng.normal(scale=0.2, size=size)
+    return frame
+
+
+@pytest.fixture(scope="module", params=["binary", "multiclass", "regression"])
+def case(request):
+    """(task, train split, test split, fitted model) for each kind of target."""
+    kind = request.param
+    task = "regression" if kind == "regression" else "classification"
+    train_split, test_split = _frame(kind, 120, seed=1), _frame(kind, 60, seed=2)
+    model = train(
+        train_split, task=task, target="target", estimator="linear", hyperparameters={}, seed=0
+    )
+    return kind, task, train_split, test_split, model
+
+
+def test_scores_names_exactly_the_task_metrics(case):
+    kind, task, _, test_split, model = case
+    values = scores(model, test_split, task=task, target="target")
+    assert set(values) == METRICS[task]
+    assert all(isinstance(value, float) and np.isfinite(value) for value in values.values())
+    if task == "classification":
+        assert len(model.classes_) == (3 if kind == "multiclass" else 2)
+        for name in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"):
+            assert 0 <= values[name] <= 1
+        assert values["log_loss"] >= 0
+    else:
+        assert values["rmse"] >= values["mae"] >= 0
+        assert values["r2"] <= 1
+
+
+def test_baseline_is_worse_than_the_model(case):
+    _, task, train_split, test_split, model = case
+    baseline = fit_baseline(train_split, task=task, target="target")
+    model_scores = scores(model, test_split, task=task, target="target")
+    baseline_scores = scores(baseline, test_split, task=task, target="target")
+    assert set(baseline_scores) == METRICS[task]
+    if task == "classification":
+        assert model_scores["balanced_accuracy"] > baseline_scores["balanced_accuracy"] + 0.2
+        assert model_scores["roc_auc"] > baseline_scores["roc_auc"]
+        assert model_scores["log_loss"] < baseline_scores["log_loss"]
+        # The baseline predicts class frequencies whatever the features say.
+        assert baseline_scores["roc_auc"] == pytest.approx(0.5)
+    else:
+        assert model_scores["rmse"] < baseline_scores["rmse"] / 2
+        assert model_scores["r2"] > 0.9
+        assert baseline_scores["r2"] <= 0
+
+
+def test_baseline_predicts_class_frequencies_or_the_mean(case):
+    _, task, train_split, test_split, _ = case
+    baseline = fit_baseline(train_split, task=task, target="target")
+    features = test_split.drop(columns=["target"])
+    if task == "classification":
+        shares = train_split["target"].value_counts(normalize=True)
+        expected = np.tile(shares[baseline.classes_].to_numpy(), (len(features), 1))
+        np.testing.assert_allclose(baseline.predict_proba(features), expected)
+    else:
+        expected = np.full(len(features), train_split["target"].mean())
+        np.testing.assert_allclose(baseline.predict(features), expected)
+
+
+def test_plot_data(case):
+    _, task, _, test_split, model = case
+    tables = plot_data(model, test_split, task=task, target="target", repeats=2, seed=0)
+    expected = {"predictions.csv", "importance.csv"}
+    if task == "classification":
+        expected.add("roc.csv")
+    assert set(tables) == expected
+
+    predictions = tables["predictions.csv"]
+    assert len(predictions) == len(test_split)
+    if task == "regression":
+        np.testing.assert_allclose(predictions["actual"], test_split["target"], atol=1e-6)
+        assert list(predictions.columns) == ["actual", "predicted", "residual"]
+        residual = predictions["actual"] - predictions["predicted"]
+        np.testing.assert_allclose(predictions["residual"], residual, atol=1e-5)
+    else:
+        assert list(predictions["actual"]) == list(test_split["target"])
+        assert list(predictions.columns) == ["actual", "predicted"]
+        assert set(predictions["predicted"]) <= set(model.classes_)
+
+    importance = tables["importance.csv"]
+    assert list(importance.columns) == ["feature", "importance"]
+    assert sorted(importance["feature"]) == sorted(FEATURES)
+    assert importance["importance"].is_monotonic_decreasing
+    assert importance["feature"].iloc[0] == "signal"
+
+    if task == "classification":
+        roc = tables["roc.csv"]
+        assert list(roc.columns) == ["fpr", "tpr"]
+        for column in ("fpr", "tpr"):
+            assert roc[column].iloc[0] == 0
+            assert roc[column].iloc[-1] == 1
+            assert roc[column].is_monotonic_increasing
+            assert roc[column].between(0, 1).all()

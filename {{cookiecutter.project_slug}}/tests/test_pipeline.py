@@ -1,0 +1,173 @@
+"""The whole pipeline: the model beats the baseline on the sample data, and dvc.yaml is honest."""
+
+import ast
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from {{ cookiecutter.module_name }}.evaluate import PARAMS as EVALUATE_PARAMS
+from {{ cookiecutter.module_name }}.evaluate import fit_baseline, scores
+from {{ cookiecutter.module_name }}.prepare import PARAMS as PREPARE_PARAMS
+from {{ cookiecutter.module_name }}.prepare import read_raw, split, validate
+from {{ cookiecutter.module_name }}.stage import load_params
+from {{ cookiecutter.module_name }}.train import PARAMS as TRAIN_PARAMS
+from {{ cookiecutter.module_name }}.train import train
+
+ROOT = Path(__file__).parents[1]
+PARAMS_FILE = ROOT / "params.yaml"
+
+
+def test_model_beats_baseline_on_sample_data():
+    params = load_params(PARAMS_FILE, ("data.file", *PREPARE_PARAMS))
+    task, target = params["data.task"], params["data.target"]
+    categorical = params["data.categorical_columns"] or []
+    frame = validate(
+        read_raw(ROOT / params["data.file"], categorical),
+        task=task,
+        target=target,
+        id_column=params["data.id_column"],
+        drop_columns=params["data.drop_columns"] or [],
+        categorical_columns=categorical,
+    )
+    train_split, test_split = split(
+        frame,
+        task=task,
+        target=target,
+        test_size=params["prepare.test_size"],
+        seed=params["prepare.seed"],
+    )
+
+    params = load_params(PARAMS_FILE, TRAIN_PARAMS)
+    name = params["train.estimator"]
+    model = train(
+        train_split,
+        task=task,
+        target=target,
+        estimator=name,
+        hyperparameters=(params["train.hyperparameters"] or {}).get(name),
+        seed=params["train.seed"],
+    )
+    load_params(PARAMS_FILE, EVALUATE_PARAMS)  # every key evaluate reads is in params.yaml
+    baseline = fit_baseline(train_split, task=task, target=target)
+    model_scores = scores(model, test_split, task=task, target=target)
+    baseline_scores = scores(baseline, test_split, task=task, target=target)
+
+    if task == "classification":
+        assert model_scores["balanced_accuracy"] > baseline_scores["balanced_accuracy"]
+        assert model_scores["log_loss"] < baseline_scores["log_loss"]
+    else:
+        assert model_scores["rmse"] < baseline_scores["rmse"]
+        assert model_scores["r2"] > baseline_scores["r2"]
+
+
+# --- dvc.yaml: each stage lists everything its code reads, so its cache is never stale -----------
+
+
+def _package() -> str:
+    """The project's import package: the one folder under src/ with an __init__.py."""
+    packages = [path.parent.name for path in (ROOT / "src").glob("*/__init__.py")]
+    assert len(packages) == 1, packages
+    assert packages[0] == validate.__module__.split(".")[0]
+    return packages[0]
+
+
+PACKAGE = _package()
+STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+
+
+def _interpolate(text: str) -> str:
+    """Replace DVC's ``${key}`` with the value of ``key`` in params.yaml."""
+    return re.sub(
+        r"\$\{([\w.]+)\}", lambda match: str(load_params(PARAMS_FILE, [match[1]])[match[1]]), text
+    )
+
+
+def _paths(entries: list) -> set[str]:
+    """Paths of a dvc.yaml deps/outs/metrics list, whose items are paths or {path: options}."""
+    paths = set()
+    for entry in entries or []:
+        paths.update(entry if isinstance(entry, dict) else [entry])
+    return {_interpolate(path) for path in paths}
+
+
+def _source(module: str) -> Path:
+    parts = module.split(".")
+    path = ROOT / "src" / Path(*parts)
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def _imported_sources(module: str) -> set[str]:
+    """Project files (relative to the root) that ``module`` runs: itself and what it imports from
+    the package, transitively."""
+    seen, todo = set(), [module]
+    while todo:
+        current = todo.pop()
+        path = _source(current)
+        relative = path.relative_to(ROOT).as_posix()
+        if relative in seen:
+            continue
+        assert path.is_file(), f"{current} imports a module with no file: {path}"
+        seen.add(relative)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = current.split(".")[: -node.level]
+                    base = ".".join([*anchor, base] if base else anchor)
+                # `from package import name` may import a submodule called name.
+                names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+                names = [name for name in names if name == base or _source(name).is_file()]
+            else:
+                continue
+            todo += [name for name in names if name.split(".")[0] == PACKAGE and name != PACKAGE]
+    return seen
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_cmd_runs_its_module(stage):
+    command = shlex.split(_interpolate(STAGES[stage]["cmd"]))
+    assert command[:3] == ["python", "-m", f"{PACKAGE}.{stage}"]
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_params_are_exactly_what_its_module_reads(stage):
+    listed = STAGES[stage].get("params", [])
+    reads = importlib.import_module(f"{PACKAGE}.{stage}").PARAMS
+    assert set(listed) == set(reads)
+    assert len(listed) == len(reads)
+    load_params(PARAMS_FILE, listed)  # and params.yaml has each of them
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_deps_list_its_code(stage):
+    deps = _paths(STAGES[stage].get("deps"))
+    sources = _imported_sources(f"{PACKAGE}.{stage}")
+    assert f"src/{PACKAGE}/{stage}.py" in sources
+    assert f"src/{PACKAGE}/stage.py" in sources
+    assert sources <= deps, f"missing from deps: {sorted(sources - deps)}"
+    for dep in deps:
+        if dep.startswith("src/"):
+            assert (ROOT / dep).is_file(), f"{dep} in deps does not exist"
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_cmd_paths_are_deps_or_outs(stage):
+    spec = STAGES[stage]
+    tracked = _paths(spec.get("deps")) | _paths(spec.get("outs")) | _paths(spec.get("metrics"))
+    arguments = shlex.split(_interpolate(spec["cmd"]))[3:]
+    paths = [arg for arg in arguments if arg.split("/")[0] in ("data", "models", "metrics")]
+    assert paths, "the command names no data or model files"
+    for path in paths:
+        assert path in tracked, f"{path} is in the command but not in deps, outs or metrics"
+
+
+def test_data_file_is_the_prepare_dependency():
+    params = load_params(PARAMS_FILE, ["data.file"])
+    assert (ROOT / params["data.file"]).is_file()
+    assert params["data.file"] in _paths(STAGES["prepare"]["deps"])
