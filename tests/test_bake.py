@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import TEMPLATE, TOOLS, bake, git_files, run
 
 CHOICES = json.loads((TEMPLATE / "cookiecutter.json").read_text())

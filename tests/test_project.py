@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import TEMPLATE, TOOLS, bake, run
 
 pytestmark = pytest.mark.slow
@@ -57,27 +58,53 @@ def readme_commands(readme: str) -> str:
     return re.search(r"```sh\n(.*?)```", readme, re.DOTALL).group(1)
 
 
-@pytest.fixture(scope="module", params=["classification", "regression"])
+_BAKED: dict[str, Project] = {}
+
+
+def baked(task: str, tmp_path_factory) -> Project:
+    """A project baked for ``task`` after its README's two commands, results committed.
+
+    Baked once per session and shared: tests that change it reset it afterwards.
+    """
+    if task not in _BAKED:
+        path = bake(tmp_path_factory.mktemp(task), task=task)
+        commands = readme_commands((path / "README.md").read_text())
+        env = {"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"}
+        result = run("bash", "-e", "-c", commands, cwd=path, env=env)
+        run("git", "add", "--all", cwd=path)
+        run("git", "commit", "--quiet", "-m", "Reproduce the pipeline", cwd=path)
+        _BAKED[task] = Project(path, task, result.stdout + result.stderr)
+    return _BAKED[task]
+
+
+# Under pytest-xdist each task's project stays on one worker (`--dist loadgroup`).
+TASKS = [pytest.param(task, marks=pytest.mark.xdist_group(task)) for task in MAIN_METRIC]
+
+
+@pytest.fixture(params=TASKS)
 def project(request, tmp_path_factory) -> Project:
-    """A baked project after its README's two commands, with the results committed."""
-    path = bake(tmp_path_factory.mktemp(request.param), task=request.param)
-    commands = readme_commands((path / "README.md").read_text())
-    result = run(
-        "bash",
-        "-e",
-        "-c",
-        commands,
-        cwd=path,
-        env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"},
-    )
-    run("git", "add", "--all", cwd=path)
-    run("git", "commit", "--quiet", "-m", "Reproduce the pipeline", cwd=path)
-    return Project(path, request.param, result.stdout + result.stderr)
+    return baked(request.param, tmp_path_factory)
 
 
 @pytest.fixture
 def clean(project):
     """The project, reset to its committed state after the test."""
+    yield project
+    project.reset()
+
+
+@pytest.fixture
+def classification(tmp_path_factory):
+    """The classification project, reset after the test."""
+    project = baked("classification", tmp_path_factory)
+    yield project
+    project.reset()
+
+
+@pytest.fixture
+def regression(tmp_path_factory):
+    """The regression project, reset after the test."""
+    project = baked("regression", tmp_path_factory)
     yield project
     project.reset()
 
@@ -180,33 +207,37 @@ BAD_DATA = {
 }
 
 
+@pytest.mark.xdist_group("classification")
 @pytest.mark.parametrize(("change", "message"), BAD_DATA.values(), ids=BAD_DATA.keys())
-def test_bad_data_stops_prepare_and_keeps_committed_state(clean, change, message):
-    if clean.task != "classification":
-        pytest.skip("the bad-data cases are written for the classification sample")
-    data = clean.path / "data/raw/breast_cancer.csv"
-    lock = (clean.path / "dvc.lock").read_bytes()
+def test_bad_data_stops_prepare_and_keeps_committed_state(classification, change, message):
+    data = classification.path / "data/raw/breast_cancer.csv"
+    lock = (classification.path / "dvc.lock").read_bytes()
     if change is None:
         data.write_text("")
     else:
         edit_csv(data, change)
-    result = clean.sh("dvc repro", check=False)
+    result = classification.sh("dvc repro", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     errors = [line for line in output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and message in errors[0], output
     assert "Traceback" not in output
     assert "Running stage 'train'" not in output
-    assert (clean.path / "dvc.lock").read_bytes() == lock
-    assert run("git", "status", "--porcelain", cwd=clean.path).stdout == ""
-    # The last good outputs are still in the cache: restoring the data restores everything.
-    clean.sh("dvc checkout --quiet --force")
-    assert "up to date" in clean.sh("dvc status").stdout
+    assert (classification.path / "dvc.lock").read_bytes() == lock
+    # Nothing committed changed; DVC only recorded the new data in its .dvc file, as `dvc add`.
+    changed = run("git", "status", "--porcelain", cwd=classification.path).stdout.splitlines()
+    assert set(changed) <= {" M data/raw/breast_cancer.csv.dvc"}
+    # The last good outputs are still in the cache: going back to the committed data restores
+    # every output without running anything.
+    run("git", "checkout", "--", ".", cwd=classification.path)
+    classification.sh("dvc checkout --quiet --force")
+    assert "up to date" in classification.sh("dvc status").stdout
 
 
-def test_listed_column_missing_is_named(clean):
-    clean.set_data_params(drop_columns=["no_such_column"])
-    result = clean.sh("dvc repro", check=False)
+@pytest.mark.xdist_group("classification")
+def test_listed_column_missing_is_named(classification):
+    classification.set_data_params(drop_columns=["no_such_column"])
+    result = classification.sh("dvc repro", check=False)
     assert result.returncode != 0
     assert "names column 'no_such_column' in data.drop_columns" in result.stderr
 
@@ -236,21 +267,20 @@ def customers_csv(rows: int = 600, seed: int = 7) -> str:
     return out.getvalue()
 
 
-def test_user_csv_with_categories_and_missing_values(clean):
-    if clean.task != "classification":
-        pytest.skip("a classification dataset")
-    (clean.path / "data/raw/customers.csv").write_text(customers_csv())
-    clean.sh("dvc add --quiet data/raw/customers.csv")
-    clean.set_data_params(
+@pytest.mark.xdist_group("classification")
+def test_user_csv_with_categories_and_missing_values(classification):
+    (classification.path / "data/raw/customers.csv").write_text(customers_csv())
+    classification.sh("dvc add --quiet data/raw/customers.csv")
+    classification.set_data_params(
         file="data/raw/customers.csv",
         target="churned",
         id_column="customer_id",
         drop_columns=["notes"],
     )
-    clean.sh("dvc repro")
-    metrics = clean.metrics()
+    classification.sh("dvc repro")
+    metrics = classification.metrics()
     assert metrics["model"]["balanced_accuracy"] > metrics["baseline"]["balanced_accuracy"] + 0.2
-    features = (clean.path / "metrics/plots/importance.csv").read_text()
+    features = (classification.path / "metrics/plots/importance.csv").read_text()
     assert {row.split(",")[0] for row in features.splitlines()[1:]} == {
         "age",
         "plan",
@@ -258,28 +288,27 @@ def test_user_csv_with_categories_and_missing_values(clean):
         "monthly_fee",
     }
     # The saved model scores raw rows, id and dropped columns included, missing values and all.
-    scored = clean.sh(
+    scored = classification.sh(
         "python -c \"import pickle, pandas as pd; m = pickle.load(open('models/model.pkl', 'rb'));"
         " print(sorted(set(m.predict(pd.read_csv('data/raw/customers.csv')))))\""
     ).stdout
     assert scored.strip() == "['no', 'yes']"
 
 
-def test_multiclass_target(clean):
-    if clean.task != "classification":
-        pytest.skip("a classification dataset")
-    clean.sh(
+@pytest.mark.xdist_group("classification")
+def test_multiclass_target(classification):
+    classification.sh(
         'python -c "from sklearn.datasets import load_iris; f = load_iris(as_frame=True).frame;'
         " f['species'] = f.pop('target').map(dict(enumerate(load_iris().target_names)));"
         " f.drop_duplicates().to_csv('data/raw/iris.csv', index=False)\""
     )
-    clean.sh("dvc add --quiet data/raw/iris.csv")
-    clean.set_data_params(file="data/raw/iris.csv", target="species")
-    clean.sh("dvc repro")
-    metrics = clean.metrics()
+    classification.sh("dvc add --quiet data/raw/iris.csv")
+    classification.set_data_params(file="data/raw/iris.csv", target="species")
+    classification.sh("dvc repro")
+    metrics = classification.metrics()
     assert metrics["model"]["accuracy"] > 0.8 > metrics["baseline"]["accuracy"]
     assert 0.9 < metrics["model"]["roc_auc"] <= 1
-    predictions = (clean.path / "metrics/plots/predictions.csv").read_text()
+    predictions = (classification.path / "metrics/plots/predictions.csv").read_text()
     assert {line.split(",")[0] for line in predictions.splitlines()[1:]} == {
         "setosa",
         "versicolor",
@@ -287,14 +316,13 @@ def test_multiclass_target(clean):
     }
 
 
-def test_regression_rejects_text_target(clean):
-    if clean.task != "regression":
-        pytest.skip("a regression project")
+@pytest.mark.xdist_group("regression")
+def test_regression_rejects_text_target(regression):
     edit_csv(
-        clean.path / "data/raw/diabetes.csv",
+        regression.path / "data/raw/diabetes.csv",
         set_column("progression", lambda i, v: "high" if float(v) > 150 else "low"),
     )
-    result = clean.sh("dvc repro", check=False)
+    result = regression.sh("dvc repro", check=False)
     assert result.returncode != 0
     assert "target 'progression' in data/raw/diabetes.csv must be numbers" in result.stderr
 
