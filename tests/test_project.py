@@ -77,11 +77,7 @@ def baked(task: str, tmp_path_factory) -> Project:
     return _BAKED[task]
 
 
-# Under pytest-xdist each task's project stays on one worker (`--dist loadgroup`).
-TASKS = [pytest.param(task, marks=pytest.mark.xdist_group(task)) for task in MAIN_METRIC]
-
-
-@pytest.fixture(params=TASKS)
+@pytest.fixture(params=list(MAIN_METRIC))
 def project(request, tmp_path_factory) -> Project:
     return baked(request.param, tmp_path_factory)
 
@@ -207,7 +203,6 @@ BAD_DATA = {
 }
 
 
-@pytest.mark.xdist_group("classification")
 @pytest.mark.parametrize(("change", "message"), BAD_DATA.values(), ids=BAD_DATA.keys())
 def test_bad_data_stops_prepare_and_keeps_committed_state(classification, change, message):
     data = classification.path / "data/raw/breast_cancer.csv"
@@ -234,7 +229,6 @@ def test_bad_data_stops_prepare_and_keeps_committed_state(classification, change
     assert "up to date" in classification.sh("dvc status").stdout
 
 
-@pytest.mark.xdist_group("classification")
 def test_listed_column_missing_is_named(classification):
     classification.set_data_params(drop_columns=["no_such_column"])
     result = classification.sh("dvc repro", check=False)
@@ -267,7 +261,6 @@ def customers_csv(rows: int = 600, seed: int = 7) -> str:
     return out.getvalue()
 
 
-@pytest.mark.xdist_group("classification")
 def test_user_csv_with_categories_and_missing_values(classification):
     (classification.path / "data/raw/customers.csv").write_text(customers_csv())
     classification.sh("dvc add --quiet data/raw/customers.csv")
@@ -295,7 +288,6 @@ def test_user_csv_with_categories_and_missing_values(classification):
     assert scored.strip() == "['no', 'yes']"
 
 
-@pytest.mark.xdist_group("classification")
 def test_multiclass_target(classification):
     classification.sh(
         'python -c "from sklearn.datasets import load_iris; f = load_iris(as_frame=True).frame;'
@@ -316,7 +308,6 @@ def test_multiclass_target(classification):
     }
 
 
-@pytest.mark.xdist_group("regression")
 def test_regression_rejects_text_target(regression):
     edit_csv(
         regression.path / "data/raw/diabetes.csv",
