@@ -19,6 +19,9 @@ help: ## List the targets
 setup: $(VENV)/.installed ## Create .venv with the template's tools (uv installs them)
 
 $(VENV)/.installed: requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "error: $(PYTHON) is older than Python 3.11: run make with PYTHON=python3.11 or newer"; \
+	  exit 1; }
 	$(PYTHON) -m venv --clear $(VENV)
 	python -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' requirements-dev.txt)"
 	uv pip install --quiet -r requirements-dev.txt
@@ -27,7 +30,7 @@ $(VENV)/.installed: requirements-dev.txt
 demo: setup ## Bake a project with the default answers into build/ and reproduce its pipeline
 	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	cookiecutter --no-input --output-dir $(BUILD)/demo .
-	cd $(BUILD)/demo/churn-model && $(MAKE) --no-print-directory repro
+	cd $(BUILD)/demo/churn-model && $(MAKE) --no-print-directory repro VENV=.venv
 
 test: setup ## Run the template's tests: fast (render every option) and slow (run the projects)
 	pytest

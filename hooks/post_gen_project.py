@@ -49,6 +49,16 @@ def commit_identity(git: str) -> list[str]:
     return ["-c", f"user.name={AUTHOR[0]}", "-c", f"user.email={AUTHOR[1]}"]
 
 
+def finish_commands(sample: Path, init_git: bool) -> str:
+    """The commands that finish the set-up by hand, in the project's own environment."""
+    steps = [". .venv/bin/activate", *(["git init -b main"] if init_git else [])]
+    steps += ["dvc init", f"dvc add {sample}"]
+    if REMOTE != "none":
+        steps.append(f"dvc remote add --default storage {REMOTE_URL}")
+    steps += ["git add --all", "git commit -m 'Track data with DVC'"]
+    return " && ".join(steps)
+
+
 def main() -> None:
     sample = keep_needed_files()
     done, todo = [], []
@@ -56,23 +66,22 @@ def main() -> None:
     if git:
         sh(git, "init", "--quiet", "-b", "main")
         done.append("Git repository on branch main")
-    else:
-        todo.append("Git is not installed: install it, then run `git init -b main`.")
     if git and dvc:
-        sh(*dvc, "init", "--quiet")
+        # Not quiet: DVC says here how to opt out of its usage analytics.
+        subprocess.run([*dvc, "init"], check=True)
         sh(*dvc, "add", "--quiet", str(sample))
         done.append(f"DVC initialised; {sample} tracked by DVC")
         if REMOTE != "none":
             sh(*dvc, "remote", "add", "--default", "storage", REMOTE_URL)
             done.append(f"DVC remote 'storage': {REMOTE_URL}")
-    elif git:
+    else:
         # Keep the data out of Git, as `dvc add` would, so that `dvc add` works later.
         Path("data/raw/.gitignore").write_text(f"/{sample.name}\n")
-        remote = f" && dvc remote add -d storage {REMOTE_URL}" if REMOTE != "none" else ""
+        missing = " and ".join(name for name, found in (("Git", git), ("DVC", dvc)) if not found)
         todo.append(
-            "DVC was not found where cookiecutter runs, so DVC is not set up yet: after "
-            f"`make setup`, run `. .venv/bin/activate && dvc init{remote} && dvc add {sample} "
-            "&& git add -A && git commit -m 'Track data with DVC'`."
+            f"{missing} not found where cookiecutter runs, so the repository is not set up "
+            f"yet: install what is missing, then after `make setup` run "
+            f"`{finish_commands(sample, init_git=not git)}`."
         )
     if git:
         sh(git, "add", "--all")

@@ -112,8 +112,8 @@ def test_readme_commands_train_and_evaluate(project):
     assert set(metrics) == {"model", "baseline"}
     assert (project.path / "models/model.pkl").stat().st_size > 0
     plots = {p.name for p in (project.path / "metrics/plots").iterdir()}
-    expected = {"predictions.csv", "importance.csv"}
-    assert plots == (expected | {"roc.csv"} if project.task == "classification" else expected)
+    extra = "roc.csv" if project.task == "classification" else "residuals.csv"
+    assert plots == {"predictions.csv", "importance.csv", extra}
 
 
 def test_model_beats_baseline_on_sample_data(project):
@@ -144,14 +144,12 @@ def test_project_tests_and_lint_pass(project):
 def test_plots_render(project):
     project.sh("dvc plots show")
     page = (project.path / "dvc_plots/index.html").read_text()
-    names = ["feature_importance"]
-    names += (
-        ["confusion_matrix", "roc_curve"]
-        if project.task == "classification"
-        else ["predicted_vs_actual", "residuals"]
-    )
-    for name in names:
-        assert name in page
+    titles = {
+        "classification": ["Confusion matrix", "ROC curve"],
+        "regression": ["Predicted vs actual", "Residuals"],
+    }
+    for title in [*titles[project.task], "Permutation importance"]:
+        assert f"{title} (test split)" in page
 
 
 def test_every_estimator_runs_as_an_experiment(clean):

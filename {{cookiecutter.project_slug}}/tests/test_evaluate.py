@@ -100,17 +100,18 @@ def test_plot_data(case):
     _, task, _, test_split, model = case
     tables = plot_data(model, test_split, task=task, target="target", repeats=2, seed=0)
     expected = {"predictions.csv", "importance.csv"}
-    if task == "classification":
-        expected.add("roc.csv")
+    expected.add("roc.csv" if task == "classification" else "residuals.csv")
     assert set(tables) == expected
 
     predictions = tables["predictions.csv"]
     assert len(predictions) == len(test_split)
     if task == "regression":
         np.testing.assert_allclose(predictions["actual"], test_split["target"], atol=1e-6)
-        assert list(predictions.columns) == ["actual", "predicted", "residual"]
+        assert list(predictions.columns) == ["actual", "predicted"]
+        residuals = tables["residuals.csv"]
+        assert list(residuals.columns) == ["predicted", "residual"]
         residual = predictions["actual"] - predictions["predicted"]
-        np.testing.assert_allclose(predictions["residual"], residual, atol=1e-5)
+        np.testing.assert_allclose(residuals["residual"], residual, atol=1e-5)
     else:
         assert list(predictions["actual"]) == list(test_split["target"])
         assert list(predictions.columns) == ["actual", "predicted"]

@@ -7,13 +7,12 @@ import shlex
 from pathlib import Path
 
 import pytest
-import yaml
 
 from {{ cookiecutter.module_name }}.evaluate import PARAMS as EVALUATE_PARAMS
 from {{ cookiecutter.module_name }}.evaluate import fit_baseline, scores
 from {{ cookiecutter.module_name }}.prepare import PARAMS as PREPARE_PARAMS
 from {{ cookiecutter.module_name }}.prepare import read_raw, split, validate
-from {{ cookiecutter.module_name }}.stage import load_params
+from {{ cookiecutter.module_name }}.stage import load_params, read_yaml
 from {{ cookiecutter.module_name }}.train import PARAMS as TRAIN_PARAMS
 from {{ cookiecutter.module_name }}.train import train
 
@@ -22,7 +21,7 @@ PARAMS_FILE = ROOT / "params.yaml"
 
 
 def test_model_beats_baseline_on_sample_data():
-    params = load_params(PARAMS_FILE, ("data.file", *PREPARE_PARAMS))
+    params = load_params(PARAMS_FILE, {"data.file": str, **PREPARE_PARAMS})
     task, target = params["data.task"], params["data.target"]
     categorical = params["data.categorical_columns"] or []
     frame = validate(
@@ -76,13 +75,15 @@ def _package() -> str:
 
 
 PACKAGE = _package()
-STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+STAGES = read_yaml(ROOT / "dvc.yaml")["stages"]
 
 
 def _interpolate(text: str) -> str:
     """Replace DVC's ``${key}`` with the value of ``key`` in params.yaml."""
     return re.sub(
-        r"\$\{([\w.]+)\}", lambda match: str(load_params(PARAMS_FILE, [match[1]])[match[1]]), text
+        r"\$\{([\w.]+)\}",
+        lambda match: str(load_params(PARAMS_FILE, {match[1]: object})[match[1]]),
+        text,
     )
 
 
@@ -103,7 +104,7 @@ def _source(module: str) -> Path:
 def _imported_sources(module: str) -> set[str]:
     """Project files (relative to the root) that ``module`` runs: itself and what it imports from
     the package, transitively."""
-    seen, todo = set(), [module]
+    seen, todo = set(), [module, PACKAGE]  # importing a submodule runs the package too
     while todo:
         current = todo.pop()
         path = _source(current)
@@ -141,7 +142,7 @@ def test_stage_params_are_exactly_what_its_module_reads(stage):
     reads = importlib.import_module(f"{PACKAGE}.{stage}").PARAMS
     assert set(listed) == set(reads)
     assert len(listed) == len(reads)
-    load_params(PARAMS_FILE, listed)  # and params.yaml has each of them
+    load_params(PARAMS_FILE, reads)  # and params.yaml has each of them, of the right type
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
@@ -150,6 +151,7 @@ def test_stage_deps_list_its_code(stage):
     sources = _imported_sources(f"{PACKAGE}.{stage}")
     assert f"src/{PACKAGE}/{stage}.py" in sources
     assert f"src/{PACKAGE}/stage.py" in sources
+    assert f"src/{PACKAGE}/__init__.py" in sources
     assert sources <= deps, f"missing from deps: {sorted(sources - deps)}"
     for dep in deps:
         if dep.startswith("src/"):
@@ -159,15 +161,19 @@ def test_stage_deps_list_its_code(stage):
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_stage_cmd_paths_are_deps_or_outs(stage):
     spec = STAGES[stage]
-    tracked = _paths(spec.get("deps")) | _paths(spec.get("outs")) | _paths(spec.get("metrics"))
+    tracked = set().union(
+        *(_paths(spec.get(kind)) for kind in ("deps", "outs", "metrics", "plots"))
+    )
     arguments = shlex.split(_interpolate(spec["cmd"]))[3:]
     paths = [arg for arg in arguments if arg.split("/")[0] in ("data", "models", "metrics")]
     assert paths, "the command names no data or model files"
     for path in paths:
-        assert path in tracked, f"{path} is in the command but not in deps, outs or metrics"
+        # A folder argument (where plot files go) is covered by the files declared in it.
+        covered = path in tracked or any(item.startswith(f"{path}/") for item in tracked)
+        assert covered, f"{path} is in the command but not in deps, outs, metrics or plots"
 
 
 def test_data_file_is_the_prepare_dependency():
-    params = load_params(PARAMS_FILE, ["data.file"])
+    params = load_params(PARAMS_FILE, {"data.file": str})
     assert (ROOT / params["data.file"]).is_file()
     assert params["data.file"] in _paths(STAGES["prepare"]["deps"])

@@ -284,7 +284,7 @@ def test_infinity_in_a_numeric_column(raw):
 
 def test_split_too_small_for_every_class():
     frame = pd.DataFrame({"a": range(10), "y": [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]})
-    with pytest.raises(UserError, match=r"cannot put all 5 classes in both train and test"):
+    with pytest.raises(UserError, match=r"fewer than 5 of the 10 rows .*one per class"):
         split(frame, task="classification", target="y", test_size=0.2, seed=0)
 
 
@@ -293,3 +293,36 @@ def test_split_size_out_of_range(test_size):
     frame = pd.DataFrame({"a": range(10), "y": range(10)})
     with pytest.raises(UserError, match=r"prepare\.test_size .* between 0 and 1"):
         split(frame, task="regression", target="y", test_size=test_size, seed=0)
+
+
+def test_malformed_csv(tmp_path):
+    path = write_csv(tmp_path, "a,b\n1,2\n3,4,5\n")
+    with pytest.raises(UserError, match=r"is not a well-formed CSV .*line 3"):
+        read_raw(path)
+
+
+def test_csv_not_utf8(tmp_path):
+    path = tmp_path / "raw.csv"
+    path.write_bytes("city,y\nZürich,1\n".encode("latin-1"))
+    with pytest.raises(UserError, match=r"is not UTF-8 text"):
+        read_raw(path)
+
+
+def test_no_feature_left(raw):
+    dropped = ["customer_id", "tenure", "charges", "plan", "notes"]
+    with pytest.raises(UserError, match=r"no feature columns are left"):
+        validate(raw, task="classification", target="churned", drop_columns=dropped)
+
+
+def test_class_too_small_for_the_test_split():
+    frame = pd.DataFrame({"a": range(40), "y": ["big"] * 38 + ["rare"] * 2})
+    with pytest.raises(
+        UserError, match=r"class 'rare' of target 'y' has too few rows .* test split"
+    ):
+        split(frame, task="classification", target="y", test_size=0.2, seed=0)
+
+
+def test_regression_split_needs_two_test_rows():
+    frame = pd.DataFrame({"a": range(5), "y": range(5)})
+    with pytest.raises(UserError, match=r"fewer than 2 of the 5 rows"):
+        split(frame, task="regression", target="y", test_size=0.2, seed=0)

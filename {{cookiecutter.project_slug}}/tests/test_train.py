@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from {{ cookiecutter.module_name }}.stage import UserError
 from {{ cookiecutter.module_name }}.train import ESTIMATORS, train
@@ -129,3 +130,12 @@ def test_invalid_hyperparameter_value(frames, task):
 def test_unknown_task(frames):
     with pytest.raises(UserError, match=r"data\.task is 'clustering'"):
         _train(frames["regression"], "clustering", "linear")
+
+
+@pytest.mark.parametrize(("task", "name"), CASES)
+def test_saved_bytes_do_not_depend_on_thread_count(frames, task, name):
+    with threadpool_limits(limits=1):
+        one = pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
+    with threadpool_limits(limits=2):
+        two = pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
+    assert one == two

@@ -30,13 +30,14 @@ from {{ cookiecutter.module_name }}.stage import (
     run,
 )
 
-PARAMS = (
-    "data.task",
-    "data.target",
-    "evaluate.seed",
-    "evaluate.importance_repeats",
-    "evaluate.max_plot_rows",
-)
+# The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
+PARAMS = {
+    "data.task": str,
+    "data.target": str,
+    "evaluate.seed": int,
+    "evaluate.importance_repeats": int,
+    "evaluate.max_plot_rows": int,
+}
 DIGITS = 6  # metrics are rounded so that tiny float noise never changes metrics.json
 
 
@@ -99,17 +100,19 @@ def importance(model, test: pd.DataFrame, *, target: str, repeats: int, seed: in
 def plot_data(
     model, test: pd.DataFrame, *, task: str, target: str, repeats: int, seed: int
 ) -> dict[str, pd.DataFrame]:
-    """Plot tables by file name: predictions, feature importance and, for classification, ROC."""
+    """Plot tables by file name, as dvc.yaml declares them: predictions and importance, then
+    the ROC curve for classification or the residuals for regression."""
     predicted = model.predict(test.drop(columns=[target]))
     predictions = pd.DataFrame({"actual": test[target].to_numpy(), "predicted": predicted})
-    if task == "regression":
-        predictions["residual"] = predictions["actual"] - predictions["predicted"]
     tables = {
         "predictions.csv": predictions.round(DIGITS),
         "importance.csv": importance(model, test, target=target, repeats=repeats, seed=seed),
     }
     if task == "classification":
         tables["roc.csv"] = roc_points(model, test, target=target)
+    else:
+        residuals = predictions.assign(residual=predictions["actual"] - predictions["predicted"])
+        tables["residuals.csv"] = residuals[["predicted", "residual"]].round(DIGITS)
     return tables
 
 
@@ -134,7 +137,8 @@ def main() -> None:
         "baseline": scores(baseline, test, task=task, target=target),
     }
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
-    args.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    # allow_nan=False: a metric that is not a number must stop the stage, not corrupt the file.
+    args.metrics.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
     # Plot files hold at most max_plot_rows test rows (a seeded sample), to stay small in Git.
     rows = min(len(test), params["evaluate.max_plot_rows"])

@@ -19,15 +19,17 @@ from {{ cookiecutter.module_name }}.stage import (
     run,
 )
 
-PARAMS = (
-    "data.task",
-    "data.target",
-    "data.id_column",
-    "data.drop_columns",
-    "data.categorical_columns",
-    "prepare.test_size",
-    "prepare.seed",
-)
+NONE = type(None)
+# The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
+PARAMS = {
+    "data.task": str,
+    "data.target": str,
+    "data.id_column": (str, NONE),
+    "data.drop_columns": (list, NONE),
+    "data.categorical_columns": (list, NONE),
+    "prepare.test_size": float,
+    "prepare.seed": int,
+}
 TASKS = ("classification", "regression")
 
 
@@ -37,6 +39,10 @@ def read_raw(path: Path, categorical_columns: list[str] = ()) -> pd.DataFrame:
         return pd.read_csv(path, dtype={name: "str" for name in categorical_columns})
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: give it a header line and data rows") from None
+    except pd.errors.ParserError as error:
+        raise UserError(f"{path} is not a well-formed CSV ({error}): fix that line") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text: save it as UTF-8 CSV") from None
 
 
 def _line(rows: pd.DataFrame | pd.Series, position: int) -> int:
@@ -190,6 +196,11 @@ def validate(
             )
         numbers = None if name in categorical_columns else _as_number(values, name, source)
         features[name] = values.astype("str").where(values.notna()) if numbers is None else numbers
+    if not features:
+        raise UserError(
+            f"no feature columns are left in {source} once the target, id and dropped columns "
+            "are set aside: keep at least one column out of data.drop_columns"
+        )
     clean = pd.DataFrame(features, index=frame.index)
     clean[target] = _check_target(frame[target], task, source)
 
@@ -212,20 +223,30 @@ def split(
     """Split into train and test, seeded, and stratified by the target for classification."""
     if not 0 < test_size < 1:
         raise UserError(f"prepare.test_size is {test_size} but must be a fraction between 0 and 1")
-    if task == "classification":
-        classes, test_rows = frame[target].nunique(), math.ceil(test_size * len(frame))
-        if min(test_rows, len(frame) - test_rows) < classes:
-            raise UserError(
-                f"a stratified split of {len(frame)} rows with prepare.test_size {test_size} "
-                f"cannot put all {classes} classes in both train and test: change "
-                "prepare.test_size or add rows"
-            )
+    classification = task == "classification"
+    test_rows = math.ceil(test_size * len(frame))
+    needed = max(frame[target].nunique(), 2) if classification else 2
+    if min(test_rows, len(frame) - test_rows) < needed:
+        raise UserError(
+            f"prepare.test_size {test_size} leaves fewer than {needed} of the {len(frame)} rows "
+            f"in the train or the test split{' (one per class)' if classification else ''}: "
+            "change prepare.test_size or add rows"
+        )
     train, test = train_test_split(
         frame,
         test_size=test_size,
         random_state=seed,
-        stratify=frame[target] if task == "classification" else None,
+        stratify=frame[target] if classification else None,
     )
+    if classification:
+        for part, name in ((train, "train"), (test, "test")):
+            missing = frame[target][~frame[target].isin(part[target])]
+            if len(missing):
+                raise UserError(
+                    f"class {_show(missing.iloc[0])} of target '{target}' has too few rows to "
+                    f"appear in the {name} split with prepare.test_size {test_size}: add rows of "
+                    "that class, change prepare.test_size, or remove the class"
+                )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 

@@ -1,27 +1,39 @@
 """What every pipeline stage shares: reading its parameters and reporting user errors."""
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import yaml
+from ruamel.yaml import YAML
 
 
 class UserError(Exception):
     """A problem the user can fix in the data or in params.yaml, reported as one sentence."""
 
 
-def load_params(path: Path, keys: Iterable[str]) -> dict[str, object]:
-    """Return ``{dotted key: value}`` for exactly ``keys`` of the YAML file at ``path``."""
+def read_yaml(path: Path):
+    """Parse a YAML file by the rules DVC uses (YAML 1.2: ``1e-3`` is a number)."""
     with open(path, encoding="utf-8") as file:
-        params = yaml.safe_load(file) or {}
+        return YAML(typ="safe", pure=True).load(file)
+
+
+def load_params(path: Path, keys: Mapping[str, type | tuple[type, ...]]) -> dict[str, object]:
+    """Return ``{dotted key: value}`` for exactly ``keys`` of the params file at ``path``.
+
+    ``keys`` maps each dotted key to the type(s) its value must have.
+    """
+    params = read_yaml(path) or {}
     values = {}
-    for key in keys:
+    for key, expected in keys.items():
         node = params
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
                 raise UserError(f"{path} has no '{key}': add it to the file")
             node = node[part]
+        if not isinstance(node, expected):
+            kinds = expected if isinstance(expected, tuple) else (expected,)
+            names = " or ".join("null" if kind is type(None) else kind.__name__ for kind in kinds)
+            raise UserError(f"{key} in {path} is {node!r}, but must be a {names}")
         values[key] = node
     return values
 

@@ -28,7 +28,14 @@ from {{ cookiecutter.module_name }}.stage import (
     run,
 )
 
-PARAMS = ("data.task", "data.target", "train.estimator", "train.seed", "train.hyperparameters")
+# The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
+PARAMS = {
+    "data.task": str,
+    "data.target": str,
+    "train.estimator": str,
+    "train.seed": int,
+    "train.hyperparameters": (dict, type(None)),
+}
 ESTIMATORS = {
     "classification": {
         "linear": LogisticRegression,
@@ -53,6 +60,8 @@ def make_estimator(task: str, name: str, hyperparameters: dict, seed: int):
     if name not in choices:
         raise UserError(f"train.estimator is '{name}' but must be one of: {', '.join(choices)}")
     estimator_class = choices[name]
+    if not isinstance(hyperparameters, dict | None):
+        raise UserError(f"train.hyperparameters.{name} must be a mapping of settings to values")
     try:
         estimator = estimator_class(**(hyperparameters or {}))
     except TypeError as error:
@@ -104,10 +113,16 @@ def train(
     features, labels = frame.drop(columns=[target]), frame[target]
     model = make_estimator(task, estimator, hyperparameters, seed)
     try:
-        return build_pipeline(features, model).fit(features, labels)
+        pipeline = build_pipeline(features, model).fit(features, labels)
     except InvalidParameterError as error:
         # scikit-learn checks hyperparameter values when fitting; its message names the value.
         raise UserError(f"train.hyperparameters.{estimator}: {error}") from None
+    # Histogram gradient boosting keeps the thread count it was fitted with, which would make
+    # the saved bytes depend on the machine's cores; the fitted model itself does not.
+    binner = getattr(pipeline[-1], "_bin_mapper", None)
+    if binner is not None:
+        binner.n_threads = None
+    return pipeline
 
 
 def main() -> None:
