@@ -163,3 +163,22 @@ def test_awkward_answers_survive(tmp_path, answers):
     assert readme.startswith(f"# {answers['project_name']}\n")
     run(str(TOOLS / "ruff"), "check", "--no-cache", ".", cwd=project)
     run(str(TOOLS / "ruff"), "format", "--no-cache", "--check", ".", cwd=project)
+
+
+def test_answers_file_replays_the_same_project(tmp_path):
+    answers = {"project_name": "Replay Me", "task": "regression", "license": "BSD-3-Clause"}
+    first = bake(tmp_path / "first", **answers)
+    replay = run(
+        str(TOOLS / "cookiecutter"),
+        "--replay-file",
+        str(first / ".cookiecutter.json"),
+        "--output-dir",
+        str(tmp_path / "second"),
+        str(TEMPLATE),
+        cwd=tmp_path,
+    )
+    second = tmp_path / "second" / first.name
+    assert replay.returncode == 0 and second.is_dir()
+    assert git_files(second) == git_files(first)
+    for name in ("params.yaml", "dvc.yaml", "pyproject.toml", "LICENSE", ".cookiecutter.json"):
+        assert (second / name).read_text() == (first / name).read_text()
