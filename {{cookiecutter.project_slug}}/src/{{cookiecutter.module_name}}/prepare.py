@@ -207,8 +207,8 @@ def validate(
     repeats = clean.duplicated()
     if repeats.any():
         row = clean.groupby(list(clean.columns), dropna=False, sort=False).ngroup()
-        later = int(repeats.to_numpy().nonzero()[0][0])
-        first = int((row == row.iloc[later]).to_numpy().nonzero()[0][0])
+        later = _first(repeats)
+        first = _first(row == row.iloc[later])
         raise UserError(
             f"{source} has {int(repeats.sum())} duplicate rows (line {_line(clean, later)} "
             f"repeats line {_line(clean, first)}), which would put the same row in both train "
