@@ -1,0 +1,89 @@
+"""The published model bundle: a model that loads without running code, with its card and checksums.
+
+A bundle is a folder: ``model.skops`` (skops format: loading it builds only allowed types and runs
+no pickled code), ``bundle.json`` (what the model is and where it came from), ``model_card.md``,
+``metrics.json`` and ``SHA256SUMS`` (``sha256sum -c SHA256SUMS`` checks it too).
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+from {{ cookiecutter.module_name }}.stage import UserError
+
+MODEL_FILE = "model.skops"
+INFO_FILE = "bundle.json"
+CARD_FILE = "model_card.md"
+METRICS_FILE = "metrics.json"
+SUMS_FILE = "SHA256SUMS"
+# Types a published model may contain beyond those skops trusts by default (scikit-learn's
+# estimators, NumPy arrays, built-in containers). Anything else is refused, never built.
+ALLOWED_TYPES = [
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_bundle(folder: Path, model, info: dict, card: str, metrics: dict) -> list[Path]:
+    """Write a bundle for ``model`` into ``folder`` (created, must not exist); return its files."""
+    import skops.io
+
+    folder.mkdir(parents=True)
+    skops.io.dump(model, folder / MODEL_FILE)
+    (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    (folder / CARD_FILE).write_text(card, encoding="utf-8")
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    files = sorted(path for path in folder.iterdir())
+    sums = "".join(f"{sha256(path)}  {path.name}\n" for path in files)
+    (folder / SUMS_FILE).write_text(sums, encoding="utf-8")
+    return [*files, folder / SUMS_FILE]
+
+
+def verify(folder: Path) -> None:
+    """Check that ``folder`` holds exactly the files of SHA256SUMS, each with its checksum."""
+    sums_path = folder / SUMS_FILE
+    if not sums_path.is_file():
+        raise UserError(f"{folder} is not a model bundle: it has no {SUMS_FILE}")
+    listed = {}
+    for line in sums_path.read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        listed[name] = digest
+    present = {path.name for path in folder.iterdir()} - {SUMS_FILE}
+    extra = sorted(present - listed.keys())
+    if extra:
+        raise UserError(f"{folder}/{extra[0]} is not listed in {SUMS_FILE}: the bundle was altered")
+    for name, digest in sorted(listed.items()):
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"{path} is missing: the bundle is incomplete, download it again")
+        if sha256(path) != digest:
+            raise UserError(
+                f"{path} does not match its checksum in {SUMS_FILE}: the bundle was altered or "
+                "damaged, so it is not loaded; download it again"
+            )
+
+
+def load_bundle(folder: Path):
+    """Verify the bundle in ``folder`` and return ``(model, info)``; refuse anything unexpected."""
+    import skops.io
+
+    verify(folder)
+    model_path = folder / MODEL_FILE
+    unexpected = sorted(set(skops.io.get_untrusted_types(file=model_path)) - set(ALLOWED_TYPES))
+    if unexpected:
+        raise UserError(
+            f"{model_path} contains types that a published model may not hold "
+            f"({', '.join(unexpected)}), so it is not loaded"
+        )
+    model = skops.io.load(model_path, trusted=ALLOWED_TYPES)
+    info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+    return model, info
