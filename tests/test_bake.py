@@ -37,8 +37,10 @@ def expected_files(module: str, task: str) -> set[str]:
     """The exact set of files a baked project commits."""
     project_template = TEMPLATE / "{{cookiecutter.project_slug}}"
     tests = {f"tests/{p.name}" for p in (project_template / "tests").iterdir() if p.is_file()}
-    stages = {
-        f"src/{module}/{name}.py" for name in ("__init__", "stage", "prepare", "train", "evaluate")
+    package = TEMPLATE / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.module_name}}"
+    modules = {f"src/{module}/{p.name}" for p in package.iterdir() if p.suffix == ".py"}
+    assert {"prepare.py", "train.py", "evaluate.py", "metrics.py", "report.py"} <= {
+        Path(name).name for name in modules
     }
     return {
         ".cookiecutter.json",
@@ -55,7 +57,9 @@ def expected_files(module: str, task: str) -> set[str]:
         "params.yaml",
         "pyproject.toml",
         "requirements.txt",
-        *stages,
+        ".github/workflows/pull-request.yml",
+        ".github/workflows/publish.yml",
+        *modules,
         *tests,
     }
 
@@ -103,7 +107,8 @@ def test_config_files_parse(baked):
     assert {"pyproject.toml", ".cookiecutter.json", "dvc.yaml", "params.yaml"} <= set(parsed)
     dvc_yaml = yaml.safe_load((project / "dvc.yaml").read_text())
     params = yaml.safe_load((project / "params.yaml").read_text())
-    assert list(dvc_yaml["stages"]) == ["prepare", "train", "evaluate"]
+    assert list(dvc_yaml["stages"]) == ["prepare", "train", "evaluate", "metrics"]
+    assert dvc_yaml["artifacts"]["model"]["path"] == "models/model.pkl"
     assert params["data"]["task"] == answers["task"]
     header = (project / params["data"]["file"]).read_text().splitlines()[0].split(",")
     assert params["data"]["target"] in header

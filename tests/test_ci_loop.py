@@ -1,0 +1,276 @@
+"""Slow tier: the whole CI/CD loop of a generated project, run locally.
+
+A bare Git repository is ``origin`` and a local folder the DVC remote. Main is reproduced, pushed
+and published (``DRY_RUN=1 make ci-publish``); then branches go through ``make ci-pr`` against
+``origin/main`` as the pull request workflow runs it; then merges publish, or not.
+The tests run in file order on one worker and share the project.
+"""
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import TOOLS, bake, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ci-loop")]
+SLUG = "churn-model"
+MODULE = "churn_model"
+LEARNING_RATE = "learning_rate: 0.1"
+
+
+@dataclass
+class Loop:
+    path: Path  # the project, with origin and the DVC remote beside it
+    origin: Path
+
+    def sh(self, script: str, check: bool = True, cwd: Path | None = None):
+        """Run ``script`` with bash in the project (or ``cwd``), its environment activated."""
+        return run(
+            "bash",
+            "-c",
+            f". .venv/bin/activate && {script}",
+            cwd=cwd or self.path,
+            check=check,
+            env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"},
+        )
+
+    def branch(self, name: str) -> None:
+        """A new branch from origin/main, in a clean workspace."""
+        self.sh("git reset -q --hard && git clean -qfd && git checkout -q main")
+        self.sh(f"git fetch -q origin && git checkout -q -B {name} origin/main")
+        self.sh("dvc checkout --quiet --force --allow-missing")
+
+    def edit(self, path: str, old: str, new: str) -> None:
+        file = self.path / path
+        text = file.read_text()
+        assert old in text, f"{old!r} not in {path}"
+        file.write_text(text.replace(old, new, 1))
+
+    def commit(self, message: str) -> None:
+        self.sh(f"git commit -q -am '{message}'")
+
+    def ci_pr(self, **variables: str) -> subprocess.CompletedProcess:
+        settings = " ".join(f"{key}={value}" for key, value in variables.items())
+        return self.sh(f"make ci-pr {settings}", check=False)
+
+    def report(self) -> str:
+        return (self.path / "report.md").read_text()
+
+    def tags(self) -> list[str]:
+        return self.sh("git tag --list 'model@*'").stdout.split()
+
+
+def stages_run(result: subprocess.CompletedProcess) -> list[str]:
+    return re.findall(r"Running stage '(\w+)'", result.stdout)
+
+
+def stages_restored(result: subprocess.CompletedProcess) -> list[str]:
+    return re.findall(r"Stage '(\w+)' is cached - skipping run", result.stdout)
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory) -> Loop:
+    """A project whose main is reproduced, pushed to origin and the DVC remote, and published."""
+    root = tmp_path_factory.mktemp("loop")
+    project = bake(root)
+    origin = root / "origin.git"
+    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
+    loop = Loop(project, origin)
+    run("make", "setup", cwd=project, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
+    loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Reproduce the pipeline'")
+    loop.sh(f"git remote add origin {origin} && git push -q origin main")
+    result = loop.sh("DRY_RUN=1 make ci-publish")
+    assert "created model@v1.0.0 locally" in result.stdout
+    return loop
+
+
+def test_first_publish_makes_version_one(loop):
+    assert loop.tags() == ["model@v1.0.0"]
+    assert "v1.0.0" in loop.sh("gto show model").stdout
+    bundle = loop.path / "dist/model-v1.0.0"
+    assert {p.name for p in bundle.iterdir()} == {
+        "SHA256SUMS",
+        "bundle.json",
+        "metrics.json",
+        "model.skops",
+        "model_card.md",
+    }
+    # A dry run pushes no tag, but the DVC remote got every output.
+    assert "model@" not in run("git", "ls-remote", "--tags", str(loop.origin), cwd=loop.path).stdout
+    assert loop.sh("dvc status --cloud --json").stdout.strip() == "{}"
+
+
+def test_a_readme_only_change_runs_nothing(loop):
+    loop.branch("docs")
+    (loop.path / "README.md").write_text((loop.path / "README.md").read_text() + "\nMore.\n")
+    loop.commit("Document more")
+    loop.sh("git push -q origin docs")
+    result = loop.ci_pr()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stages_run(result) == [] and stages_restored(result) == []
+    report = loop.report()
+    assert "Nothing in the pipeline changed: no stage ran." in report
+    assert "✅ **All quality gates pass.**" in report
+    assert "No parameter changed." in report
+    # Local parity: `make report` from the same state writes the same file.
+    loop.sh("cp report.md ci-report.md && make report BASE=origin/main")
+    assert loop.report() == (loop.path / "ci-report.md").read_text()
+
+
+def test_b_evaluation_code_change_without_lock_runs_evaluate_and_fails_with_the_fix(loop):
+    loop.branch("evaluation")
+    loop.edit(
+        f"src/{MODULE}/evaluate.py",
+        'if __name__ == "__main__":',
+        '# A change to the evaluation code.\nif __name__ == "__main__":',
+    )
+    loop.commit("Touch evaluate")
+    head = loop.sh("git rev-parse HEAD").stdout
+    result = loop.ci_pr()
+    assert result.returncode == 1
+    assert stages_run(result) == ["evaluate"]
+    assert "error: dvc.lock is out of date" in result.stderr
+    report = loop.report()
+    assert "dvc.lock is out of date" in report
+    assert "dvc repro\ngit add dvc.lock metrics\ngit commit" in report
+    assert "Stages ran: `evaluate`" in report
+    assert loop.sh("git rev-parse HEAD").stdout == head  # nothing committed without AUTO_COMMIT
+
+
+def test_c_train_param_change_is_committed_with_auto_commit(loop):
+    loop.branch("learning-rate")
+    loop.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.05")
+    loop.commit("Lower the learning rate")
+    loop.sh("git push -q origin learning-rate")
+    result = loop.ci_pr(AUTO_COMMIT=1, BRANCH="learning-rate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stages_run(result) == ["train", "evaluate", "metrics"]
+    report = loop.report()
+    assert "| `train.hyperparameters.hist_gradient_boosting.learning_rate` | 0.1 | 0.05 |" in report
+    log_loss = re.search(r"\| log_loss ↓ \| ([\d.]+) \| ([\d.]+) \| ([^|]+)\|", report)
+    assert log_loss and log_loss[1] != log_loss[2], report
+    assert "this run committed the reproduced results" in report
+    # The branch on origin got the commit with the new lock...
+    remote_head = run(
+        "git", "ls-remote", str(loop.origin), "refs/heads/learning-rate", cwd=loop.path
+    )
+    assert remote_head.stdout.split()[0] == loop.sh("git rev-parse HEAD").stdout.strip()
+    assert loop.sh("git status --porcelain").stdout == ""
+    # ...so the next run on that head is a no-op that passes.
+    again = loop.ci_pr()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert stages_run(again) == [] and stages_restored(again) == []
+
+
+def test_d_a_param_that_breaks_a_gate_fails_and_names_the_metric(loop):
+    loop.branch("one-tree")
+    loop.edit("params.yaml", "max_iter: 200", "max_iter: 1")
+    loop.commit("One boosting round")
+    result = loop.ci_pr()
+    assert result.returncode == 1
+    assert "gate failed: balanced_accuracy" in result.stdout
+    report = loop.report()
+    assert "quality gate(s) failed" in report
+    assert re.search(r"- balanced_accuracy is [\d.]+, below the minimum of 0.9", report)
+
+
+def test_e_change_reproduced_and_pushed_locally_runs_nothing_and_shows_the_diff(loop):
+    loop.branch("faster")
+    loop.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.2")
+    loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Faster learning'")
+    loop.sh("dvc push --quiet --run-cache")
+    result = loop.ci_pr()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stages_run(result) == [] and stages_restored(result) == []
+    report = loop.report()
+    assert "Nothing in the pipeline changed" in report
+    assert "| `train.hyperparameters.hist_gradient_boosting.learning_rate` | 0.1 | 0.2 |" in report
+    assert "- Model: changed" in report
+
+
+def test_f_a_result_computed_on_another_clone_is_restored_not_rerun(loop, tmp_path):
+    other = tmp_path / "other"
+    run("git", "clone", "--quiet", str(loop.origin), str(other), cwd=tmp_path)
+    env = {"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"}
+    run("make", "setup", cwd=other, env=env)
+    # The clone's DVC remote is the same folder (the config names it relative to .dvc/).
+    run("dvc", "remote", "modify", "--local", "storage", "url", str(_remote(loop)), cwd=other)
+    text = (other / "params.yaml").read_text().replace(LEARNING_RATE, "learning_rate: 0.3")
+    (other / "params.yaml").write_text(text)
+    loop.sh("dvc repro --pull --quiet && dvc push --quiet --run-cache", cwd=other)
+
+    loop.branch("same-elsewhere")
+    loop.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.3")
+    loop.commit("Learning rate 0.3")
+    result = loop.ci_pr()
+    assert stages_restored(result) == ["train", "evaluate"], result.stdout
+    assert "train" not in stages_run(result) and "evaluate" not in stages_run(result)
+    assert "Stages restored from the run-cache: `train`, `evaluate`" in loop.report()
+
+
+def _remote(loop: Loop) -> Path:
+    url = loop.sh("dvc remote list").stdout.split()[1]
+    return (loop.path / ".dvc" / url).resolve()
+
+
+def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_not(loop):
+    loop.branch("main-merge")
+    loop.sh("git checkout -q main && git merge -q --ff-only origin/main")
+    loop.sh("git merge -q --no-ff -m 'Merge learning-rate' origin/learning-rate")
+    loop.sh("git push -q origin main")
+    result = loop.sh("DRY_RUN=1 make ci-publish")
+    assert stages_run(result) == []  # the pull request already reproduced and pushed it
+    assert loop.tags() == ["model@v1.0.0", "model@v1.1.0"]
+    shown = loop.sh("gto show model").stdout
+    assert "v1.0.0" in shown and "v1.1.0" in shown
+    bundle = loop.path / "dist/model-v1.1.0"
+    loop.sh("sha256sum -c SHA256SUMS", cwd=bundle)
+    scored = loop.sh(
+        f"python -m {MODULE}.predict dist/model-v1.1.0 data/raw/breast_cancer.csv predictions.csv"
+    )
+    assert "scored 569 rows with model v1.1.0" in scored.stdout
+    header = (loop.path / "predictions.csv").read_text().splitlines()[0]
+    assert header == "prediction,probability_benign,probability_malignant"
+
+    loop.sh("git merge -q --no-ff -m 'Merge docs' origin/docs && git push -q origin main")
+    result = loop.sh("DRY_RUN=1 make ci-publish")
+    assert "the model is the same as model@v1.1.0: nothing to publish" in result.stdout
+    assert loop.tags() == ["model@v1.0.0", "model@v1.1.0"]
+
+
+def test_a_tampered_bundle_is_refused(loop, tmp_path):
+    copy = tmp_path / "bundle"
+    run("cp", "-r", str(loop.path / "dist/model-v1.0.0"), str(copy), cwd=tmp_path)
+    with open(copy / "model.skops", "ab") as file:
+        file.write(b"\0")
+    result = loop.sh(
+        f"python -m {MODULE}.predict {copy} data/raw/breast_cancer.csv out.csv", check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {copy}/model.skops does not match its checksum in SHA256SUMS: the bundle was "
+        "altered or damaged, so it is not loaded; download it again"
+    ]
+
+
+def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
+    evil = tmp_path / "evil"
+    loop.sh(
+        "python -c 'import os, sys, pathlib; "
+        "from sklearn.pipeline import make_pipeline; "
+        "from sklearn.preprocessing import FunctionTransformer; "
+        f"from {MODULE}.bundle import write_bundle; "
+        "write_bundle(pathlib.Path(sys.argv[1]), make_pipeline(FunctionTransformer(os.system)), "
+        '{}, "card", {})\' ' + str(evil)
+    )
+    loop.sh("sha256sum -c SHA256SUMS", cwd=evil)  # the checksums are right: only the type is wrong
+    result = loop.sh(
+        f"python -m {MODULE}.predict {evil} data/raw/breast_cancer.csv out.csv", check=False
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "posix.system" in result.stderr and "is not loaded" in result.stderr
