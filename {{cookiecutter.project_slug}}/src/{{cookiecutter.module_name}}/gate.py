@@ -1,6 +1,6 @@
 """Quality gates: is the model good enough, and no worse than on the base revision?
 
-``python -m {{ cookiecutter.module_name }}.gate --base origin/main`` prints one line per failing
+``make gate`` (``python -m <package>.gate --base origin/main``) prints one line per failing
 metric and exits 1 if any gate fails. The gates are the ``gates`` section of params.yaml.
 """
 

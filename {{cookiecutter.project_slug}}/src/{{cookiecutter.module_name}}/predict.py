@@ -1,8 +1,8 @@
 """predict: score a CSV of raw rows with a published model bundle.
 
-``python -m {{ cookiecutter.module_name }}.predict dist/model-v1.0.0 new_rows.csv predictions.csv``
-verifies the bundle's checksums and the types in its model before loading it, then writes one
-prediction per row (and, for classification, the probability of each class).
+``python -m <package>.predict dist/model-v1.0.0 new_rows.csv predictions.csv`` verifies the
+bundle's checksums and the types in its model before loading it, then writes one prediction per
+row (and, for classification, the probability of each class).
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """report: what a change does to the model, as markdown for the pull request comment.
 
-``python -m {{ cookiecutter.module_name }}.report --base origin/main`` writes report.md from the
+``make report`` (``python -m <package>.report --base origin/main``) writes report.md from the
 workspace and the base revision: the quality gates first, then which stages ran, whether the data
 and the model changed, the metrics and parameters against the base, and the plots as Mermaid
 charts and tables that GitHub draws without any image host. The same command makes the same file
