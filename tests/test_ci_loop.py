@@ -131,7 +131,7 @@ def test_b_evaluation_code_change_without_lock_runs_evaluate_and_fails_with_the_
     loop.commit("Touch evaluate")
     head = loop.sh("git rev-parse HEAD").stdout
     result = loop.ci_pr()
-    assert result.returncode == 1
+    assert result.returncode != 0
     assert stages_run(result) == ["evaluate"]
     assert "error: dvc.lock is out of date" in result.stderr
     report = loop.report()
@@ -171,7 +171,7 @@ def test_d_a_param_that_breaks_a_gate_fails_and_names_the_metric(loop):
     loop.edit("params.yaml", "max_iter: 200", "max_iter: 1")
     loop.commit("One boosting round")
     result = loop.ci_pr()
-    assert result.returncode == 1
+    assert result.returncode != 0
     assert "gate failed: balanced_accuracy" in result.stdout
     report = loop.report()
     assert "quality gate(s) failed" in report
@@ -198,7 +198,7 @@ def test_f_a_result_computed_on_another_clone_is_restored_not_rerun(loop, tmp_pa
     env = {"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"}
     run("make", "setup", cwd=other, env=env)
     # The clone's DVC remote is the same folder (the config names it relative to .dvc/).
-    run("dvc", "remote", "modify", "--local", "storage", "url", str(_remote(loop)), cwd=other)
+    loop.sh(f"dvc remote modify --local storage url {_remote(loop)}", cwd=other)
     text = (other / "params.yaml").read_text().replace(LEARNING_RATE, "learning_rate: 0.3")
     (other / "params.yaml").write_text(text)
     loop.sh("dvc repro --pull --quiet && dvc push --quiet --run-cache", cwd=other)
@@ -207,7 +207,7 @@ def test_f_a_result_computed_on_another_clone_is_restored_not_rerun(loop, tmp_pa
     loop.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.3")
     loop.commit("Learning rate 0.3")
     result = loop.ci_pr()
-    assert stages_restored(result) == ["train", "evaluate"], result.stdout
+    assert stages_restored(result)[:2] == ["train", "evaluate"], result.stdout
     assert "train" not in stages_run(result) and "evaluate" not in stages_run(result)
     assert "Stages restored from the run-cache: `train`, `evaluate`" in loop.report()
 
@@ -228,7 +228,7 @@ def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_n
     shown = loop.sh("gto show model").stdout
     assert "v1.0.0" in shown and "v1.1.0" in shown
     bundle = loop.path / "dist/model-v1.1.0"
-    loop.sh("sha256sum -c SHA256SUMS", cwd=bundle)
+    run("sha256sum", "-c", "SHA256SUMS", cwd=bundle)
     scored = loop.sh(
         f"python -m {MODULE}.predict dist/model-v1.1.0 data/raw/breast_cancer.csv predictions.csv"
     )
@@ -267,7 +267,9 @@ def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
         "write_bundle(pathlib.Path(sys.argv[1]), make_pipeline(FunctionTransformer(os.system)), "
         '{}, "card", {})\' ' + str(evil)
     )
-    loop.sh("sha256sum -c SHA256SUMS", cwd=evil)  # the checksums are right: only the type is wrong
+    run(
+        "sha256sum", "-c", "SHA256SUMS", cwd=evil
+    )  # the checksums are right: only the type is wrong
     result = loop.sh(
         f"python -m {MODULE}.predict {evil} data/raw/breast_cancer.csv out.csv", check=False
     )
