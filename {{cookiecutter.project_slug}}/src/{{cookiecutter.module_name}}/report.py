@@ -285,7 +285,7 @@ def read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def tests_line(tests: str) -> str:
+def summarize_tests(tests: str) -> str:
     """pytest's summary line (``12 passed in 3.1s``), with a mark for pass or fail."""
     summary = [line.strip("= ") for line in tests.splitlines() if line.startswith("=")]
     text = summary[-1] if summary else "no summary"
@@ -327,7 +327,7 @@ def build(
     elif log is not None and (git("log", "-1", "--format=%s") or "").strip() == AUTO_COMMIT_MESSAGE:
         lines += ["ℹ️ dvc.lock was out of date: this run committed the reproduced results.", ""]
     if tests is not None:
-        lines += [tests_line(tests), ""]
+        lines += [summarize_tests(tests), ""]
     lines += ["### Pipeline", "", *pipeline_lines(base, log), ""]
     lines += ["### Metrics (test split)", "", *metrics_table(metrics), ""]
     lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]

@@ -1,0 +1,77 @@
+"""The published bundle: it loads what was saved, and refuses altered files or unexpected types."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from {{ cookiecutter.module_name }}.bundle import SUMS_FILE, load_bundle, write_bundle
+from {{ cookiecutter.module_name }}.predict import predict
+from {{ cookiecutter.module_name }}.stage import UserError
+from {{ cookiecutter.module_name }}.train import train
+
+INFO = {"artifact": "model", "version": "v1.0.0", "task": "classification", "id_column": "id"}
+
+
+@pytest.fixture
+def rows() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    level = rng.normal(size=80)
+    return pd.DataFrame(
+        {
+            "id": range(80),
+            "level": level,
+            "kind": rng.choice(["a", "b"], size=80),
+            "label": np.where(level > 0, "yes", "no"),
+        }
+    )
+
+
+@pytest.fixture(params=["linear", "random_forest", "hist_gradient_boosting"])
+def folder(request, rows, tmp_path):
+    model = train(
+        rows.drop(columns=["id"]),
+        task="classification",
+        target="label",
+        estimator=request.param,
+        hyperparameters=None,
+        seed=0,
+    )
+    write_bundle(tmp_path / "bundle", model, INFO, "# card\n", {"model": {}})
+    return tmp_path / "bundle"
+
+
+def test_every_estimator_round_trips_and_predicts(folder, rows):
+    model, info = load_bundle(folder)
+    assert info == INFO
+    predictions = predict(model, rows, info)
+    assert list(predictions.columns) == ["id", "prediction", "probability_no", "probability_yes"]
+    assert (predictions["prediction"] == rows["label"]).mean() > 0.8
+
+
+def test_altered_file_is_refused(folder):
+    with open(folder / "model_card.md", "a") as file:
+        file.write("edited\n")
+    with pytest.raises(UserError, match=r"model_card.md does not match its checksum"):
+        load_bundle(folder)
+
+
+def test_extra_file_is_refused(folder):
+    (folder / "extra.pkl").write_bytes(b"x")
+    with pytest.raises(UserError, match=rf"extra.pkl is not listed in {SUMS_FILE}"):
+        load_bundle(folder)
+
+
+def test_model_with_an_unexpected_type_is_refused(tmp_path):
+    write_bundle(tmp_path / "b", make_pipeline(FunctionTransformer(os.system)), INFO, "", {})
+    with pytest.raises(UserError, match=r"types that a published model may not hold"):
+        load_bundle(tmp_path / "b")
+
+
+def test_missing_input_column_is_a_user_error(folder, rows):
+    model, info = load_bundle(folder)
+    with pytest.raises(UserError, match="the input lacks columns the model needs: kind"):
+        predict(model, rows.drop(columns=["kind"]), info)

@@ -1,0 +1,62 @@
+"""Quality gates: minimum, maximum, allowed drop against the base, and the baseline."""
+
+import pytest
+
+from {{ cookiecutter.module_name }}.gate import Metric, check
+from {{ cookiecutter.module_name }}.stage import UserError
+
+GATES = {
+    "minimum": {"balanced_accuracy": 0.9},
+    "maximum": {"log_loss": 0.3},
+    "max_drop": {"balanced_accuracy": 0.02, "log_loss": 0.05},
+    "beat_baseline": True,
+}
+
+
+def metrics(accuracy=0.95, old_accuracy=0.95, loss=0.1, old_loss=0.1) -> list[Metric]:
+    return [
+        Metric("balanced_accuracy", new=accuracy, old=old_accuracy, baseline=0.5),
+        Metric("log_loss", new=loss, old=old_loss, baseline=0.66),
+    ]
+
+
+def test_good_model_passes():
+    assert check(metrics(), GATES) == []
+
+
+def test_below_minimum_names_the_metric():
+    (failure,) = check(metrics(accuracy=0.85, old_accuracy=0.86), GATES)
+    assert failure == "balanced_accuracy is 0.85, below the minimum of 0.9"
+
+
+def test_above_maximum_for_a_loss():
+    failures = check(metrics(loss=0.4, old_loss=0.39), GATES)
+    assert failures == ["log_loss is 0.4, above the maximum of 0.3"]
+
+
+@pytest.mark.parametrize(
+    ("values", "name"),
+    [({"accuracy": 0.92, "old_accuracy": 0.95}, "balanced_accuracy"), ({"loss": 0.2}, "log_loss")],
+)
+def test_drop_against_the_base_respects_the_metric_direction(values, name):
+    (failure,) = check(metrics(**values), GATES)
+    assert failure.startswith(f"{name} got worse by ")
+
+
+def test_improvement_never_counts_as_a_drop():
+    assert check(metrics(accuracy=0.99, loss=0.01), GATES) == []
+
+
+def test_no_base_value_skips_the_drop_gate():
+    gates = {"max_drop": {"balanced_accuracy": 0.02}}
+    assert check([Metric("balanced_accuracy", new=0.91, old=None, baseline=0.5)], gates) == []
+
+
+def test_model_no_better_than_baseline_fails():
+    failures = check([Metric("log_loss", new=0.2, old=0.2, baseline=0.2)], {"beat_baseline": True})
+    assert failures == ["log_loss is 0.2, no better than the baseline's 0.2"]
+
+
+def test_gate_on_an_unknown_metric_is_a_user_error():
+    with pytest.raises(UserError, match=r"gates.minimum names 'acuracy', not a metric"):
+        check(metrics(), {"minimum": {"acuracy": 0.9}})
