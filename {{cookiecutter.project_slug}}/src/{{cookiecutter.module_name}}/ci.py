@@ -65,7 +65,9 @@ def require_revision(base: str) -> None:
         )
 
 
-def pr(base: str, *, trusted: bool, auto_commit: bool, branch: str | None) -> int:
+def pr(
+    base: str, *, trusted: bool, auto_commit: bool, branch: str | None, images: Path | None = None
+) -> int:
     """The pull request check; returns the exit code."""
     require_revision(base)
     # --pull: fetch what changed stages need and restore results computed before anywhere;
@@ -82,7 +84,8 @@ def pr(base: str, *, trusted: bool, auto_commit: bool, branch: str | None) -> in
         target = branch or quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
         sh("git", "push", "origin", f"HEAD:refs/heads/{target}")
         stale = []
-    text, failures = report.build(base, REPRO_LOG.read_text(encoding="utf-8"), read(TESTS_LOG))
+    log = REPRO_LOG.read_text(encoding="utf-8")
+    text, failures = report.build(base, log, read(TESTS_LOG), images=images)
     Path("report.md").write_text(text, encoding="utf-8")
     print("ci-pr: wrote report.md")
     for failure in failures:
@@ -271,6 +274,7 @@ def main() -> None:
         help="1: commit and push a reproduced dvc.lock to the branch",
     )
     pr_parser.add_argument("--branch", help="the pull request's branch (default: the current one)")
+    pr_parser.add_argument("--images", type=Path, help="also draw the plots as PNG files here")
     publish_parser = commands.add_parser("publish", help="publish a new model version")
     publish_parser.add_argument(
         "--dry-run", type=int, default=0, help="1: tag locally only, no push and no GitHub release"
@@ -283,6 +287,7 @@ def main() -> None:
             trusted=bool(args.trusted),
             auto_commit=bool(args.auto_commit),
             branch=args.branch,
+            images=args.images,
         )
     else:
         code = publish(dry_run=bool(args.dry_run), branch=args.branch)

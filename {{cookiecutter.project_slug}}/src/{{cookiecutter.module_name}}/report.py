@@ -10,6 +10,7 @@ locally and in CI.
 import argparse
 import csv
 import io
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -24,7 +25,7 @@ from {{ cookiecutter.module_name }}.gate import (
     read_metrics,
     run_dvc,
 )
-from {{ cookiecutter.module_name }}.stage import run
+from {{ cookiecutter.module_name }}.stage import UserError, run
 
 PLOTS = "metrics/plots"
 # Where `make ci-pr` keeps the output of `dvc repro` and of the tests, for the report.
@@ -260,6 +261,25 @@ def plots_section(tables: dict[str, tuple[list[dict], list[dict]]]) -> list[str]
     return lines
 
 
+def plot_images(base: str, folder: Path) -> list[str]:
+    """Opt-in: DVC's plots of both revisions as PNG files in ``folder``, linked in markdown for
+    ``cml comment update --publish`` to upload. Needs the vl-convert-python package."""
+    try:
+        import vl_convert
+    except ImportError:
+        raise UserError(
+            "images of the plots need vl-convert-python: `uv pip install vl-convert-python`"
+        ) from None
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for path, entries in run_dvc("plots", "diff", base)["data"].items():
+        for entry in entries:
+            image = folder / f"{Path(path).stem}.png"
+            image.write_bytes(vl_convert.vegalite_to_png(json.dumps(entry["content"])))
+            lines += [f"![{Path(path).stem}]({image.as_posix()})", ""]
+    return lines
+
+
 def pipeline_lines(base: str, log: str | None) -> list[str]:
     """Which stages ran, and whether the data and the model changed against ``base``."""
     lines = []
@@ -294,7 +314,11 @@ def summarize_tests(tests: str) -> str:
 
 
 def build(
-    base: str, log: str | None = None, tests: str | None = None, params: Path = Path("params.yaml")
+    base: str,
+    log: str | None = None,
+    tests: str | None = None,
+    params: Path = Path("params.yaml"),
+    images: Path | None = None,
 ) -> tuple[str, list[str]]:
     """The whole report as markdown, and the failing gates."""
     head = (git("rev-parse", "--short", "HEAD") or "workspace").strip()
@@ -333,6 +357,8 @@ def build(
     lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
     lines += ["### Parameters changed", "", *params_table(run_dvc("params", "diff", base)), ""]
     lines += plots_section(plot_tables(base))
+    if images is not None:
+        lines += plot_images(base, images)
     lines += [f"<sub>Made by `make report BASE={base}`; the same command gives this file.</sub>"]
     return "\n".join(lines) + "\n", failures
 
@@ -341,9 +367,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="origin/main", help="revision to compare against")
     parser.add_argument("--out", type=Path, default=Path("report.md"), help="file to write")
+    parser.add_argument("--images", type=Path, help="also draw the plots as PNG files here")
     args = parser.parse_args()
     # The logs of the last `make ci-pr`, if any, say which stages ran and how the tests went.
-    text, _ = build(args.base, read(REPRO_LOG), read(TESTS_LOG))
+    text, _ = build(args.base, read(REPRO_LOG), read(TESTS_LOG), images=args.images)
     args.out.write_text(text, encoding="utf-8")
     print(f"report: wrote {args.out}")
 
