@@ -220,7 +220,8 @@ def _remote(loop: Loop) -> Path:
 def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_not(loop):
     loop.branch("main-merge")
     loop.sh("git checkout -q main && git merge -q --ff-only origin/main")
-    loop.sh("git merge -q --no-ff -m 'Merge learning-rate' origin/learning-rate")
+    loop.sh("git fetch -q origin learning-rate")
+    loop.sh("git merge -q --no-ff -m 'Merge learning-rate' FETCH_HEAD")
     loop.sh("git push -q origin main")
     result = loop.sh("DRY_RUN=1 make ci-publish")
     assert stages_run(result) == []  # the pull request already reproduced and pushed it
@@ -236,7 +237,8 @@ def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_n
     header = (loop.path / "predictions.csv").read_text().splitlines()[0]
     assert header == "prediction,probability_benign,probability_malignant"
 
-    loop.sh("git merge -q --no-ff -m 'Merge docs' origin/docs && git push -q origin main")
+    loop.sh("git fetch -q origin docs && git merge -q --no-ff -m 'Merge docs' FETCH_HEAD")
+    loop.sh("git push -q origin main")
     result = loop.sh("DRY_RUN=1 make ci-publish")
     assert "the model is the same as model@v1.1.0: nothing to publish" in result.stdout
     assert loop.tags() == ["model@v1.0.0", "model@v1.1.0"]

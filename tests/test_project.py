@@ -130,7 +130,7 @@ def test_second_repro_runs_nothing(project):
 def test_forced_repro_is_byte_identical(clean):
     lock = (clean.path / "dvc.lock").read_bytes()
     output = clean.sh("dvc repro --force").stdout
-    assert output.count("Running stage") == 3
+    assert output.count("Running stage") == 4
     assert (clean.path / "dvc.lock").read_bytes() == lock
     # The Git-tracked results (metrics and plot data) are unchanged too.
     assert run("git", "status", "--porcelain", cwd=clean.path).stdout == ""

@@ -8,7 +8,11 @@ import pytest
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from {{ cookiecutter.module_name }}.bundle import SUMS_FILE, load_bundle, write_bundle
+from {{ cookiecutter.module_name }}.bundle import (
+    SUMS_FILE,
+    load_bundle,
+    write_bundle,
+)
 from {{ cookiecutter.module_name }}.predict import predict
 from {{ cookiecutter.module_name }}.stage import UserError
 from {{ cookiecutter.module_name }}.train import train
