@@ -72,7 +72,9 @@ def stages_restored(result: subprocess.CompletedProcess) -> list[str]:
     return re.findall(r"Stage '(\w+)' is cached - skipping run", result.stdout)
 
 
-@pytest.fixture(scope="module")
+# Session scope: the worker may run other modules' tests between these, which would end a
+# module-scoped project half-way through the loop.
+@pytest.fixture(scope="session")
 def loop(tmp_path_factory) -> Loop:
     """A project whose main is reproduced, pushed to origin and the DVC remote, and published."""
     root = tmp_path_factory.mktemp("loop")
@@ -176,6 +178,10 @@ def test_d_a_param_that_breaks_a_gate_fails_and_names_the_metric(loop):
     report = loop.report()
     assert "quality gate(s) failed" in report
     assert re.search(r"- balanced_accuracy is [\d.]+, below the minimum of 0.9", report)
+    # `make gate` alone says the same, one line per failing metric, and fails.
+    gate = loop.sh("make gate BASE=origin/main", check=False)
+    assert gate.returncode != 0
+    assert re.search(r"^gate failed: balanced_accuracy is [\d.]+, below", gate.stdout, re.M)
 
 
 def test_e_change_reproduced_and_pushed_locally_runs_nothing_and_shows_the_diff(loop):
@@ -190,6 +196,21 @@ def test_e_change_reproduced_and_pushed_locally_runs_nothing_and_shows_the_diff(
     assert "Nothing in the pipeline changed" in report
     assert "| `train.hyperparameters.hist_gradient_boosting.learning_rate` | 0.1 | 0.2 |" in report
     assert "- Model: changed" in report
+
+
+def test_fork_run_without_the_dvc_remote_still_checks_and_reports(loop):
+    loop.branch("fork-docs")
+    (loop.path / "README.md").write_text((loop.path / "README.md").read_text() + "\nFork.\n")
+    loop.commit("Document from a fork")
+    # A fork's run has no credentials: make the remote unreachable for this run.
+    loop.sh("dvc remote modify --local storage url /nonexistent/dvc-storage")
+    try:
+        result = loop.ci_pr(TRUSTED=0)
+    finally:
+        loop.sh("dvc remote modify --local --unset storage url")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "$ dvc push" not in result.stdout and "--pull" not in result.stdout
+    assert "Nothing in the pipeline changed: no stage ran." in loop.report()
 
 
 def test_f_a_result_computed_on_another_clone_is_restored_not_rerun(loop, tmp_path):
@@ -288,3 +309,17 @@ def test_opt_in_plot_images_are_drawn_and_linked(loop):
     for name in ("predictions", "roc", "importance"):
         assert f"![{name}](plots/{name}.png)" in report
         assert (loop.path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_publish_refuses_a_main_whose_lock_is_stale(loop):
+    loop.branch("stale-main")
+    loop.sh("git checkout -q main && git reset -q --hard origin/main")
+    loop.edit("params.yaml", "min_samples_leaf: 1", "min_samples_leaf: 2")
+    loop.edit("params.yaml", "max_iter: 200", "max_iter: 150")
+    loop.commit("Change a parameter without reproducing")
+    result = loop.sh("DRY_RUN=1 make ci-publish", check=False)
+    assert result.returncode != 0
+    assert "error: reproducing main changed dvc.lock" in result.stderr
+    assert "does not match its code and parameters" in result.stderr
+    assert loop.tags() == ["model@v1.0.0", "model@v1.1.0"]
+    loop.sh("git reset -q --hard origin/main && dvc checkout --quiet --force")

@@ -124,8 +124,8 @@ def metrics_table(metrics: list[Metric]) -> list[str]:
             delta = metric.new - metric.old
             better = -metric.worse_by() if metric.worse_by() else 0
             mark = " ✅" if better > 0 else " 🔻" if better < 0 else ""
-            change = f"{delta:+.4g}{mark}"
-            percent = f"{100 * delta / abs(metric.old):+.2f} %" if metric.old else ""
+            change = f"{delta:+.4g}{mark}" if delta else "0"
+            percent = f"{100 * delta / abs(metric.old):+.2f} %" if metric.old and delta else ""
         arrow = "↓" if metric.name in LOWER_IS_BETTER else "↑"
         lines.append(
             f"| {metric.name} {arrow} | {number(metric.old)} | {number(metric.new)} | {change} "
