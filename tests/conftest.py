@@ -52,13 +52,3 @@ def _environment() -> None:
     for role in ("AUTHOR", "COMMITTER"):
         os.environ.setdefault(f"GIT_{role}_NAME", "Template Tests")
         os.environ.setdefault(f"GIT_{role}_EMAIL", "tests@example.com")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep all tests of one task's baked project on one xdist worker (``--dist loadgroup``)."""
-    for item in items:
-        params = getattr(item, "callspec", None) and item.callspec.params
-        for task in ("classification", "regression"):
-            if task in item.fixturenames or (params and params.get("project") == task):
-                item.add_marker(pytest.mark.xdist_group(task))

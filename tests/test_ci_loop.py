@@ -3,7 +3,7 @@
 A bare Git repository is ``origin`` and a local folder the DVC remote. Main is reproduced, pushed
 and published (``DRY_RUN=1 make ci-publish``); then branches go through ``make ci-pr`` against
 ``origin/main`` as the pull request workflow runs it; then merges publish, or not.
-The tests run in file order on one worker and share the project.
+The tests run in file order on one worker (``--dist loadfile``) and share the project.
 """
 
 import os
@@ -16,7 +16,7 @@ import pytest
 
 from conftest import TOOLS, bake, run
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ci-loop")]
+pytestmark = pytest.mark.slow
 SLUG = "churn-model"
 MODULE = "churn_model"
 LEARNING_RATE = "learning_rate: 0.1"
@@ -72,9 +72,7 @@ def stages_restored(result: subprocess.CompletedProcess) -> list[str]:
     return re.findall(r"Stage '(\w+)' is cached - skipping run", result.stdout)
 
 
-# Session scope: the worker may run other modules' tests between these, which would end a
-# module-scoped project half-way through the loop.
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def loop(tmp_path_factory) -> Loop:
     """A project whose main is reproduced, pushed to origin and the DVC remote, and published."""
     root = tmp_path_factory.mktemp("loop")
@@ -118,6 +116,8 @@ def test_a_readme_only_change_runs_nothing(loop):
     assert "Nothing in the pipeline changed: no stage ran." in report
     assert "✅ **All quality gates pass.**" in report
     assert "No parameter changed." in report
+    # A branch name reaches commands through the environment, never as shell code.
+    assert "touch owned" not in loop.sh("make -n ci-pr BRANCH='x;touch owned'").stdout
     # Local parity: `make report` from the same state writes the same file.
     loop.sh("cp report.md ci-report.md && make report BASE=origin/main")
     assert loop.report() == (loop.path / "ci-report.md").read_text()
@@ -198,26 +198,31 @@ def test_e_change_reproduced_and_pushed_locally_runs_nothing_and_shows_the_diff(
     assert "- Model: changed" in report
 
 
-def test_fork_run_without_the_dvc_remote_still_checks_and_reports(loop):
-    loop.branch("fork-docs")
-    (loop.path / "README.md").write_text((loop.path / "README.md").read_text() + "\nFork.\n")
-    loop.commit("Document from a fork")
-    # A fork's run has no credentials: make the remote unreachable for this run.
-    loop.sh("dvc remote modify --local storage url /nonexistent/dvc-storage")
-    try:
-        result = loop.ci_pr(TRUSTED=0)
-    finally:
-        loop.sh("dvc remote modify --local --unset storage url")
+def clone(loop: Loop, folder: Path) -> Path:
+    """A fresh clone of origin with its own environment: no DVC cache, no data, no outputs."""
+    run("git", "clone", "--quiet", str(loop.origin), str(folder), cwd=folder.parent)
+    run("make", "setup", cwd=folder, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
+    return folder
+
+
+def test_fork_run_from_a_fresh_clone_without_the_dvc_remote_checks_and_reports(loop, tmp_path):
+    fork = clone(loop, tmp_path / "fork")
+    readme = fork / "README.md"
+    readme.write_text(readme.read_text() + "\nFrom a fork.\n")
+    loop.sh("git checkout -q -b fork-docs && git commit -q -am 'Document'", cwd=fork)
+    # A fork's run has no credentials for the DVC remote.
+    loop.sh("dvc remote modify --local storage url /nonexistent/dvc-storage", cwd=fork)
+    result = loop.sh("make ci-pr TRUSTED=0", cwd=fork, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert not (fork / "data/raw/breast_cancer.csv").exists()  # it really ran without the data
     assert "$ dvc push" not in result.stdout and "--pull" not in result.stdout
-    assert "Nothing in the pipeline changed: no stage ran." in loop.report()
+    report = (fork / "report.md").read_text()
+    assert "Nothing in the pipeline changed: no stage ran." in report
+    assert "✅ **All quality gates pass.**" in report
 
 
 def test_f_a_result_computed_on_another_clone_is_restored_not_rerun(loop, tmp_path):
-    other = tmp_path / "other"
-    run("git", "clone", "--quiet", str(loop.origin), str(other), cwd=tmp_path)
-    env = {"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"}
-    run("make", "setup", cwd=other, env=env)
+    other = clone(loop, tmp_path / "other")
     # The clone's DVC remote is the same folder (the config names it relative to .dvc/).
     loop.sh(f"dvc remote modify --local storage url {_remote(loop)}", cwd=other)
     text = (other / "params.yaml").read_text().replace(LEARNING_RATE, "learning_rate: 0.3")

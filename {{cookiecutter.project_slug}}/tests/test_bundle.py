@@ -79,3 +79,13 @@ def test_missing_input_column_is_a_user_error(folder, rows):
     model, info = load_bundle(folder)
     with pytest.raises(UserError, match="the input lacks columns the model needs: kind"):
         predict(model, rows.drop(columns=["kind"]), info)
+
+
+def test_rows_that_do_not_fit_are_a_user_error(folder, rows):
+    model, info = load_bundle(folder)
+    with pytest.raises(UserError, match="the input has no rows to score"):
+        predict(model, rows.iloc[:0], info)
+    text = rows.astype({"level": object})
+    text.loc[0, "level"] = "high"
+    with pytest.raises(UserError, match="the input's values do not fit the model"):
+        predict(model, text, info)

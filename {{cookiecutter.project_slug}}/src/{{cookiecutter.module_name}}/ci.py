@@ -11,6 +11,7 @@ version (GTO's ``model@vX.Y.Z``), build the bundle in dist/ and create a GitHub 
 
 import argparse
 import json
+import os
 import pickle
 import platform
 import subprocess
@@ -79,9 +80,11 @@ def pr(
     if reproduced and trusted:
         sh("dvc", "push", "--run-cache")
     if reproduced and stale and auto_commit:
+        target = branch or quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
+        if target == "HEAD":
+            raise UserError("HEAD is detached: give the branch to push to, as BRANCH=<name>")
         sh("git", "add", *report.RESULTS)
         sh("git", "commit", "--quiet", "-m", report.AUTO_COMMIT_MESSAGE)
-        target = branch or quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
         sh("git", "push", "origin", f"HEAD:refs/heads/{target}")
         stale = []
     log = REPRO_LOG.read_text(encoding="utf-8")
@@ -215,21 +218,19 @@ def publish(*, dry_run: bool, branch: str) -> int:
 
     latest = latest_version()
     lock = Path("dvc.lock").read_text(encoding="utf-8")
-    if latest and model_md5(quiet("git", "show", f"{ARTIFACT}@{latest}:dvc.lock")) == model_md5(
-        lock
-    ):
-        print(f"ci-publish: the model is the same as {ARTIFACT}@{latest}: nothing to publish")
+    published = latest and quiet("git", "show", f"{ARTIFACT}@{latest}:dvc.lock")
+    if latest and model_md5(published) == model_md5(lock):
+        tag = f"{ARTIFACT}@{latest}"
+        if dry_run or release_exists(tag):
+            print(f"ci-publish: the model is the same as {tag}: nothing to publish")
+            return 0
+        # The tag was pushed but its release failed last time: make the release now.
+        print(f"ci-publish: {tag} has no GitHub release yet: creating it")
+        sh(*release_command(tag, build_bundle(latest)))
         return 0
     bump = ["--version", FIRST_VERSION] if latest is None else ["--bump-minor"]
-    sh(
-        "gto",
-        "register",
-        ARTIFACT,
-        "HEAD",
-        *bump,
-        "-m",
-        f"Publish {ARTIFACT} (model md5 {model_md5(lock)})",
-    )
+    message = f"Publish {ARTIFACT} (model md5 {model_md5(lock)})"
+    sh("gto", "register", ARTIFACT, "HEAD", *bump, "-m", message)
     version = latest_version()
     tag = f"{ARTIFACT}@{version}"
     try:
@@ -237,18 +238,7 @@ def publish(*, dry_run: bool, branch: str) -> int:
     except BaseException:
         sh("git", "tag", "--delete", tag)  # not pushed yet: leave no version without a bundle
         raise
-    files = sorted(str(path) for path in folder.iterdir())
-    release = [
-        "gh",
-        "release",
-        "create",
-        tag,
-        *files,
-        "--title",
-        tag,
-        "--notes-file",
-        str(folder / bundle.CARD_FILE),
-    ]
+    release = release_command(tag, folder)
     if dry_run:
         print(f"ci-publish: dry run: created {tag} locally (not pushed) and {folder}")
         print(f"ci-publish: a real run would now run: git push origin {tag}; {' '.join(release)}")
@@ -257,6 +247,18 @@ def publish(*, dry_run: bool, branch: str) -> int:
     sh(*release)
     print(f"ci-publish: published {tag}")
     return 0
+
+
+def release_command(tag: str, folder: Path) -> list[str]:
+    """The ``gh`` command that creates the GitHub release of ``tag`` with the bundle's files."""
+    files = sorted(str(path) for path in folder.iterdir())
+    notes = str(folder / bundle.CARD_FILE)
+    return ["gh", "release", "create", tag, *files, "--title", tag, "--notes-file", notes]
+
+
+def release_exists(tag: str) -> bool:
+    done = subprocess.run(["gh", "release", "view", tag], capture_output=True, text=True)
+    return done.returncode == 0
 
 
 def main() -> None:
@@ -273,7 +275,11 @@ def main() -> None:
         default=0,
         help="1: commit and push a reproduced dvc.lock to the branch",
     )
-    pr_parser.add_argument("--branch", help="the pull request's branch (default: the current one)")
+    pr_parser.add_argument(
+        "--branch",
+        default=os.environ.get("BRANCH") or None,
+        help="the pull request's branch (default: $BRANCH, else the current one)",
+    )
     pr_parser.add_argument("--images", type=Path, help="also draw the plots as PNG files here")
     publish_parser = commands.add_parser("publish", help="publish a new model version")
     publish_parser.add_argument(

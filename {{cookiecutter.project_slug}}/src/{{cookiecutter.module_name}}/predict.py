@@ -20,14 +20,20 @@ def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
     missing = [column for column in model.feature_names_in_ if column not in rows.columns]
     if missing:
         raise UserError(f"the input lacks columns the model needs: {', '.join(missing)}")
+    if rows.empty:
+        raise UserError("the input has no rows to score")
     features = rows[list(model.feature_names_in_)]
     result = pd.DataFrame(index=rows.index)
     if info.get("id_column") in rows.columns:
         result[info["id_column"]] = rows[info["id_column"]]
-    result["prediction"] = model.predict(features)
-    if info["task"] == "classification":
-        for label, column in zip(model.classes_, model.predict_proba(features).T, strict=True):
-            result[f"probability_{label}"] = column.round(6)
+    try:
+        result["prediction"] = model.predict(features)
+        if info["task"] == "classification":
+            for label, column in zip(model.classes_, model.predict_proba(features).T, strict=True):
+                result[f"probability_{label}"] = column.round(6)
+    except (ValueError, TypeError) as error:
+        # Typically text in a column the model saw as numbers.
+        raise UserError(f"the input's values do not fit the model ({error})") from None
     return result
 
 

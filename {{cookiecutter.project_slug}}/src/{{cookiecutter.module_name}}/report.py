@@ -21,6 +21,7 @@ from {{ cookiecutter.module_name }}.gate import (
     LOWER_IS_BETTER,
     Metric,
     check,
+    merge_base,
     read_gates,
     read_metrics,
     run_dvc,
@@ -69,8 +70,14 @@ def stage_outcomes(log: str) -> dict[str, str]:
 
 
 def repro_errors(log: str) -> list[str]:
-    """Error lines of a failed ``dvc repro`` (DVC's own and the stages' one-line errors)."""
-    return [line.strip() for line in log.splitlines() if re.match(r"\s*(ERROR|error):", line)]
+    """Error lines of a failed ``dvc repro`` (DVC's own and the stages' one-line errors), each
+    with the two lines after it, where DVC names the files concerned."""
+    lines = [line.strip() for line in log.splitlines()]
+    errors = []
+    for index, line in enumerate(lines):
+        if re.match(r"(ERROR|error):", line):
+            errors += [line, *[more for more in lines[index + 1 : index + 3] if more]]
+    return list(dict.fromkeys(errors))
 
 
 def lock_entries(text: str | None) -> dict[str, str]:
@@ -84,10 +91,18 @@ def lock_entries(text: str | None) -> dict[str, str]:
 
 
 def changed_files(base: str) -> list[str]:
-    """Files tracked by the pipeline (deps and outputs) whose content differs from ``base``."""
-    old = lock_entries(git("show", f"{base}:dvc.lock"))
-    new = lock_entries(Path("dvc.lock").read_text(encoding="utf-8"))
-    return sorted(path for path in new.keys() | old.keys() if old.get(path) != new.get(path))
+    """Files tracked by the pipeline (deps and outputs) or by ``dvc add`` whose content differs
+    from ``base``."""
+    changed = set()
+    old_lock = git("show", f"{base}:dvc.lock")
+    if old_lock is not None:
+        old = lock_entries(old_lock)
+        new = lock_entries(Path("dvc.lock").read_text(encoding="utf-8"))
+        changed = {path for path in new.keys() | old.keys() if old.get(path) != new.get(path)}
+    # Data tracked with `dvc add` changes in its .dvc file, even when reproducing failed.
+    tracked = git("diff", "--name-only", base, "--", "*.dvc") or ""
+    changed.update(name.removesuffix(".dvc") for name in tracked.split())
+    return sorted(changed)
 
 
 def uncommitted_results() -> list[str]:
@@ -145,14 +160,16 @@ def params_table(diff: dict) -> list[str]:
 
 
 def mermaid_chart(title: str, x_axis: str, y_axis: str, series: list[str]) -> list[str]:
-    """A Mermaid xychart: GitHub draws it in the comment, no image needed."""
+    """A Mermaid xychart: GitHub draws it in the comment, no image needed. With two series the
+    first (the base) is grey; a single series is this branch's, in blue."""
+    palette = PALETTE if len(series) > 1 else PALETTE.split(", ")[-1]
     return [
         "```mermaid",
         "---",
         "config:",
         "  themeVariables:",
         "    xyChart:",
-        f'      plotColorPalette: "{PALETTE}"',
+        f'      plotColorPalette: "{palette}"',
         "---",
         "xychart-beta",
         f'  title "{title}"',
@@ -322,21 +339,23 @@ def build(
 ) -> tuple[str, list[str]]:
     """The whole report as markdown, and the failing gates."""
     head = (git("rev-parse", "--short", "HEAD") or "workspace").strip()
+    name, base = base, merge_base(base)
     base_commit = (git("rev-parse", "--short", base) or "?").strip()
     metrics = read_metrics(base)
     failures = check(metrics, read_gates(params))
     errors = repro_errors(log) if log else []
     stale = uncommitted_results()
 
-    lines = [f"## Model report for `{head}` against `{base}` (`{base_commit}`)", ""]
+    lines = [f"## Model report for `{head}` against `{name}` (`{base_commit}`)", ""]
     if errors:
         lines += ["❌ **`dvc repro` failed**, so the results below are the committed ones:", ""]
         lines += [f"    {error}" for error in errors] + [""]
+    checked = " on the committed metrics" if errors else ""
     if failures:
-        lines += [f"❌ **{len(failures)} quality gate(s) failed:**", ""]
+        lines += [f"❌ **{len(failures)} quality gate(s) failed{checked}:**", ""]
         lines += [f"- {failure}" for failure in failures] + [""]
     else:
-        lines += ["✅ **All quality gates pass.**", ""]
+        lines += [f"{'⚠️' if errors else '✅'} **All quality gates pass{checked}.**", ""]
     if stale:
         lines += [
             "⚠️ **dvc.lock is out of date**: the committed results do not match the code and",
@@ -359,7 +378,7 @@ def build(
     lines += plots_section(plot_tables(base))
     if images is not None:
         lines += plot_images(base, images)
-    lines += [f"<sub>Made by `make report BASE={base}`; the same command gives this file.</sub>"]
+    lines += [f"<sub>Made by `make report BASE={name}`; the same command gives this file.</sub>"]
     return "\n".join(lines) + "\n", failures
 
 
