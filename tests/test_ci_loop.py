@@ -131,6 +131,9 @@ def test_b_evaluation_code_change_without_lock_runs_evaluate_and_fails_with_the_
         '# A change to the evaluation code.\nif __name__ == "__main__":',
     )
     loop.commit("Touch evaluate")
+    # The logs of `make ci-pr` on another commit are not this commit's: the report leaves them out.
+    loop.sh("make report")
+    assert "Stages ran" not in loop.report() and "Tests:" not in loop.report()
     head = loop.sh("git rev-parse HEAD").stdout
     result = loop.ci_pr()
     assert result.returncode != 0

@@ -74,7 +74,11 @@ def pr(
     # --pull: fetch what changed stages need and restore results computed before anywhere;
     # --allow-missing: a stage whose lock entry matches is skipped even if its outputs are absent.
     repro = ["dvc", "repro", "--allow-missing"] + (["--pull"] if trusted else [])
-    reproduced = sh(*repro, log=REPRO_LOG, check=False).returncode == 0
+    # The log starts with the commit it ran on, so that `make report` uses it on that commit only.
+    head = quiet("git", "rev-parse", "HEAD")
+    done = sh(*repro, check=False)
+    REPRO_LOG.write_text(f"{report.LOG_HEADER}{head}\n{done.stdout}", encoding="utf-8")
+    reproduced = done.returncode == 0
     tests_pass = sh("pytest", log=TESTS_LOG, check=False).returncode == 0
     stale = report.uncommitted_results()
     if reproduced and trusted:

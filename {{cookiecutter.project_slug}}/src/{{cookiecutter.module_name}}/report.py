@@ -32,6 +32,8 @@ PLOTS = "metrics/plots"
 # Where `make ci-pr` keeps the output of `dvc repro` and of the tests, for the report.
 REPRO_LOG = Path("repro.log")
 TESTS_LOG = Path("pytest.log")
+# First line of repro.log: the commit `make ci-pr` ran on.
+LOG_HEADER = "# make ci-pr on "
 # Files whose content `dvc repro` writes and Git keeps: they change together with the lock.
 RESULTS = ("dvc.lock", "metrics")
 # The message of the commit `make ci-pr` adds when it commits a reproduced lock (AUTO_COMMIT=1).
@@ -322,6 +324,20 @@ def read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
+def logs_of_this_commit() -> tuple[str | None, str | None]:
+    """The logs of `make ci-pr`, if it ran on this commit (or made it, to commit the lock)."""
+    log = read(REPRO_LOG)
+    if not log or not log.startswith(LOG_HEADER):
+        return None, None
+    ran_on = log.splitlines()[0].removeprefix(LOG_HEADER)
+    head = (git("rev-parse", "HEAD") or "").strip()
+    parent = (git("rev-parse", "--quiet", "--verify", "HEAD^") or "").strip()
+    subject = (git("log", "-1", "--format=%s") or "").strip()
+    if ran_on == head or (ran_on == parent and subject == AUTO_COMMIT_MESSAGE):
+        return log, read(TESTS_LOG)
+    return None, None
+
+
 def summarize_tests(tests: str) -> str:
     """pytest's summary line (``12 passed in 3.1s``), with a mark for pass or fail."""
     summary = [line.strip("= ") for line in tests.splitlines() if line.startswith("=")]
@@ -388,8 +404,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("report.md"), help="file to write")
     parser.add_argument("--images", type=Path, help="also draw the plots as PNG files here")
     args = parser.parse_args()
-    # The logs of the last `make ci-pr`, if any, say which stages ran and how the tests went.
-    text, _ = build(args.base, read(REPRO_LOG), read(TESTS_LOG), images=args.images)
+    # The logs of `make ci-pr` on this commit, if any, say which stages ran and how tests went.
+    text, _ = build(args.base, *logs_of_this_commit(), images=args.images)
     args.out.write_text(text, encoding="utf-8")
     print(f"report: wrote {args.out}")
 
