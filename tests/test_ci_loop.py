@@ -72,6 +72,12 @@ def stages_restored(result: subprocess.CompletedProcess) -> list[str]:
     return re.findall(r"Stage '(\w+)' is cached - skipping run", result.stdout)
 
 
+def assert_passed_running_nothing(result: subprocess.CompletedProcess) -> None:
+    """The check passed, and no stage ran or was restored: the lock matched everything."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stages_run(result) == [] and stages_restored(result) == [], result.stdout
+
+
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory) -> Loop:
     """A project whose main is reproduced, pushed to origin and the DVC remote, and published."""
@@ -110,8 +116,7 @@ def test_a_readme_only_change_runs_nothing(loop):
     loop.commit("Document more")
     loop.sh("git push -q origin docs")
     result = loop.ci_pr()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert stages_run(result) == [] and stages_restored(result) == []
+    assert_passed_running_nothing(result)
     report = loop.report()
     assert "Nothing in the pipeline changed: no stage ran." in report
     assert "✅ **All quality gates pass.**" in report
@@ -167,8 +172,7 @@ def test_c_train_param_change_is_committed_with_auto_commit(loop):
     assert loop.sh("git status --porcelain").stdout == ""
     # ...so the next run on that head is a no-op that passes.
     again = loop.ci_pr()
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert stages_run(again) == [] and stages_restored(again) == []
+    assert_passed_running_nothing(again)
 
 
 def test_d_a_param_that_breaks_a_gate_fails_and_names_the_metric(loop):
@@ -193,8 +197,7 @@ def test_e_change_reproduced_and_pushed_locally_runs_nothing_and_shows_the_diff(
     loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Faster learning'")
     loop.sh("dvc push --quiet --run-cache")
     result = loop.ci_pr()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert stages_run(result) == [] and stages_restored(result) == []
+    assert_passed_running_nothing(result)
     report = loop.report()
     assert "Nothing in the pipeline changed" in report
     assert "| `train.hyperparameters.hist_gradient_boosting.learning_rate` | 0.1 | 0.2 |" in report
@@ -216,7 +219,7 @@ def test_fork_run_from_a_fresh_clone_without_the_dvc_remote_checks_and_reports(l
     # A fork's run has no credentials for the DVC remote.
     loop.sh("dvc remote modify --local storage url /nonexistent/dvc-storage", cwd=fork)
     result = loop.sh("make ci-pr TRUSTED=0", cwd=fork, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_passed_running_nothing(result)
     assert not (fork / "data/raw/breast_cancer.csv").exists()  # it really ran without the data
     assert "$ dvc push" not in result.stdout and "--pull" not in result.stdout
     report = (fork / "report.md").read_text()
