@@ -3,12 +3,20 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    roc_auc_score,
+)
 
 from {{ cookiecutter.module_name }}.evaluate import (
     fit_baseline,
     plot_data,
     scores,
 )
+from {{ cookiecutter.module_name }}.stage import UserError
 from {{ cookiecutter.module_name }}.train import train
 
 METRICS = {
@@ -63,6 +71,52 @@ def test_scores_names_exactly_the_task_metrics(case):
     else:
         assert values["rmse"] >= values["mae"] >= 0
         assert values["r2"] <= 1
+
+
+@pytest.mark.parametrize("estimator", ["linear", "random_forest", "hist_gradient_boosting"])
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_classification_scores_equal_those_of_the_labels(kind, estimator):
+    train_split, test_split = _frame(kind, 120, seed=1), _frame(kind, 60, seed=2)
+    # Some noise in the labels, so that the models make mistakes for the metrics to count.
+    test_split["target"] = test_split["target"].sample(frac=1, random_state=0).to_numpy()
+    model = train(
+        train_split,
+        task="classification",
+        target="target",
+        estimator=estimator,
+        hyperparameters={},
+        seed=0,
+    )
+    features, actual = test_split.drop(columns=["target"]), test_split["target"]
+    predicted, probabilities = model.predict(features), model.predict_proba(features)
+    classes = model.classes_
+    expected = {
+        "accuracy": accuracy_score(actual, predicted),
+        "balanced_accuracy": balanced_accuracy_score(actual, predicted),
+        "f1_macro": f1_score(actual, predicted, average="macro"),
+        "roc_auc": (
+            roc_auc_score(actual == classes[1], probabilities[:, 1])
+            if len(classes) == 2
+            else roc_auc_score(actual, probabilities, multi_class="ovr", labels=classes)
+        ),
+        "log_loss": log_loss(actual, probabilities, labels=classes),
+    }
+    values = scores(model, test_split, task="classification", target="target")
+    assert values == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_class_the_model_never_saw_is_a_user_error():
+    train_split, test_split = _frame("binary", 120, seed=1), _frame("multiclass", 60, seed=2)
+    model = train(
+        train_split,
+        task="classification",
+        target="target",
+        estimator="linear",
+        hyperparameters={},
+        seed=0,
+    )
+    with pytest.raises(UserError, match="the test split has class '.+', which the model never saw"):
+        scores(model, test_split, task="classification", target="target")
 
 
 def test_baseline_is_worse_than_the_model(case):

@@ -18,10 +18,14 @@ METRICS_FILE = "metrics.json"
 SUMS_FILE = "SHA256SUMS"
 # Types a published model may contain beyond those skops trusts by default (scikit-learn's
 # estimators, NumPy arrays, built-in containers). Anything else is refused, never built.
+# Gradient boosting with categorical features holds partial(check_array); skops lists the
+# function inside a partial on its own, so partial(os.system) is still refused as posix.system.
 ALLOWED_TYPES = [
+    "functools.partial",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
+    "sklearn.utils.validation.check_array",
 ]
 
 

@@ -84,7 +84,14 @@ def _check_unique_ids(frame: pd.DataFrame, id_column: str, source: str) -> None:
 
 def _numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """``values`` as floats, and a mask of the values that are not finite numbers."""
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype("float64")
+    else:
+        # Converting text is slow and text columns repeat few distinct values: convert each once.
+        codes, distinct = pd.factorize(values)
+        converted = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce")
+        numbers = np.where(codes < 0, np.nan, converted.to_numpy("float64")[codes])
+        numbers = pd.Series(numbers, index=values.index, name=values.name)
     return numbers, values.notna() & ~np.isfinite(numbers)
 
 
@@ -239,11 +246,13 @@ def split(
         stratify=frame[target] if classification else None,
     )
     if classification:
+        classes = frame[target].unique()
         for part, name in ((train, "train"), (test, "test")):
-            missing = frame[target][~frame[target].isin(part[target])]
-            if len(missing):
+            present = set(part[target].unique())
+            missing = [value for value in classes if value not in present]
+            if missing:
                 raise UserError(
-                    f"class {_show(missing.iloc[0])} of target '{target}' has too few rows to "
+                    f"class {_show(missing[0])} of target '{target}' has too few rows to "
                     f"appear in the {name} split with prepare.test_size {test_size}: add rows of "
                     "that class, change prepare.test_size, or remove the class"
                 )

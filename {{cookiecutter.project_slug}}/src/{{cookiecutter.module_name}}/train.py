@@ -8,6 +8,7 @@ import argparse
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
@@ -19,7 +20,7 @@ from sklearn.ensemble import (
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError  # not exported publicly
 
 from {{ cookiecutter.module_name }}.stage import (
@@ -48,7 +49,7 @@ ESTIMATORS = {
         "hist_gradient_boosting": HistGradientBoostingRegressor,
     },
 }
-# One-hot columns per categorical feature; rarer categories share one "infrequent" column.
+# Categories kept per categorical feature; rarer ones share one "infrequent" category.
 MAX_CATEGORIES = 20
 
 
@@ -78,6 +79,28 @@ def build_pipeline(features: pd.DataFrame, estimator) -> Pipeline:
     """Preprocessing for the columns of ``features`` (numeric or text), then ``estimator``."""
     numeric = [name for name in features.columns if pd.api.types.is_numeric_dtype(features[name])]
     categorical = [name for name in features.columns if name not in numeric]
+    if isinstance(estimator, HistGradientBoostingClassifier | HistGradientBoostingRegressor):
+        # It bins numbers itself, learns where gaps go and splits on categories directly:
+        # fitting 20 columns instead of their one-hot expansion is several times faster.
+        preprocess = ColumnTransformer(
+            [
+                ("numeric", "passthrough", numeric),
+                (
+                    "categorical",
+                    OrdinalEncoder(
+                        handle_unknown="use_encoded_value",
+                        unknown_value=np.nan,
+                        max_categories=MAX_CATEGORIES,
+                    ),
+                    categorical,
+                ),
+            ],
+            remainder="drop",
+            verbose_feature_names_out=False,
+        )
+        positions = list(range(len(numeric), len(numeric) + len(categorical)))
+        estimator.set_params(categorical_features=positions or None)
+        return Pipeline([("preprocess", preprocess), ("model", estimator)])
     preprocess = ColumnTransformer(
         [
             ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
