@@ -117,10 +117,14 @@ def test_a_readme_only_change_runs_nothing(loop):
     loop.sh("git push -q origin docs")
     result = loop.ci_pr()
     assert_passed_running_nothing(result)
+    # Documentation alone: main's results and tests stand, so nothing is reproduced or tested.
+    assert "$ dvc repro" not in result.stdout and "$ pytest" not in result.stdout
     report = loop.report()
+    assert "Changed: `README.md`, documentation only." in report
     assert "Nothing in the pipeline changed: no stage ran." in report
     assert "✅ **All quality gates pass.**" in report
     assert "No parameter changed." in report
+    assert "| roc_auc ↑ | 0.9957 | 0.9957 | 0 |" in report
     # A branch name reaches commands through the environment, never as shell code.
     assert "touch owned" not in loop.sh("make -n ci-pr BRANCH='x;touch owned'").stdout
     # Local parity: `make report` from the same state writes the same file.
@@ -213,15 +217,15 @@ def clone(loop: Loop, folder: Path) -> Path:
 
 def test_fork_run_from_a_fresh_clone_without_the_dvc_remote_checks_and_reports(loop, tmp_path):
     fork = clone(loop, tmp_path / "fork")
-    readme = fork / "README.md"
-    readme.write_text(readme.read_text() + "\nFrom a fork.\n")
-    loop.sh("git checkout -q -b fork-docs && git commit -q -am 'Document'", cwd=fork)
+    (fork / "tests/test_fork.py").write_text("def test_sum():\n    assert sum([1, 2]) == 3\n")
+    loop.sh("git checkout -q -b fork-test && git add tests && git commit -q -m 'Test'", cwd=fork)
     # A fork's run has no credentials for the DVC remote.
     loop.sh("dvc remote modify --local storage url /nonexistent/dvc-storage", cwd=fork)
     result = loop.sh("make ci-pr TRUSTED=0", cwd=fork, check=False)
     assert_passed_running_nothing(result)
     assert not (fork / "data/raw/breast_cancer.csv").exists()  # it really ran without the data
     assert "$ dvc push" not in result.stdout and "--pull" not in result.stdout
+    assert "$ pytest" in result.stdout  # a change to the tests is not documentation
     report = (fork / "report.md").read_text()
     assert "Nothing in the pipeline changed: no stage ran." in report
     assert "✅ **All quality gates pass.**" in report

@@ -1,8 +1,11 @@
 """Quality gates: minimum, maximum, allowed drop against the base, and the baseline."""
 
+import json
+
 import pytest
 
-from {{ cookiecutter.module_name }}.gate import Metric, check
+from {{ cookiecutter.module_name }}.gate import Metric, check, unchanged_metrics
+from {{ cookiecutter.module_name }}.stage import UserError
 
 GATES = {
     "minimum": {"balanced_accuracy": 0.9},
@@ -61,3 +64,15 @@ def test_gate_on_an_unknown_metric_fails_and_says_which_names_exist():
         "gates.minimum in params.yaml names 'acuracy', which is not a metric: "
         "use one of balanced_accuracy, log_loss"
     ]
+
+
+def test_unchanged_metrics_are_read_from_the_file_as_equal_on_the_base(tmp_path):
+    path = tmp_path / "metrics.json"
+    values = {"model": {"roc_auc": 0.99, "log_loss": 0.12}, "baseline": {"roc_auc": 0.5}}
+    path.write_text(json.dumps(values))
+    assert unchanged_metrics(path) == [
+        Metric("log_loss", new=0.12, old=0.12, baseline=None),
+        Metric("roc_auc", new=0.99, old=0.99, baseline=0.5),
+    ]
+    with pytest.raises(UserError, match="does not exist: run `dvc repro` first"):
+        unchanged_metrics(tmp_path / "missing.json")

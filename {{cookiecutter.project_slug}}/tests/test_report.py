@@ -1,7 +1,13 @@
 """The pull request report: stage outcomes from DVC's output, the lock, the tables and charts."""
 
+import subprocess
+from pathlib import Path
+
+import pytest
+
 from {{ cookiecutter.module_name }}.gate import Metric
 from {{ cookiecutter.module_name }}.report import (
+    documentation_only,
     lock_entries,
     metrics_table,
     params_table,
@@ -83,3 +89,42 @@ def test_roc_chart_is_a_mermaid_chart_with_one_line_per_revision():
 def test_tests_summary_marks_pass_and_fail():
     assert summarize_tests("== 3 passed in 1.0s ==\n") == "✅ Tests: 3 passed in 1.0s"
     assert summarize_tests("== 1 failed, 2 passed in 1.0s ==\n").startswith("❌")
+
+
+@pytest.fixture
+def repository(tmp_path, monkeypatch) -> Path:
+    """A Git repository with one commit: code, params, a README and a lock whose stage reads
+    docs/schema.md."""
+    monkeypatch.chdir(tmp_path)
+    files = {
+        "README.md": "# Project\n",
+        "params.yaml": "seed: 1\n",
+        "src/stage.py": "print(1)\n",
+        "docs/schema.md": "columns\n",
+        "dvc.lock": "schema: '2.0'\nstages:\n  check:\n    deps:\n    - path: docs/schema.md\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    for command in (
+        "git init --quiet --initial-branch=main",
+        "git add --all",
+        "git -c user.name=a -c user.email=a@example.com commit --quiet -m start",
+    ):
+        subprocess.run(command.split(), check=True)
+    return tmp_path
+
+
+def test_documentation_only_lists_changed_documentation(repository):
+    assert documentation_only("HEAD") == []
+    (repository / "README.md").write_text("# Project\n\nMore.\n")
+    (repository / "docs/guide.md").write_text("How to\n")  # untracked files count too
+    assert documentation_only("HEAD") == ["README.md", "docs/guide.md"]
+
+
+@pytest.mark.parametrize("name", ["src/stage.py", "params.yaml", "docs/schema.md", "notes.txt"])
+def test_anything_but_documentation_no_stage_reads_is_not_documentation_only(repository, name):
+    (repository / "README.md").write_text("# Project\n\nMore.\n")
+    with open(repository / name, "a") as file:
+        file.write("changed\n")
+    assert documentation_only("HEAD") is None

@@ -2,7 +2,9 @@
 
 ``pr``: reproduce only what changed (restoring anything computed before from the DVC remote's
 run-cache), run the tests, write report.md and apply the quality gates. If reproducing changed
-dvc.lock, either commit and push the results (``--auto-commit``) or fail with the fix.
+dvc.lock, either commit and push the results (``--auto-commit``) or fail with the fix. A change
+to documentation alone (Markdown, docs/, licenses) reproduces and tests nothing: the report and
+gates then read the committed metrics, which are the base's.
 
 ``publish`` (main only): reproduce (nothing should run), push everything to the DVC remote, check
 the remote holds every output, and if the model changed since the last version, tag the next
@@ -20,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from {{ cookiecutter.module_name }} import bundle, report
+from {{ cookiecutter.module_name }}.gate import merge_base
 from {{ cookiecutter.module_name }}.report import REPRO_LOG, TESTS_LOG, read
 from {{ cookiecutter.module_name }}.stage import UserError, read_yaml, run
 
@@ -66,11 +69,9 @@ def require_revision(base: str) -> None:
         )
 
 
-def pr(
-    base: str, *, trusted: bool, auto_commit: bool, branch: str | None, images: Path | None = None
-) -> int:
-    """The pull request check; returns the exit code."""
-    require_revision(base)
+def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> list[str]:
+    """Reproduce, test, push the run-cache and commit a stale lock if asked; return the problems
+    found (the report says more)."""
     # --pull: fetch what changed stages need and restore results computed before anywhere;
     # --allow-missing: a stage whose lock entry matches is skipped even if its outputs are absent.
     repro = ["dvc", "repro", "--allow-missing"] + (["--pull"] if trusted else [])
@@ -91,19 +92,35 @@ def pr(
         sh("git", "commit", "--quiet", "-m", report.AUTO_COMMIT_MESSAGE)
         sh("git", "push", "origin", f"HEAD:refs/heads/{target}")
         stale = []
-    log = REPRO_LOG.read_text(encoding="utf-8")
-    text, failures = report.build(base, log, read(TESTS_LOG), images=images)
-    Path("report.md").write_text(text, encoding="utf-8")
-    print("ci-pr: wrote report.md")
-    for failure in failures:
-        print(f"gate failed: {failure}")
     problems = [
         "dvc repro failed" if not reproduced else "",
         "the project's tests failed" if not tests_pass else "",
         "dvc.lock is out of date: see report.md for the commands that fix it" if stale else "",
-        f"{len(failures)} quality gate(s) failed" if failures else "",
     ]
-    problems = [problem for problem in problems if problem]
+    return [problem for problem in problems if problem]
+
+
+def pr(
+    base: str, *, trusted: bool, auto_commit: bool, branch: str | None, images: Path | None = None
+) -> int:
+    """The pull request check; returns the exit code."""
+    require_revision(base)
+    documentation = report.documentation_only(merge_base(base))
+    if documentation is None:
+        problems = check_pipeline(trusted=trusted, auto_commit=auto_commit, branch=branch)
+    else:
+        # Main's results and tests hold for a change to documentation alone: nothing re-runs.
+        print(f"ci-pr: only documentation changed ({', '.join(documentation) or 'nothing'})")
+        REPRO_LOG.unlink(missing_ok=True)
+        TESTS_LOG.unlink(missing_ok=True)
+        problems = []
+    text, failures = report.build(base, read(REPRO_LOG), read(TESTS_LOG), images=images)
+    Path("report.md").write_text(text, encoding="utf-8")
+    print("ci-pr: wrote report.md")
+    for failure in failures:
+        print(f"gate failed: {failure}")
+    if failures:
+        problems.append(f"{len(failures)} quality gate(s) failed")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -69,6 +69,19 @@ def read_metrics(base: str) -> list[Metric]:
     ]
 
 
+def unchanged_metrics(path: Path = Path(METRICS_FILE)) -> list[Metric]:
+    """The model's metrics in ``path``, equal on the base revision: for a change that touches
+    nothing they depend on, read without asking DVC for a diff."""
+    if not path.is_file():
+        raise UserError(f"{path} does not exist: run `dvc repro` first")
+    values = json.loads(path.read_text(encoding="utf-8"))
+    model, baseline = values.get("model") or {}, values.get("baseline") or {}
+    return [
+        Metric(name=name, new=value, old=value, baseline=baseline.get(name))
+        for name, value in sorted(model.items())
+    ]
+
+
 def check(metrics: list[Metric], gates: dict) -> list[str]:
     """Return one sentence per failing gate; an empty list means every gate passes."""
     by_name = {metric.name: metric for metric in metrics}

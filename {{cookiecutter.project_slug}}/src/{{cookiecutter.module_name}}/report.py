@@ -13,6 +13,7 @@ import io
 import json
 import re
 import subprocess
+from fnmatch import fnmatch
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -25,6 +26,7 @@ from {{ cookiecutter.module_name }}.gate import (
     read_gates,
     read_metrics,
     run_dvc,
+    unchanged_metrics,
 )
 from {{ cookiecutter.module_name }}.stage import UserError, run
 
@@ -50,6 +52,9 @@ OUTCOMES = {
     r"Stage '([\w-]+)' is cached - skipping run": "restored from the run-cache",
     r"Stage '([\w-]+)' didn't change, skipping": "unchanged",
 }
+# Documentation: no stage, test or setting reads these files (unless a stage lists one in its
+# deps), so a change to them alone leaves every result and test outcome as on the base.
+DOCUMENTATION = ("*.md", "*.rst", "docs/*", "LICENSE*", "licenses/*")
 # Chart colours, in series order: the base revision in grey, this revision in blue.
 PALETTE = "#9e9e9e, #1f77b4"
 
@@ -105,6 +110,24 @@ def changed_files(base: str) -> list[str]:
     tracked = git("diff", "--name-only", base, "--", "*.dvc") or ""
     changed.update(name.removesuffix(".dvc") for name in tracked.split())
     return sorted(changed)
+
+
+def documentation_only(base: str) -> list[str] | None:
+    """The files that differ from ``base`` (committed or not) if all of them are documentation
+    that no stage depends on, else None."""
+    committed = git("diff", "--name-only", "-z", base)
+    untracked = git("ls-files", "--others", "--exclude-standard", "-z")
+    if committed is None or untracked is None:
+        return None
+    changed = sorted(set(filter(None, (committed + untracked).split("\0"))))
+    read_by_stages = lock_entries(read(Path("dvc.lock")))
+    for name in changed:
+        documentation = any(fnmatch(name, pattern) for pattern in DOCUMENTATION)
+        if not documentation or any(
+            name == path or name.startswith(path.rstrip("/") + "/") for path in read_by_stages
+        ):
+            return None
+    return changed
 
 
 def uncommitted_results() -> list[str]:
@@ -299,10 +322,17 @@ def plot_images(base: str, folder: Path) -> list[str]:
     return lines
 
 
-def pipeline_lines(base: str, log: str | None) -> list[str]:
+def pipeline_lines(base: str, log: str | None, documentation: list[str] | None) -> list[str]:
     """Which stages ran, and whether the data and the model changed against ``base``."""
     lines = []
-    if log is not None:
+    if documentation is not None:
+        names = ", ".join(f"`{name}`" for name in documentation) or "no file"
+        lines += [
+            f"- Changed: {names}, documentation only. Nothing a stage or a test reads differs "
+            "from the base, so the results and test outcomes are the base's: none re-ran.",
+            "- Nothing in the pipeline changed: no stage ran.",
+        ]
+    elif log is not None:
         outcomes = stage_outcomes(log)
         for outcome in ("ran", "restored from the run-cache", "unchanged"):
             stages = [f"`{stage}`" for stage, done in outcomes.items() if done == outcome]
@@ -357,7 +387,8 @@ def build(
     head = (git("rev-parse", "--short", "HEAD") or "workspace").strip()
     name, base = base, merge_base(base)
     base_commit = (git("rev-parse", "--short", base) or "?").strip()
-    metrics = read_metrics(base)
+    documentation = documentation_only(base)
+    metrics = read_metrics(base) if documentation is None else unchanged_metrics()
     failures = check(metrics, read_gates(params))
     errors = repro_errors(log) if log else []
     stale = uncommitted_results()
@@ -387,10 +418,11 @@ def build(
         lines += ["ℹ️ dvc.lock was out of date: this run committed the reproduced results.", ""]
     if tests is not None:
         lines += [summarize_tests(tests), ""]
-    lines += ["### Pipeline", "", *pipeline_lines(base, log), ""]
+    lines += ["### Pipeline", "", *pipeline_lines(base, log, documentation), ""]
     lines += ["### Metrics (test split)", "", *metrics_table(metrics), ""]
     lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
-    lines += ["### Parameters changed", "", *params_table(run_dvc("params", "diff", base)), ""]
+    params_diff = run_dvc("params", "diff", base) if documentation is None else {}
+    lines += ["### Parameters changed", "", *params_table(params_diff), ""]
     lines += plots_section(plot_tables(base))
     if images is not None:
         lines += plot_images(base, images)
