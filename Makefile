@@ -11,7 +11,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 # DVC's usage analytics would try the network from every test run.
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup demo test test-fast test-slow lint lock clean
+.PHONY: help setup demo test test-fast test-slow lint bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,8 +42,14 @@ test-slow: setup ## Only the slow tier
 	pytest -m slow
 
 lint: setup ## Check the template's own Python with ruff
-	ruff check hooks tests
-	ruff format --check hooks tests
+	ruff check hooks tests bench
+	ruff format --check hooks tests bench
+
+# ROWS: sizes for the scale part (add 10000000 for 10M rows); RUNS: runs of each short measurement.
+ROWS ?= 10000,100000,1000000
+RUNS ?= 3
+bench: setup ## Benchmark a generated project (CI cost, overhead, set-up, scale): table + JSON
+	python bench/bench.py --rows $(ROWS) --runs $(RUNS) --out $(BUILD)/bench/results.json
 
 LOCK_COMMAND := uv pip compile --universal --python-version 3.11 --extra dev pyproject.toml -o requirements.txt
 # One pinned set per kind of remote (S3, GCS and Azure add DVC's plugin); the hook keeps one.

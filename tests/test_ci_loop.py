@@ -128,8 +128,8 @@ def test_a_readme_only_change_runs_nothing(loop):
     # A branch name reaches commands through the environment, never as shell code.
     assert "touch owned" not in loop.sh("make -n ci-pr BRANCH='x;touch owned'").stdout
     # Local parity: `make report` from the same state writes the same file.
-    loop.sh("cp report.md ci-report.md && make report BASE=origin/main")
-    assert loop.report() == (loop.path / "ci-report.md").read_text()
+    loop.sh("cp report.md ../ci-report.md && make report BASE=origin/main")
+    assert loop.report() == (loop.path.parent / "ci-report.md").read_text()
 
 
 def test_b_evaluation_code_change_without_lock_runs_evaluate_and_fails_with_the_fix(loop):

@@ -1,0 +1,406 @@
+"""make bench: measure a generated project on this machine, every comparison side by side.
+
+1. CI cost per kind of pull request: ``make ci-pr`` against the common pattern of public DVC/CML
+   examples (pull the raw data, then ``dvc repro`` with no run-cache, on every push). Each run
+   starts from a fresh clone with an empty DVC cache, as a CI runner does, and from the same
+   origin and DVC remote (restored before each run).
+2. Pipeline overhead: a cold ``dvc repro --force`` against the same stage commands run directly.
+3. Set-up: the generated ``make setup`` with uv against plain pip (both with warm caches).
+4. Scale: synthetic data (20 features, numeric and categorical, some missing) at each size: every
+   stage's wall time and peak memory, the whole pipeline through ``dvc repro``, and the floor
+   (``floor.py``: the same reading, fitting, predicting and metrics in one process).
+
+Prints markdown tables and writes every raw number to a JSON file.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from cookiecutter.main import cookiecutter
+
+BENCH = Path(__file__).resolve().parent
+TEMPLATE = BENCH.parent
+SLUG, PACKAGE = "churn-model", "churn_model"
+RAW = "data/raw/breast_cancer.csv"
+# The kinds of pull request: a file to change, the text to find and what to put instead.
+KINDS = {
+    "README only": ("README.md", "\n## What is where", "\nA note.\n\n## What is where"),
+    "evaluate code only": (
+        f"src/{PACKAGE}/evaluate.py",
+        'if __name__ == "__main__":',
+        '# A change to the evaluation code.\nif __name__ == "__main__":',
+    ),
+    "one train param": ("params.yaml", "learning_rate: 0.1", "learning_rate: 0.05"),
+}
+OURS = "make ci-pr AUTO_COMMIT=1"
+# What public DVC/CML examples run on every push: the raw data, then the whole pipeline, then
+# the metrics diff they post.
+COMMON = f"dvc pull {RAW}.dvc && dvc repro && dvc metrics diff origin/main --md > report.md"
+GIB = 1024**3
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mib: float
+    returncode: int
+    output: str
+
+    def stages(self, outcome: str = "ran") -> list[str]:
+        pattern = {"ran": r"Running stage '([\w-]+)'", "restored": r"Stage '([\w-]+)' is cached"}
+        return re.findall(pattern[outcome], self.output)
+
+
+def measure(command: str, cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run ``command`` with bash; its wall time and the peak memory of its largest process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = process.stdout.read()
+    # wait4 gives this command's own resource use: ru_maxrss is its largest process, in KiB.
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stdout.close()
+    return Run(seconds, usage.ru_maxrss / 1024, process.returncode, output)
+
+
+def must(command: str, cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """``measure``, stopping the benchmark with the command's output if it fails."""
+    done = measure(command, cwd, env)
+    if done.returncode != 0:
+        sys.exit(f"bench: `{command}` failed in {cwd}:\n{done.output[-3000:]}")
+    return done
+
+
+def activated(project: Path) -> dict[str, str]:
+    """The environment of ``project``'s .venv, as `. .venv/bin/activate` sets it."""
+    venv = project / ".venv"
+    return {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv)}
+
+
+def without_uv() -> dict[str, str]:
+    """PATH without any folder holding uv, so the project's Makefile falls back to pip."""
+    folders = os.environ["PATH"].split(os.pathsep)
+    return {"PATH": os.pathsep.join(f for f in folders if not (Path(f) / "uv").exists())}
+
+
+def bake(root: Path, name: str) -> Path:
+    """A generated project with the default answers in ``root/name``, set up with uv."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(folder)))
+    must("make setup", project)
+    return project
+
+
+def median(runs: list[Run]) -> float:
+    return statistics.median(run.seconds for run in runs)
+
+
+# 1. CI cost per kind of pull request -------------------------------------------------------
+
+
+def ci_world(root: Path) -> dict[str, Path]:
+    """A published main on a bare origin and a local DVC remote, with one branch per kind."""
+    project = bake(root, "ci")
+    origin, storage = root / "origin.git", root / "dvc-storage"
+    must(f"git init --quiet --bare --initial-branch=main {origin}", root)
+    script = [
+        f"dvc remote modify --local storage url {storage}",
+        "dvc repro --quiet && git add --all && git commit --quiet -m 'Reproduce'",
+        f"git remote add origin {origin} && git push --quiet origin main && dvc push --quiet",
+    ]
+    for number, (path, old, new) in enumerate(KINDS.values()):
+        script += [
+            f"git checkout --quiet -b kind-{number} main",
+            f"python -c {shlex.quote(EDIT)} {path} {shlex.quote(old)} {shlex.quote(new)}",
+            f"git commit --quiet -am 'Change {path}' && git push --quiet origin kind-{number}",
+        ]
+    must(" && ".join(script), project, activated(project))
+    for folder in (origin, storage):
+        shutil.copytree(folder, folder.with_suffix(".saved"))
+    return {"project": project, "origin": origin, "storage": storage}
+
+
+EDIT = (
+    "import sys, pathlib; path, old, new = sys.argv[1:]; file = pathlib.Path(path); "
+    "text = file.read_text(); assert old in text, old; file.write_text(text.replace(old, new, 1))"
+)
+
+
+def fresh_clone(world: dict[str, Path], branch: str, folder: Path) -> Path:
+    """A clone of ``branch`` as a CI runner has it: set up, no DVC cache, no outputs."""
+    for name in ("origin", "storage"):
+        shutil.rmtree(world[name])
+        shutil.copytree(world[name].with_suffix(".saved"), world[name])
+    shutil.rmtree(folder, ignore_errors=True)
+    must(f"git clone --quiet --branch {branch} {world['origin']} {folder}", folder.parent)
+    storage = world["storage"]
+    must(f"make setup && .venv/bin/dvc remote modify --local storage url {storage}", folder)
+    return folder
+
+
+def bench_ci(root: Path, runs: int) -> dict:
+    world = ci_world(root)
+    results = {kind: {"ours": [], "common": []} for kind in KINDS}
+    for _ in range(runs):
+        for number, kind in enumerate(KINDS):
+            # Side by side: the two patterns alternate, each from its own fresh clone.
+            for pattern, command in (("common", COMMON), ("ours", OURS)):
+                clone = fresh_clone(world, f"kind-{number}", root / "clone")
+                env = activated(clone) | {"BRANCH": f"kind-{number}"}
+                results[kind][pattern].append(must(command, clone, env))
+    return {
+        kind: {
+            pattern: {
+                "command": OURS if pattern == "ours" else COMMON,
+                "seconds": [run.seconds for run in done],
+                "median_seconds": median(done),
+                "stages_run": len(done[0].stages()),
+                "stages_restored": len(done[0].stages("restored")),
+            }
+            for pattern, done in patterns.items()
+        }
+        for kind, patterns in results.items()
+    }
+
+
+# 2. Pipeline overhead ----------------------------------------------------------------------
+
+
+def stage_commands(project: Path) -> dict[str, str]:
+    """Each stage's command as DVC ran it (parameters filled in), from dvc.lock, in order."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text(encoding="utf-8"))
+    return {name: stage["cmd"] for name, stage in lock["stages"].items()}
+
+
+def bench_overhead(root: Path, runs: int) -> dict:
+    project = bake(root, "overhead")
+    env = activated(project)
+    must("dvc repro --quiet", project, env)
+    direct = " && ".join(stage_commands(project).values())
+    repro, plain = [], []
+    for _ in range(runs):
+        repro.append(must("dvc repro --force", project, env))
+        plain.append(must(direct, project, env))
+    assert len(repro[0].stages()) == 4, repro[0].output
+    return {
+        "dvc_repro_force": [run.seconds for run in repro],
+        "direct": [run.seconds for run in plain],
+        "ratio": median(repro) / median(plain),
+    }
+
+
+# 3. Set-up ---------------------------------------------------------------------------------
+
+
+def bench_setup(root: Path, runs: int, pip_runs: int) -> dict:
+    project = bake(root, "setup")
+    uv, pip = [], []
+    for index in range(max(runs, pip_runs)):
+        if index < runs:
+            uv.append(must("rm -rf .venv && make setup", project))
+        if index < pip_runs:
+            pip.append(must("rm -rf .venv && make setup", project, without_uv()))
+    return {
+        "uv": [run.seconds for run in uv],
+        "pip": [run.seconds for run in pip],
+        "ratio": median(uv) / median(pip) if pip else None,
+    }
+
+
+# 4. Scale ----------------------------------------------------------------------------------
+
+
+def bench_scale(root: Path, sizes: list[int]) -> dict:
+    project = bake(root, "scale")
+    env = activated(project)
+    params = project / "params.yaml"
+    text = params.read_text().replace(RAW, "data/raw/synthetic.csv")
+    params.write_text(text.replace("target: diagnosis", "target: target"))
+    results = {}
+    for rows in sizes:
+        csv = project / "data/raw/synthetic.csv"
+        must(f"python {BENCH / 'synthetic.py'} {rows} {csv}", project, env)
+        floor_command = f"python {BENCH / 'floor.py'} {PACKAGE} {csv} --params params.yaml"
+        floor = must(floor_command, project, env)
+        repro = must("dvc repro --force", project, env)
+        assert len(repro.stages()) == 4, repro.output
+        stages = {
+            name: must(command, project, env) for name, command in stage_commands(project).items()
+        }
+        results[rows] = {
+            "csv_mib": csv.stat().st_size / 2**20,
+            "dvc_repro": {"seconds": repro.seconds, "peak_mib": repro.peak_mib},
+            "floor": {"seconds": floor.seconds, "peak_mib": floor.peak_mib},
+            "stages": {
+                name: {"seconds": run.seconds, "peak_mib": run.peak_mib}
+                for name, run in stages.items()
+            },
+        }
+        csv.unlink()
+    return results
+
+
+# Tables ------------------------------------------------------------------------------------
+
+
+def ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def mark(ok: bool) -> str:
+    return "✅" if ok else "❌"
+
+
+def tables(results: dict) -> str:
+    runs, lines = results["runs"], []
+    lines += [
+        f"CI cost per kind of pull request (sample data; median of {runs} run(s) each, from a "
+        "fresh clone):",
+        "",
+        "| Pull request | `make ci-pr`: stages run | wall | Common pattern: stages run | wall "
+        "| Ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, patterns in results["ci"].items():
+        ours, common = patterns["ours"], patterns["common"]
+        restored = f" (+{ours['stages_restored']} restored)" if ours["stages_restored"] else ""
+        lines.append(
+            f"| {kind} | {ours['stages_run']}{restored} | {ours['median_seconds']:.1f} s "
+            f"| {common['stages_run']} | {common['median_seconds']:.1f} s "
+            f"| {ratio(ours['median_seconds'] / common['median_seconds'])} |"
+        )
+    overhead, setup = results["overhead"], results["setup"]
+    lines += [
+        "",
+        "| Comparison | Ours | Against | Ratio |",
+        "| --- | ---: | ---: | ---: |",
+        f"| Pipeline overhead, sample data: `dvc repro --force` vs the stage commands run "
+        f"directly ({runs} runs) | {statistics.median(overhead['dvc_repro_force']):.1f} s "
+        f"| {statistics.median(overhead['direct']):.1f} s | {ratio(overhead['ratio'])} |",
+    ]
+    uv = f"{statistics.median(setup['uv']):.1f} s"
+    pip = f"{statistics.median(setup['pip']):.1f} s" if setup["pip"] else "not measured"
+    lines.append(
+        f"| Set-up, `make setup`: uv ({len(setup['uv'])} runs) vs pip ({len(setup['pip'])} "
+        f"run(s)), warm caches | {uv} | {pip} | {ratio(setup['ratio'])} |"
+    )
+    scale = results["scale"]
+    names = list(next(iter(scale.values()))["stages"])
+    lines += [
+        "",
+        "Scale (synthetic data, 20 features; one run per size; peak memory of the largest "
+        "process):",
+        "",
+        "| Rows | CSV | "
+        + " | ".join(f"`{name}`" for name in names)
+        + " | `dvc repro`, all stages | Floor, one process | Pipeline / floor |",
+        "| ---: | ---: | " + " | ".join("---:" for _ in names) + " | ---: | ---: | ---: |",
+    ]
+    for rows, result in scale.items():
+        cells = [
+            f"{stage['seconds']:.1f} s, {stage['peak_mib']:.0f} MiB"
+            for stage in result["stages"].values()
+        ]
+        repro, floor = result["dvc_repro"], result["floor"]
+        lines.append(
+            f"| {int(rows):,} | {result['csv_mib']:.0f} MiB | "
+            + " | ".join(cells)
+            + f" | {repro['seconds']:.1f} s, {repro['peak_mib']:.0f} MiB"
+            f" | {floor['seconds']:.1f} s, {floor['peak_mib']:.0f} MiB"
+            f" | {ratio(repro['seconds'] / floor['seconds'])} |"
+        )
+    sizes = list(scale)
+    for small, large in zip(sizes, sizes[1:], strict=False):
+        growth = scale[large]["dvc_repro"]["seconds"] / scale[small]["dvc_repro"]["seconds"]
+        lines.append(
+            f"\n`dvc repro` time grows {growth:.1f}x from {int(small):,} to {int(large):,} rows "
+            f"({int(large) / int(small):.0f}x the rows)."
+        )
+    lines += ["", *targets(results)]
+    return "\n".join(lines)
+
+
+def targets(results: dict) -> list[str]:
+    """The performance targets, each met or not."""
+    readme = results["ci"]["README only"]
+    share = readme["ours"]["median_seconds"] / readme["common"]["median_seconds"]
+    lines = [
+        "| Target | Measured | Met |",
+        "| --- | --- | :---: |",
+        f"| README-only pull request: 0 stages, at most 15% of the common pattern's time "
+        f"| {readme['ours']['stages_run']} stages, {share:.0%} "
+        f"| {mark(readme['ours']['stages_run'] == 0 and share <= 0.15)} |",
+        f"| Pipeline overhead at most 1.25x | {ratio(results['overhead']['ratio'])} "
+        f"| {mark(results['overhead']['ratio'] <= 1.25)} |",
+    ]
+    million = results["scale"].get(1_000_000) or results["scale"].get("1000000")
+    if million:
+        repro, floor = million["dvc_repro"], million["floor"]
+        peak = max(repro["peak_mib"], *(s["peak_mib"] for s in million["stages"].values()))
+        lines += [
+            f"| 1M rows end to end in at most 90 s | {repro['seconds']:.1f} s "
+            f"| {mark(repro['seconds'] <= 90)} |",
+            f"| 1M rows in at most 4 GiB | {peak / 1024:.2f} GiB "
+            f"| {mark(peak * 2**20 <= 4 * GIB)} |",
+            f"| 1M rows within 2x of the floor | {ratio(repro['seconds'] / floor['seconds'])} "
+            f"| {mark(repro['seconds'] <= 2 * floor['seconds'])} |",
+        ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build/bench/results.json"))
+    parser.add_argument("--runs", type=int, default=3, help="runs of each short measurement")
+    parser.add_argument("--pip-runs", type=int, default=1, help="runs of the pip set-up (0: skip)")
+    parser.add_argument(
+        "--rows", default="10000,100000,1000000", help="comma-separated sizes for the scale part"
+    )
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.rows.split(",")]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        root = Path(folder)
+        results = {
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "system": platform.platform(),
+            },
+            "runs": args.runs,
+            "ci": bench_ci(root, args.runs),
+            "overhead": bench_overhead(root, args.runs),
+            "setup": bench_setup(root, args.runs, args.pip_runs),
+            "scale": bench_scale(root, sizes),
+        }
+    results["bench_seconds"] = time.perf_counter() - started
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(tables(results))
+    print(f"\nRaw numbers: {args.out} (the benchmark took {results['bench_seconds']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
