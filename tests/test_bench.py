@@ -1,0 +1,57 @@
+"""`make bench`: its measurements, and one whole run at the smallest settings (slow)."""
+
+import json
+import sys
+
+import pytest
+
+from conftest import TEMPLATE, run
+
+sys.path.insert(0, str(TEMPLATE / "bench"))
+import bench  # noqa: E402
+
+
+def test_measure_reports_wall_time_exit_code_and_peak_memory(tmp_path):
+    big = bench.measure("python3 -c 'x = bytearray(300 * 2**20); print(len(x))'", tmp_path)
+    small = bench.measure("python3 -c 'print(1)'; exit 3", tmp_path)
+    assert big.returncode == 0 and big.output == f"{300 * 2**20}\n"
+    assert big.peak_mib >= 300 > small.peak_mib
+    assert small.returncode == 3 and small.seconds > 0
+
+
+def test_stage_lists_name_what_ran_and_what_was_restored():
+    output = "Running stage 'train':\nStage 'evaluate' is cached - skipping run\n"
+    done = bench.Run(1.0, 10.0, 0, output)
+    assert done.stages() == ["train"] and done.stages("restored") == ["evaluate"]
+    text = bench.stage_list({"stages_run": done.stages(), "stages_restored": ["evaluate"]})
+    assert text == "1: train (restored: evaluate)"
+
+
+@pytest.mark.slow
+def test_a_whole_run_at_the_smallest_settings(tmp_path):
+    out = tmp_path / "results.json"
+    command = [sys.executable, str(TEMPLATE / "bench/bench.py"), "--runs", "1", "--pip-runs"]
+    done = run(*command, "0", "--rows", "2000,20000", "--out", str(out), cwd=tmp_path)
+    results = json.loads(out.read_text())
+
+    ci = results["ci"]
+    assert ci["README only"]["ours"]["stages_run"] == []
+    assert ci["evaluate code only"]["ours"]["stages_run"] == ["evaluate"]
+    assert ci["one train param"]["ours"]["stages_run"] == ["train", "evaluate", "metrics"]
+    for kind in ci.values():
+        # The common pattern runs the whole pipeline on every push, from the raw data.
+        assert kind["common"]["stages_run"][:3] == ["prepare", "train", "evaluate"]
+        assert all(seconds > 0 for pattern in kind.values() for seconds in pattern["seconds"])
+
+    assert results["overhead"]["ratio"] > 1  # DVC does the same work and more
+    assert len(results["setup"]["uv"]) == 1 and results["setup"]["pip"] == []
+    for rows in ("2000", "20000"):
+        scale = results["scale"][rows]
+        assert list(scale["stages"]) == ["prepare", "train", "evaluate", "metrics"]
+        assert all(stage["peak_mib"] > 20 for stage in scale["stages"].values())
+        assert scale["floor"]["seconds"] > 0 and scale["dvc_repro"]["seconds"] > 0
+    assert results["scale"]["20000"]["csv_mib"] > 5 * results["scale"]["2000"]["csv_mib"]
+
+    assert "| README only | 0 |" in done.stdout
+    assert "| 20,000 |" in done.stdout and "grows" in done.stdout
+    assert "| Pipeline overhead at most 1.25x |" in done.stdout
