@@ -31,10 +31,13 @@ def test_stage_lists_name_what_ran_and_what_was_restored():
 def test_a_whole_run_at_the_smallest_settings(tmp_path):
     out = tmp_path / "results.json"
     command = [sys.executable, str(TEMPLATE / "bench/bench.py"), "--runs", "1", "--pip-runs"]
-    done = run(*command, "0", "--rows", "2000,20000", "--out", str(out), cwd=tmp_path)
+    settings = ["0", "--rows", "2000,20000", "--ci-data", "2000", "--out", str(out)]
+    done = run(*command, *settings, cwd=tmp_path)
     results = json.loads(out.read_text())
 
-    ci = results["ci"]
+    (synthetic,) = results["ci"]
+    assert synthetic["data"] == "2000 synthetic rows"
+    ci = synthetic["kinds"]
     assert ci["README only"]["ours"]["stages_run"] == []
     assert ci["evaluate code only"]["ours"]["stages_run"] == ["evaluate"]
     assert ci["one train param"]["ours"]["stages_run"] == ["train", "evaluate", "metrics"]
@@ -55,3 +58,4 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     assert "| README only | 0 |" in done.stdout
     assert "| 20,000 |" in done.stdout and "grows" in done.stdout
     assert "| Pipeline overhead at most 1.25x |" in done.stdout
+    assert "| README-only pull request (2000 synthetic rows data)" in done.stdout
