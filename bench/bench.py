@@ -196,7 +196,7 @@ def bench_ci(root: Path, runs: int, rows: int | None = None) -> dict:
                 env = activated(clone) | {"BRANCH": f"kind-{number}"}
                 results[kind][pattern].append(must(command, clone, env))
     return {
-        "data": f"{rows} synthetic rows" if rows else "sample",
+        "data": f"{rows:,} synthetic rows" if rows else "the sample data",
         "runs": runs,
         "kinds": {
             kind: {
@@ -310,7 +310,7 @@ def stage_list(pattern: dict) -> str:
 
 def ci_table(ci: dict) -> list[str]:
     lines = [
-        f"CI cost per kind of pull request ({ci['data']} data; median of {ci['runs']} run(s) "
+        f"CI cost per kind of pull request, on {ci['data']} (median of {ci['runs']} run(s) "
         "each, from a fresh clone):",
         "",
         "| Pull request | `make ci-pr`: stages run | wall | Common pattern: stages run | wall "
@@ -371,11 +371,26 @@ def tables(results: dict) -> str:
             f" | {ratio(repro['seconds'] / floor['seconds'])} |"
         )
     sizes = list(scale)
+    if len(sizes) > 1:
+        lines += [
+            "",
+            "How time grows with the rows (1.0x: no slower; 10x rows at 10.0x: linear):",
+            "",
+            "| Rows | " + " | ".join(f"`{name}`" for name in names) + " | `dvc repro` | Floor |",
+            "| --- | " + " | ".join("---:" for _ in names) + " | ---: | ---: |",
+        ]
     for small, large in zip(sizes, sizes[1:], strict=False):
-        growth = scale[large]["dvc_repro"]["seconds"] / scale[small]["dvc_repro"]["seconds"]
+        before, after = scale[small], scale[large]
+        growth = [
+            after["stages"][name]["seconds"] / before["stages"][name]["seconds"] for name in names
+        ]
+        growth += [
+            after[part]["seconds"] / before[part]["seconds"] for part in ("dvc_repro", "floor")
+        ]
         lines.append(
-            f"\n`dvc repro` time grows {growth:.1f}x from {int(small):,} to {int(large):,} rows "
-            f"({int(large) / int(small):.0f}x the rows)."
+            f"| {int(small):,} → {int(large):,} | "
+            + " | ".join(f"{value:.1f}x" for value in growth)
+            + " |"
         )
     lines += ["", *targets(results)]
     return "\n".join(lines)
@@ -393,7 +408,7 @@ def targets(results: dict) -> list[str]:
         readme = ci["kinds"]["README only"]
         share = readme["ours"]["median_seconds"] / readme["common"]["median_seconds"]
         lines.append(
-            f"| README-only pull request ({ci['data']} data): 0 stages, at most 15% of the "
+            f"| README-only pull request, on {ci['data']}: 0 stages, at most 15% of the "
             f"common pattern's time | {len(readme['ours']['stages_run'])} stages, {share:.1%} "
             f"| {mark(not readme['ours']['stages_run'] and share <= 0.15)} |"
         )

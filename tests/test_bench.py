@@ -36,7 +36,7 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     results = json.loads(out.read_text())
 
     (synthetic,) = results["ci"]
-    assert synthetic["data"] == "2000 synthetic rows"
+    assert synthetic["data"] == "2,000 synthetic rows"
     ci = synthetic["kinds"]
     assert ci["README only"]["ours"]["stages_run"] == []
     assert ci["evaluate code only"]["ours"]["stages_run"] == ["evaluate"]
@@ -56,6 +56,6 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     assert results["scale"]["20000"]["csv_mib"] > 5 * results["scale"]["2000"]["csv_mib"]
 
     assert "| README only | 0 |" in done.stdout
-    assert "| 20,000 |" in done.stdout and "grows" in done.stdout
+    assert "| 20,000 |" in done.stdout and "| 2,000 → 20,000 |" in done.stdout
     assert "| Pipeline overhead at most 1.25x |" in done.stdout
-    assert "| README-only pull request (2000 synthetic rows data)" in done.stdout
+    assert "| README-only pull request, on 2,000 synthetic rows:" in done.stdout
