@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements-dev.txt
 	  exit 1; }
 	$(PYTHON) -m venv --clear $(VENV)
 	python -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' requirements-dev.txt)"
-	uv pip install --quiet -r requirements-dev.txt
+	uv pip install --quiet --compile-bytecode -r requirements-dev.txt
 	@touch $@
 
 demo: setup ## Bake a project with the default answers into build/ and reproduce its pipeline
@@ -45,11 +45,14 @@ lint: setup ## Check the template's own Python with ruff
 	ruff check hooks tests bench
 	ruff format --check hooks tests bench
 
-# ROWS: sizes for the scale part (add 10000000 for 10M rows); RUNS: runs of each short measurement.
+# ROWS: sizes for the scale part (add 10000000 for 10M rows); RUNS: runs of each short measurement;
+# CI_DATA: the data the CI part runs on (sample, and/or a number of synthetic rows).
 ROWS ?= 10000,100000,1000000
 RUNS ?= 3
+CI_DATA ?= sample,1000000
 bench: setup ## Benchmark a generated project (CI cost, overhead, set-up, scale): table + JSON
-	python bench/bench.py --rows $(ROWS) --runs $(RUNS) --out $(BUILD)/bench/results.json
+	python bench/bench.py --rows $(ROWS) --runs $(RUNS) --ci-data $(CI_DATA) \
+	  --out $(BUILD)/bench/results.json
 
 LOCK_COMMAND := uv pip compile --universal --python-version 3.11 --extra dev pyproject.toml -o requirements.txt
 # One pinned set per kind of remote (S3, GCS and Azure add DVC's plugin); the hook keeps one.
