@@ -47,7 +47,7 @@ SYNTHETIC_PARAMS = {
 KINDS = {
     "README only": ("README.md", "\n## What is where", "\nA note.\n\n## What is where"),
     "evaluate code only": (
-        f"src/{PACKAGE}/evaluate.py",
+        f"src/{PACKAGE}/stages/evaluate.py",
         'if __name__ == "__main__":',
         '# A change to the evaluation code.\nif __name__ == "__main__":',
     ),

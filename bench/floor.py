@@ -1,9 +1,9 @@
 """The floor for the scale benchmark: the pipeline's essential work in one process, without DVC.
 
 ``python floor.py PACKAGE RAW.csv --params params.yaml`` reads the CSV, makes the same seeded
-split, fits the project's own Pipeline (``PACKAGE.train``) and computes the test metrics from one
-``predict_proba``: no validation, no files between stages, no baseline, no plots. Runs in a
-generated project's environment; prints the metrics as JSON.
+split, fits the project's own Pipeline (``PACKAGE.stages.train``) and computes the test metrics
+with the project's own ``scores`` (one ``predict_proba``): no validation, no files between stages,
+no baseline, no plots. Runs in a generated project's environment; prints the metrics as JSON.
 """
 
 import argparse
@@ -12,13 +12,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    f1_score,
-    log_loss,
-    roc_auc_score,
-)
 from sklearn.model_selection import train_test_split
 
 
@@ -28,9 +21,9 @@ def main() -> None:
     parser.add_argument("raw", type=Path, help="raw CSV file (binary classification)")
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     args = parser.parse_args()
-    stage = importlib.import_module(f"{args.package}.stage")
-    train = importlib.import_module(f"{args.package}.train")
-    params = stage.read_yaml(args.params)
+    params = importlib.import_module(f"{args.package}.params").read_yaml(args.params)
+    train = importlib.import_module(f"{args.package}.stages.train")
+    evaluate = importlib.import_module(f"{args.package}.stages.evaluate")
     target, name = params["data"]["target"], params["train"]["estimator"]
 
     frame = pd.read_csv(args.raw)
@@ -46,17 +39,8 @@ def main() -> None:
     )
     model = train.build_pipeline(features, estimator).fit(features, train_split[target])
 
-    probabilities = model.predict_proba(test_split.drop(columns=[target]))
-    truth = pd.Index(model.classes_).get_indexer(test_split[target])
-    predicted = probabilities.argmax(axis=1)
-    metrics = {
-        "accuracy": accuracy_score(truth, predicted),
-        "balanced_accuracy": balanced_accuracy_score(truth, predicted),
-        "f1_macro": f1_score(truth, predicted, average="macro"),
-        "roc_auc": roc_auc_score(truth == 1, probabilities[:, 1]),
-        "log_loss": log_loss(truth, probabilities),
-    }
-    print(json.dumps({key: round(float(value), 6) for key, value in metrics.items()}))
+    metrics = evaluate.scores(model, test_split, task="classification", target=target)
+    print(json.dumps(metrics))
 
 
 if __name__ == "__main__":

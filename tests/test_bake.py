@@ -38,8 +38,8 @@ def expected_files(module: str, task: str) -> set[str]:
     project_template = TEMPLATE / "{{cookiecutter.project_slug}}"
     tests = {f"tests/{p.name}" for p in (project_template / "tests").iterdir() if p.is_file()}
     package = TEMPLATE / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.module_name}}"
-    modules = {f"src/{module}/{p.name}" for p in package.iterdir() if p.suffix == ".py"}
-    assert {"prepare.py", "train.py", "evaluate.py", "metrics.py", "report.py"} <= {
+    modules = {f"src/{module}/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")}
+    assert {"prepare.py", "train.py", "evaluate.py", "copy_evaluation.py", "report.py"} <= {
         Path(name).name for name in modules
     }
     return {
@@ -108,7 +108,7 @@ def test_config_files_parse(baked):
     assert {"pyproject.toml", ".cookiecutter.json", "dvc.yaml", "params.yaml"} <= set(parsed)
     dvc_yaml = yaml.safe_load((project / "dvc.yaml").read_text())
     params = yaml.safe_load((project / "params.yaml").read_text())
-    assert list(dvc_yaml["stages"]) == ["prepare", "train", "evaluate", "metrics"]
+    assert list(dvc_yaml["stages"]) == ["prepare", "train", "evaluate", "copy_evaluation"]
     assert dvc_yaml["artifacts"]["model"]["path"] == "models/model.pkl"
     assert params["data"]["task"] == answers["task"]
     header = (project / params["data"]["file"]).read_text().splitlines()[0].split(",")

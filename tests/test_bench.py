@@ -40,7 +40,7 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     ci = synthetic["kinds"]
     assert ci["README only"]["ours"]["stages_run"] == []
     assert ci["evaluate code only"]["ours"]["stages_run"] == ["evaluate"]
-    assert ci["one train param"]["ours"]["stages_run"] == ["train", "evaluate", "metrics"]
+    assert ci["one train param"]["ours"]["stages_run"] == ["train", "evaluate", "copy_evaluation"]
     for kind in ci.values():
         # The common pattern runs the whole pipeline on every push, from the raw data.
         assert kind["common"]["stages_run"][:3] == ["prepare", "train", "evaluate"]
@@ -50,7 +50,7 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     assert len(results["setup"]["uv"]) == 1 and results["setup"]["pip"] == []
     for rows in ("2000", "20000"):
         scale = results["scale"][rows]
-        assert list(scale["stages"]) == ["prepare", "train", "evaluate", "metrics"]
+        assert list(scale["stages"]) == ["prepare", "train", "evaluate", "copy_evaluation"]
         assert all(stage["peak_mib"] > 20 for stage in scale["stages"].values())
         assert scale["floor"]["seconds"] > 0 and scale["dvc_repro"]["seconds"] > 0
     assert results["scale"]["20000"]["csv_mib"] > 5 * results["scale"]["2000"]["csv_mib"]

@@ -135,7 +135,7 @@ def test_a_readme_only_change_runs_nothing(loop):
 def test_b_evaluation_code_change_without_lock_runs_evaluate_and_fails_with_the_fix(loop):
     loop.branch("evaluation")
     loop.edit(
-        f"src/{MODULE}/evaluate.py",
+        f"src/{MODULE}/stages/evaluate.py",
         'if __name__ == "__main__":',
         '# A change to the evaluation code.\nif __name__ == "__main__":',
     )
@@ -162,7 +162,7 @@ def test_c_train_param_change_is_committed_with_auto_commit(loop):
     loop.sh("git push -q origin learning-rate")
     result = loop.ci_pr(AUTO_COMMIT=1, BRANCH="learning-rate")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert stages_run(result) == ["train", "evaluate", "metrics"]
+    assert stages_run(result) == ["train", "evaluate", "copy_evaluation"]
     report = loop.report()
     assert "| `train.hyperparameters.hist_gradient_boosting.learning_rate` | 0.1 | 0.05 |" in report
     log_loss = re.search(r"\| log_loss ↓ \| ([\d.]+) \| ([\d.]+) \| ([^|]+)\|", report)
@@ -267,7 +267,8 @@ def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_n
     bundle = loop.path / "dist/model-v1.1.0"
     run("sha256sum", "-c", "SHA256SUMS", cwd=bundle)
     scored = loop.sh(
-        f"python -m {MODULE}.predict dist/model-v1.1.0 data/raw/breast_cancer.csv predictions.csv"
+        f"python -m {MODULE}.model.predict dist/model-v1.1.0 "
+        "data/raw/breast_cancer.csv predictions.csv"
     )
     assert "scored 569 rows with model v1.1.0" in scored.stdout
     header = (loop.path / "predictions.csv").read_text().splitlines()[0]
@@ -286,7 +287,7 @@ def test_a_tampered_bundle_is_refused(loop, tmp_path):
     with open(copy / "model.skops", "ab") as file:
         file.write(b"\0")
     result = loop.sh(
-        f"python -m {MODULE}.predict {copy} data/raw/breast_cancer.csv out.csv", check=False
+        f"python -m {MODULE}.model.predict {copy} data/raw/breast_cancer.csv out.csv", check=False
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
@@ -301,7 +302,7 @@ def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
         "python -c 'import os, sys, pathlib; "
         "from sklearn.pipeline import make_pipeline; "
         "from sklearn.preprocessing import FunctionTransformer; "
-        f"from {MODULE}.bundle import write_bundle; "
+        f"from {MODULE}.model.bundle import write_bundle; "
         "write_bundle(pathlib.Path(sys.argv[1]), make_pipeline(FunctionTransformer(os.system)), "
         '{}, "card", {})\' ' + str(evil)
     )
@@ -309,7 +310,7 @@ def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
         "sha256sum", "-c", "SHA256SUMS", cwd=evil
     )  # the checksums are right: only the type is wrong
     result = loop.sh(
-        f"python -m {MODULE}.predict {evil} data/raw/breast_cancer.csv out.csv", check=False
+        f"python -m {MODULE}.model.predict {evil} data/raw/breast_cancer.csv out.csv", check=False
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

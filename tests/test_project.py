@@ -106,7 +106,7 @@ def regression(tmp_path_factory):
 
 
 def test_readme_commands_train_and_evaluate(project):
-    for stage in ("prepare", "train", "evaluate", "metrics"):
+    for stage in ("prepare", "train", "evaluate", "copy_evaluation"):
         assert f"Running stage '{stage}'" in project.first_run
     metrics = project.metrics()
     assert set(metrics) == {"model", "baseline"}

@@ -11,18 +11,15 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from {{ cookiecutter.module_name }}.evaluate import (
+from {{ cookiecutter.module_name }}.contract import METRICS, PLOTS
+from {{ cookiecutter.module_name }}.errors import UserError
+from {{ cookiecutter.module_name }}.stages.evaluate import (
     fit_baseline,
     plot_data,
     scores,
 )
-from {{ cookiecutter.module_name }}.stage import UserError
-from {{ cookiecutter.module_name }}.train import train
+from {{ cookiecutter.module_name }}.stages.train import train
 
-METRICS = {
-    "classification": {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"},
-    "regression": {"rmse", "mae", "r2"},
-}
 FEATURES = ["signal", "noise", "plan"]
 
 
@@ -61,7 +58,7 @@ def case(request):
 def test_scores_names_exactly_the_task_metrics(case):
     kind, task, _, test_split, model = case
     values = scores(model, test_split, task=task, target="target")
-    assert set(values) == METRICS[task]
+    assert list(values) == list(METRICS[task])  # the output contract's names, in its order
     assert all(isinstance(value, float) and np.isfinite(value) for value in values.values())
     if task == "classification":
         assert len(model.classes_) == (3 if kind == "multiclass" else 2)
@@ -124,7 +121,7 @@ def test_baseline_is_worse_than_the_model(case):
     baseline = fit_baseline(train_split, task=task, target="target")
     model_scores = scores(model, test_split, task=task, target="target")
     baseline_scores = scores(baseline, test_split, task=task, target="target")
-    assert set(baseline_scores) == METRICS[task]
+    assert list(baseline_scores) == list(METRICS[task])
     if task == "classification":
         assert model_scores["balanced_accuracy"] > baseline_scores["balanced_accuracy"] + 0.2
         assert model_scores["roc_auc"] > baseline_scores["roc_auc"]
@@ -153,9 +150,10 @@ def test_baseline_predicts_class_frequencies_or_the_mean(case):
 def test_plot_data(case):
     _, task, _, test_split, model = case
     tables = plot_data(model, test_split, task=task, target="target", repeats=2, seed=0)
-    expected = {"predictions.csv", "importance.csv"}
-    expected.add("roc.csv" if task == "classification" else "residuals.csv")
-    assert set(tables) == expected
+    # Exactly the contract's files, each with exactly its two columns.
+    assert set(tables) == set(PLOTS[task])
+    for name, plot in PLOTS[task].items():
+        assert set(tables[name].columns) == {plot.x, plot.y}, name
 
     predictions = tables["predictions.csv"]
     assert len(predictions) == len(test_split)

@@ -1,11 +1,8 @@
 """Quality gates: minimum, maximum, allowed drop against the base, and the baseline."""
 
-import json
-
 import pytest
 
-from {{ cookiecutter.module_name }}.gate import Metric, check, unchanged_metrics
-from {{ cookiecutter.module_name }}.stage import UserError
+from {{ cookiecutter.module_name }}.ci.gate import Metric, check, from_diff, unchanged
 
 GATES = {
     "minimum": {"balanced_accuracy": 0.9},
@@ -66,13 +63,30 @@ def test_gate_on_an_unknown_metric_fails_and_says_which_names_exist():
     ]
 
 
-def test_unchanged_metrics_are_read_from_the_file_as_equal_on_the_base(tmp_path):
-    path = tmp_path / "metrics.json"
+def test_unchanged_metrics_are_read_from_the_file_as_equal_on_the_base():
     values = {"model": {"roc_auc": 0.99, "log_loss": 0.12}, "baseline": {"roc_auc": 0.5}}
-    path.write_text(json.dumps(values))
-    assert unchanged_metrics(path) == [
+    assert unchanged(values) == [
         Metric("log_loss", new=0.12, old=0.12, baseline=None),
         Metric("roc_auc", new=0.99, old=0.99, baseline=0.5),
     ]
-    with pytest.raises(UserError, match="does not exist: run `dvc repro` first"):
-        unchanged_metrics(tmp_path / "missing.json")
+
+
+def test_metrics_from_dvc_metrics_diff_pair_model_base_and_baseline():
+    diff = {
+        "model.r2": {"old": 0.4, "new": 0.5, "diff": 0.1},
+        "baseline.r2": {"old": 0.0, "new": 0.0, "diff": 0.0},
+        "model.rmse": {"old": None, "new": 50.0},
+    }
+    assert from_diff(diff) == [
+        Metric("r2", new=0.5, old=0.4, baseline=0.0),
+        Metric("rmse", new=50.0, old=None, baseline=None),
+    ]
+
+
+def test_a_lower_is_better_metric_is_gated_downwards():
+    # rmse comes from the output contract as lower-is-better: rising by 3 is worse by 3.
+    rising = [Metric("rmse", new=53.0, old=50.0, baseline=70.0)]
+    assert check(rising, {"max_drop": {"rmse": 2.0}}) == [
+        "rmse got worse by 3 against the base (50 to 53), more than the 2 allowed"
+    ]
+    assert check(rising, {"max_drop": {"rmse": 3.5}, "beat_baseline": True}) == []

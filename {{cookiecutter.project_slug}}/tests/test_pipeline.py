@@ -1,4 +1,5 @@
-"""The whole pipeline: the model beats the baseline on the sample data, and dvc.yaml is honest."""
+"""The whole pipeline: the model beats the baseline on the sample data, and dvc.yaml is honest:
+its stages run their modules, list what they read, and draw the output contract's plots."""
 
 import ast
 import importlib
@@ -8,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.evaluate import PARAMS as EVALUATE_PARAMS
-from {{ cookiecutter.module_name }}.evaluate import fit_baseline, scores
-from {{ cookiecutter.module_name }}.prepare import PARAMS as PREPARE_PARAMS
-from {{ cookiecutter.module_name }}.prepare import read_raw, split, validate
-from {{ cookiecutter.module_name }}.stage import load_params, read_yaml
-from {{ cookiecutter.module_name }}.train import PARAMS as TRAIN_PARAMS
-from {{ cookiecutter.module_name }}.train import train
+from {{ cookiecutter.module_name }}.contract import PLOTS
+from {{ cookiecutter.module_name }}.params import load_params, read_yaml
+from {{ cookiecutter.module_name }}.stages.evaluate import PARAMS as EVALUATE_PARAMS
+from {{ cookiecutter.module_name }}.stages.evaluate import fit_baseline, scores
+from {{ cookiecutter.module_name }}.stages.prepare import PARAMS as PREPARE_PARAMS
+from {{ cookiecutter.module_name }}.stages.prepare import read_raw, split, validate
+from {{ cookiecutter.module_name }}.stages.train import PARAMS as TRAIN_PARAMS
+from {{ cookiecutter.module_name }}.stages.train import train
 
 ROOT = Path(__file__).parents[1]
 PARAMS_FILE = ROOT / "params.yaml"
@@ -107,9 +109,12 @@ def _source(module: str) -> Path:
 def _imported_sources(module: str) -> set[str]:
     """Project files (relative to the root) that ``module`` runs: itself and what it imports from
     the package, transitively."""
-    seen, todo = set(), [module, PACKAGE]  # importing a submodule runs the package too
+    seen, todo = set(), [module]
     while todo:
         current = todo.pop()
+        # Importing a submodule runs the packages that hold it too.
+        parts = current.split(".")
+        todo += [".".join(parts[:end]) for end in range(1, len(parts))]
         path = _source(current)
         relative = path.relative_to(ROOT).as_posix()
         if relative in seen:
@@ -129,20 +134,20 @@ def _imported_sources(module: str) -> set[str]:
                 names = [name for name in names if name == base or _source(name).is_file()]
             else:
                 continue
-            todo += [name for name in names if name.split(".")[0] == PACKAGE and name != PACKAGE]
+            todo += [name for name in names if name.split(".")[0] == PACKAGE]
     return seen
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_stage_cmd_runs_its_module(stage):
     command = shlex.split(_interpolate(STAGES[stage]["cmd"]))
-    assert command[:3] == ["python", "-m", f"{PACKAGE}.{stage}"]
+    assert command[:3] == ["python", "-m", f"{PACKAGE}.stages.{stage}"]
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_stage_params_are_exactly_what_its_module_reads(stage):
     listed = STAGES[stage].get("params", [])
-    reads = importlib.import_module(f"{PACKAGE}.{stage}").PARAMS
+    reads = importlib.import_module(f"{PACKAGE}.stages.{stage}").PARAMS
     assert set(listed) == set(reads)
     assert len(listed) == len(reads)
     load_params(PARAMS_FILE, reads)  # and params.yaml has each of them, of the right type
@@ -151,9 +156,10 @@ def test_stage_params_are_exactly_what_its_module_reads(stage):
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_stage_deps_list_its_code(stage):
     deps = _paths(STAGES[stage].get("deps"))
-    sources = _imported_sources(f"{PACKAGE}.{stage}")
-    assert f"src/{PACKAGE}/{stage}.py" in sources
-    assert f"src/{PACKAGE}/stage.py" in sources
+    sources = _imported_sources(f"{PACKAGE}.stages.{stage}")
+    assert f"src/{PACKAGE}/stages/{stage}.py" in sources
+    assert f"src/{PACKAGE}/stages/__init__.py" in sources
+    assert f"src/{PACKAGE}/errors.py" in sources
     assert f"src/{PACKAGE}/__init__.py" in sources
     assert sources <= deps, f"missing from deps: {sorted(sources - deps)}"
     for dep in deps:
@@ -186,3 +192,28 @@ def test_data_file_is_the_prepare_dependency():
     # The data itself may be absent (CI does not fetch it when prepare is unchanged).
     assert (ROOT / f"{params['data.file']}.dvc").is_file()
     assert params["data.file"] in _paths(STAGES["prepare"]["deps"])
+
+
+def test_every_stage_module_is_a_stage():
+    modules = {path.stem for path in (ROOT / "src" / PACKAGE / "stages").glob("*.py")}
+    assert modules - {"__init__"} == set(STAGES)
+
+
+def test_plots_are_the_output_contracts():
+    task = load_params(PARAMS_FILE, {"data.task": str})["data.task"]
+    declared = {}
+    for spec in STAGES.values():
+        for entry in spec.get("plots") or []:
+            declared.update(entry)
+    drawn = {Path(path).name: (options["x"], options["y"]) for path, options in declared.items()}
+    assert drawn == {name: (plot.x, plot.y) for name, plot in PLOTS[task].items()}
+    folders = {Path(path).parent.as_posix() for path in declared}
+    assert len(folders) == 1, "the report reads the plots from one folder"
+
+
+def test_the_metrics_file_is_the_one_git_keeps():
+    declared = [entry for spec in STAGES.values() for entry in spec.get("metrics") or []]
+    assert len(declared) == 1, "the gates and the report read one metrics file"
+    [(path, options)] = declared[0].items()
+    assert options == {"cache": False}
+    assert path.endswith(".json")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.prepare import read_raw, split, validate
-from {{ cookiecutter.module_name }}.stage import UserError
+from {{ cookiecutter.module_name }}.errors import UserError
+from {{ cookiecutter.module_name }}.stages.prepare import read_raw, split, validate
 
 
 @pytest.fixture

@@ -1,6 +1,10 @@
-"""The pipeline's code: one module per stage of dvc.yaml, each with a ``main()``.
+"""{{ cookiecutter.project_name }}: a reproducible machine-learning pipeline with DVC.
 
-``prepare`` checks and splits the raw CSV, ``train`` fits the model, ``evaluate`` scores it and
-``metrics`` copies the scores into Git; ``stage`` holds what they share. ``report``, ``gate`` and
-``ci`` are the pull request and publish jobs, ``bundle`` and ``predict`` the published model.
+- ``stages/``: the pipeline, one module per stage of dvc.yaml, of the same name, each with a
+  ``main()``: ``prepare``, ``train``, ``evaluate``, ``copy_evaluation``.
+- ``ci/``: the pull request check (``make ci-pr``), its report and quality gates, and publishing
+  (``make ci-publish``).
+- ``model/``: the published model: its bundle and model card, and ``predict`` for new rows.
+- ``contract.py``: the metrics and plot data evaluate writes; ``params.py``, ``errors.py``: reading
+  params.yaml and reporting user errors, for all of the above.
 """

@@ -1,7 +1,8 @@
 """evaluate stage: score the model and a trivial baseline on the test split, write plot data.
 
 Metrics go to one JSON file as ``{"model": {...}, "baseline": {...}}`` so that
-``dvc metrics diff`` shows both. Plot data are CSV files drawn by the ``plots`` in dvc.yaml.
+``dvc metrics diff`` shows both. Which metrics and plot files, with which columns, is stated once
+in ``contract.py``; dvc.yaml's ``plots`` draw the files.
 """
 
 import argparse
@@ -26,11 +27,9 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import label_binarize
 
-from {{ cookiecutter.module_name }}.stage import (
-    UserError,
-    load_params,
-    run,
-)
+from ..contract import BASELINE, METRICS, MODEL
+from ..errors import UserError, run
+from ..params import load_params
 
 # The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
 PARAMS = {
@@ -83,7 +82,8 @@ def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, fl
             ),
             "log_loss": log_loss(truth, probabilities, labels=labels),
         }
-    return {name: round(float(value), DIGITS) for name, value in values.items()}
+    # In the contract's order and names: a contract metric not computed above fails here.
+    return {name: round(float(values[name]), DIGITS) for name in METRICS[task]}
 
 
 def roc_points(model, test: pd.DataFrame, *, target: str) -> pd.DataFrame:
@@ -145,8 +145,8 @@ def main() -> None:
     test = pd.read_parquet(args.test)
     baseline = fit_baseline(pd.read_parquet(args.train), task=task, target=target)
     metrics = {
-        "model": scores(model, test, task=task, target=target),
-        "baseline": scores(baseline, test, task=task, target=target),
+        MODEL: scores(model, test, task=task, target=target),
+        BASELINE: scores(baseline, test, task=task, target=target),
     }
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     # allow_nan=False: a metric that is not a number must stop the stage, not corrupt the file.
@@ -166,7 +166,7 @@ def main() -> None:
     )
     for name, table in tables.items():
         table.to_csv(args.plots / name, index=False)
-    print(json.dumps(metrics["model"]))
+    print(json.dumps(metrics[MODEL]))
 
 
 if __name__ == "__main__":

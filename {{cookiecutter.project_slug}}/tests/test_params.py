@@ -2,7 +2,8 @@
 
 import pytest
 
-from {{ cookiecutter.module_name }}.stage import UserError, load_params, run
+from {{ cookiecutter.module_name }}.errors import UserError, run
+from {{ cookiecutter.module_name }}.params import load_params
 
 
 @pytest.fixture

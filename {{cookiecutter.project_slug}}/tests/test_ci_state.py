@@ -1,20 +1,18 @@
-"""The pull request report: stage outcomes from DVC's output, the lock, the tables and charts."""
+"""The pull request state: stage outcomes and errors from DVC's output, test summaries, the
+record of a check, the lock, and what counts as a documentation-only change."""
 
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.gate import Metric
-from {{ cookiecutter.module_name }}.report import (
-    documentation_only,
-    lock_entries,
-    metrics_table,
-    params_table,
+from {{ cookiecutter.module_name }}.ci.repo import documentation_only, lock_entries
+from {{ cookiecutter.module_name }}.ci.state import (
+    Run,
+    pytest_summary,
     repro_errors,
-    roc_chart,
     stage_outcomes,
-    summarize_tests,
+    summary_failed,
 )
 
 # Lines as `dvc repro --pull --allow-missing` prints them.
@@ -25,7 +23,7 @@ Stage 'train' is cached - skipping run, checking out outputs
 Updating lock file 'dvc.lock'
 Running stage 'evaluate':
 > python -m package.evaluate models/model.pkl
-Running stage 'metrics':
+Running stage 'copy_evaluation':
 """
 
 
@@ -34,7 +32,7 @@ def test_stage_outcomes_from_the_repro_output():
         "prepare": "unchanged",
         "train": "restored from the run-cache",
         "evaluate": "ran",
-        "metrics": "ran",
+        "copy_evaluation": "ran",
     }
 
 
@@ -64,31 +62,20 @@ stages:
     assert lock_entries(None) == {}
 
 
-def test_metrics_table_shows_change_percent_and_baseline():
-    table = metrics_table([Metric("log_loss", new=0.08, old=0.1, baseline=0.66)])
-    assert table[2] == "| log_loss ↓ | 0.1 | 0.08 | -0.02 ✅ | -20.00 % | 0.66 |"
-    table = metrics_table([Metric("r2", new=0.4, old=0.5, baseline=0.0)])
-    assert table[2] == "| r2 ↑ | 0.5 | 0.4 | -0.1 🔻 | -20.00 % | 0 |"
+def test_pytest_summary_and_outcome():
+    assert pytest_summary("..\n== 3 passed in 1.0s ==\n") == "3 passed in 1.0s"
+    assert not summary_failed("3 passed in 1.0s")
+    assert summary_failed("1 failed, 2 passed in 1.0s")
+    assert summary_failed(pytest_summary("collection crashed\n"))  # "no summary"
 
 
-def test_params_table_lists_changed_keys():
-    diff = {"params.yaml": {"train.seed": {"old": 1, "new": 2}}}
-    assert params_table(diff)[2] == "| `train.seed` | 1 | 2 |"
-    assert params_table({}) == ["No parameter changed."]
-
-
-def test_roc_chart_is_a_mermaid_chart_with_one_line_per_revision():
-    rows = [{"fpr": "0", "tpr": "0"}, {"fpr": "0", "tpr": "0.8"}, {"fpr": "1", "tpr": "1"}]
-    chart = roc_chart(rows, rows)
-    assert chart[0] == "```mermaid" and chart[-1] == "```"
-    lines = [line.strip() for line in chart if line.strip().startswith("line [")]
-    assert len(lines) == 2
-    assert lines[0].startswith("line [0.800, 0.800") and lines[0].endswith("1.000]")
-
-
-def test_tests_summary_marks_pass_and_fail():
-    assert summarize_tests("== 3 passed in 1.0s ==\n") == "✅ Tests: 3 passed in 1.0s"
-    assert summarize_tests("== 1 failed, 2 passed in 1.0s ==\n").startswith("❌")
+def test_a_run_is_read_back_only_on_its_own_commit(tmp_path):
+    path = tmp_path / "ci-pr.json"
+    run = Run(commit="abc", stages={"train": "ran"}, tests="3 passed in 1.0s", committed=True)
+    run.save(path)
+    assert Run.of_commit("abc", path) == run
+    assert Run.of_commit("def", path) is None
+    assert Run.of_commit("abc", tmp_path / "none.json") is None
 
 
 @pytest.fixture

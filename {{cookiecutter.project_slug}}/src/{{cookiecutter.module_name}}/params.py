@@ -1,14 +1,11 @@
-"""What every pipeline stage shares: reading its parameters and reporting user errors."""
+"""Reading params.yaml (and other YAML files) as DVC reads them, with each value's type checked."""
 
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
-
-class UserError(Exception):
-    """A problem the user can fix in the data or in params.yaml, reported as one sentence."""
+from .errors import UserError
 
 
 def read_yaml(path: Path):
@@ -36,13 +33,3 @@ def load_params(path: Path, keys: Mapping[str, type | tuple[type, ...]]) -> dict
             raise UserError(f"{key} in {path} is {node!r}, but must be a {names}")
         values[key] = node
     return values
-
-
-def run(main: Callable[[], None]) -> int:
-    """Call a stage's ``main()``; turn a UserError into one line on stderr and exit code 1."""
-    try:
-        main()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0

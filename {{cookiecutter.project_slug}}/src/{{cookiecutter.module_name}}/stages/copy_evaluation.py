@@ -1,4 +1,4 @@
-"""metrics stage: copy evaluate's results into the small files that Git keeps.
+"""copy_evaluation stage: copy evaluate's results into the small files that Git keeps.
 
 evaluate's folder stays in the DVC cache, so its run-cache entry can be pushed and restored
 anywhere; the copies made here are what ``dvc metrics diff``, ``dvc plots diff`` and the pull
@@ -9,7 +9,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from {{ cookiecutter.module_name }}.stage import UserError, run
+from ..errors import UserError, run
 
 # This stage reads no parameters.
 PARAMS: dict[str, type] = {}

@@ -21,13 +21,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError  # not exported publicly
-
-from {{ cookiecutter.module_name }}.stage import (
-    UserError,
-    load_params,
-    run,
+from sklearn.utils._param_validation import (
+    InvalidParameterError,  # not exported publicly
 )
+
+from ..errors import UserError, run
+from ..params import load_params
 
 # The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
 PARAMS = {

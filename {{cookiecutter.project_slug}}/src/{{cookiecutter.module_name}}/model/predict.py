@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from {{ cookiecutter.module_name }}.bundle import load_bundle
-from {{ cookiecutter.module_name }}.prepare import read_raw
-from {{ cookiecutter.module_name }}.stage import UserError, run
+from ..errors import UserError, run
+from ..stages.prepare import read_raw
+from .bundle import load_bundle
 
 
 def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:

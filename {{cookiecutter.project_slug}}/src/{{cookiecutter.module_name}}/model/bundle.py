@@ -9,7 +9,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from {{ cookiecutter.module_name }}.stage import UserError
+from ..contract import BASELINE, MODEL
+from ..errors import UserError
 
 MODEL_FILE = "model.skops"
 INFO_FILE = "bundle.json"
@@ -35,6 +36,52 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def model_card(info: dict, metrics: dict) -> str:
+    """The model card: what the model is, where it came from, how it scores, how to use it."""
+    rows = [
+        f"| {name} | {value:.4g} | {metrics[BASELINE].get(name, float('nan')):.4g} |"
+        for name, value in metrics[MODEL].items()
+    ]
+    settings = json.dumps(info["params"], indent=2)
+    libraries = ", ".join(f"{name} {version}" for name, version in info["libraries"].items())
+    return "\n".join(
+        [
+            f"# {info['artifact']} {info['version']}",
+            "",
+            f"A {info['task']} model of `{info['target']}`, built by this repository's pipeline.",
+            "",
+            f"- Code revision: `{info['revision']}`",
+            f"- Training data: `{info['data']['path']}` (md5 `{info['data']['md5']}`)",
+            f"- Model file in the DVC cache: md5 `{info['model_md5']}`",
+            f"- Python {info['python']}; {libraries}",
+            "",
+            "## Metrics (test split)",
+            "",
+            "| Metric | Model | Baseline |",
+            "| --- | ---: | ---: |",
+            *rows,
+            "",
+            "## Parameters",
+            "",
+            "```json",
+            settings,
+            "```",
+            "",
+            "## Use",
+            "",
+            "Download every file of the release into one folder, then:",
+            "",
+            "```sh",
+            "sha256sum -c SHA256SUMS",
+            f"python -m {__package__}.predict <folder> rows.csv predictions.csv",
+            "```",
+            "",
+            "`predict` checks the checksums and the types in the model before loading it.",
+            "",
+        ]
+    )
 
 
 def write_bundle(folder: Path, model, info: dict, card: str, metrics: dict) -> list[Path]:

@@ -1,21 +1,19 @@
 """Quality gates: is the model good enough, and no worse than on the base revision?
 
-``make gate`` (``python -m <package>.gate --base origin/main``) prints one line per failing
-metric and exits 1 if any gate fails. The gates are the ``gates`` section of params.yaml.
+``make gate`` (``python -m <package>.ci.gate --base origin/main``) prints one line per failing
+metric and exits 1 if any gate fails. The gates are the ``gates`` section of params.yaml; which
+way each metric is better comes from the output contract.
 """
 
 import argparse
-import json
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from {{ cookiecutter.module_name }}.stage import UserError, read_yaml, run
-
-METRICS_FILE = "metrics/metrics.json"
-# Metrics where a smaller value is better; for all others a larger value is better.
-LOWER_IS_BETTER = {"log_loss", "rmse", "mae"}
+from ..contract import BASELINE, MODEL, lower_is_better
+from ..errors import UserError, run
+from ..params import read_yaml
+from . import repo
 
 
 @dataclass(frozen=True)
@@ -32,50 +30,31 @@ class Metric:
         if self.new is None or self.old is None:
             return None
         change = self.new - self.old
-        return change if self.name in LOWER_IS_BETTER else -change
+        return change if lower_is_better(self.name) else -change
 
 
-def run_dvc(*args: str) -> dict:
-    """Run a ``dvc ... --json`` command and return its parsed output."""
-    done = subprocess.run(["dvc", *args, "--json"], capture_output=True, text=True)
-    if done.returncode != 0:
-        message = done.stderr.strip().splitlines()
-        raise UserError(f"`dvc {' '.join(args)}` failed: {message[-1] if message else 'no output'}")
-    return json.loads(done.stdout or "{}")
-
-
-def merge_base(base: str) -> str:
-    """The commit this branch forked from ``base`` at (as GitHub diffs a pull request), so that
-    changes made on ``base`` since then are not shown as this branch's; ``base`` if unrelated."""
-    done = subprocess.run(["git", "merge-base", base, "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 else base
-
-
-def read_metrics(base: str) -> list[Metric]:
-    """The model's metrics in the workspace against ``base``, as ``dvc metrics diff`` sees them."""
-    diff = run_dvc("metrics", "diff", base, "--all", "--targets", METRICS_FILE)
-    values = next(iter(diff.values()), {})
-    if not values:
-        raise UserError(f"{METRICS_FILE} has no metrics: run `dvc repro` first")
-    names = sorted({key.split(".", 1)[1] for key in values if key.startswith("model.")})
+def from_diff(diff: dict[str, dict]) -> list[Metric]:
+    """Metrics from ``dvc metrics diff --all`` of the metrics file (``{"model.x": {...}}``)."""
+    if not diff:
+        raise UserError(f"{repo.metrics_file()} has no metrics: run `dvc repro` first")
+    names = sorted({key.split(".", 1)[1] for key in diff if key.startswith(f"{MODEL}.")})
     return [
         Metric(
             name=name,
-            new=values[f"model.{name}"].get("new"),
-            old=values[f"model.{name}"].get("old"),
-            baseline=values.get(f"baseline.{name}", {}).get("new"),
+            new=diff[f"{MODEL}.{name}"].get("new"),
+            old=diff[f"{MODEL}.{name}"].get("old"),
+            baseline=diff.get(f"{BASELINE}.{name}", {}).get("new"),
         )
         for name in names
     ]
 
 
-def unchanged_metrics(path: Path = Path(METRICS_FILE)) -> list[Metric]:
-    """The model's metrics in ``path``, equal on the base revision: for a change that touches
-    nothing they depend on, read without asking DVC for a diff."""
-    if not path.is_file():
-        raise UserError(f"{path} does not exist: run `dvc repro` first")
-    values = json.loads(path.read_text(encoding="utf-8"))
-    model, baseline = values.get("model") or {}, values.get("baseline") or {}
+def unchanged(values: dict | None) -> list[Metric]:
+    """Metrics from a metrics file's content, equal on the base revision: for a change that
+    touches nothing they depend on, read without asking DVC for a diff."""
+    if values is None:
+        raise UserError(f"{repo.metrics_file()} does not exist: run `dvc repro` first")
+    model, baseline = values.get(MODEL) or {}, values.get(BASELINE) or {}
     return [
         Metric(name=name, new=value, old=value, baseline=baseline.get(name))
         for name, value in sorted(model.items())
@@ -96,7 +75,7 @@ def check(metrics: list[Metric], gates: dict) -> list[str]:
                 )
     for metric in metrics:
         if metric.new is None:
-            failures.append(f"{metric.name} is missing from {METRICS_FILE}")
+            failures.append(f"{metric.name} has no value in this revision's metrics")
             continue
         minimum = (gates.get("minimum") or {}).get(metric.name)
         if minimum is not None and metric.new < minimum:
@@ -112,7 +91,7 @@ def check(metrics: list[Metric], gates: dict) -> list[str]:
                 f"{metric.new:g}), more than the {allowed:g} allowed"
             )
         if gates.get("beat_baseline") and metric.baseline is not None:
-            lower = metric.name in LOWER_IS_BETTER
+            lower = lower_is_better(metric.name)
             if metric.new >= metric.baseline if lower else metric.new <= metric.baseline:
                 failures.append(
                     f"{metric.name} is {metric.new:g}, no better than the baseline's "
@@ -131,10 +110,12 @@ def read_gates(params: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", default="origin/main", help="revision to compare against")
+    parser.add_argument("--base", default=repo.DEFAULT_BASE, help="revision to compare against")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     args = parser.parse_args()
-    failures = check(read_metrics(merge_base(args.base)), read_gates(args.params))
+    repo.require_revision(args.base)
+    metrics = from_diff(repo.metrics_diff(repo.merge_base(args.base)))
+    failures = check(metrics, read_gates(args.params))
     for failure in failures:
         print(f"gate failed: {failure}")
     if failures:

@@ -13,11 +13,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from {{ cookiecutter.module_name }}.stage import (
-    UserError,
-    load_params,
-    run,
-)
+from ..errors import UserError, run
+from ..params import load_params
 
 NONE = type(None)
 # The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.

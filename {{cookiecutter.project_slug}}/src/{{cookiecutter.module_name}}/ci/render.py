@@ -1,0 +1,236 @@
+"""The pull request report as markdown, rendered from one :class:`~.state.PullRequest`.
+
+Pure functions, no I/O: the gates first, then what was reproduced and tested, which stages ran,
+whether the data and the model changed, the metrics and parameters against the base, and the
+plots as Mermaid charts and tables that GitHub and GitLab draw without any image host.
+"""
+
+from ..contract import lower_is_better
+from .gate import Metric
+from .repo import RESULTS
+from .state import AUTO_COMMIT_MESSAGE, PullRequest, summary_failed
+
+# Chart colours, in series order: the base revision in grey, this revision in blue.
+PALETTE = "#9e9e9e, #1f77b4"
+FIX_COMMANDS = f"""\
+dvc repro
+git add {" ".join(RESULTS)}
+git commit -m "{AUTO_COMMIT_MESSAGE}"
+dvc push --run-cache
+git push"""
+
+
+def number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def metrics_table(metrics: list[Metric]) -> list[str]:
+    lines = [
+        "| Metric | Base | This branch | Change | Change % | Baseline |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for metric in metrics:
+        change = percent = ""
+        if metric.new is not None and metric.old is not None:
+            delta = metric.new - metric.old
+            better = -metric.worse_by() if metric.worse_by() else 0
+            mark = " ✅" if better > 0 else " 🔻" if better < 0 else ""
+            change = f"{delta:+.4g}{mark}" if delta else "0"
+            percent = f"{100 * delta / abs(metric.old):+.2f} %" if metric.old and delta else ""
+        arrow = "↓" if lower_is_better(metric.name) else "↑"
+        lines.append(
+            f"| {metric.name} {arrow} | {number(metric.old)} | {number(metric.new)} | {change} "
+            f"| {percent} | {number(metric.baseline)} |"
+        )
+    return lines
+
+
+def params_table(diff: dict) -> list[str]:
+    changes = {key: value for values in diff.values() for key, value in values.items()}
+    if not changes:
+        return ["No parameter changed."]
+    lines = ["| Parameter | Base | This branch |", "| --- | --- | --- |"]
+    for key, value in sorted(changes.items()):
+        lines.append(f"| `{key}` | {value.get('old')} | {value.get('new')} |")
+    return lines
+
+
+def mermaid_chart(title: str, x_axis: str, y_axis: str, series: list[str]) -> list[str]:
+    """A Mermaid xychart: GitHub draws it in the comment, no image needed. With two series the
+    first (the base) is grey; a single series is this branch's, in blue."""
+    palette = PALETTE if len(series) > 1 else PALETTE.split(", ")[-1]
+    return [
+        "```mermaid",
+        "---",
+        "config:",
+        "  themeVariables:",
+        "    xyChart:",
+        f'      plotColorPalette: "{palette}"',
+        "---",
+        "xychart-beta",
+        f'  title "{title}"',
+        f"  x-axis {x_axis}",
+        f"  y-axis {y_axis}",
+        *[f"  {line}" for line in series],
+        "```",
+    ]
+
+
+def roc_chart(old: list[dict], new: list[dict]) -> list[str]:
+    """The ROC curves, read at false positive rates 0, 0.05, ..., 1."""
+    grid = [step / 20 for step in range(21)]
+
+    def tpr_at(rows: list[dict]) -> str:
+        points = [(float(row["fpr"]), float(row["tpr"])) for row in rows]
+        values = [max((t for f, t in points if f <= x + 1e-9), default=0.0) for x in grid]
+        return "line [" + ", ".join(f"{value:.3f}" for value in values) + "]"
+
+    series = [tpr_at(rows) for rows in (old, new) if rows]
+    return mermaid_chart(
+        "ROC curve (test split)",
+        '"false positive rate" 0 --> 1',
+        '"true positive rate" 0 --> 1',
+        series,
+    )
+
+
+def confusion_table(old: list[dict], new: list[dict]) -> list[str]:
+    """Counts of actual (rows) by predicted (columns) class; the base's count in brackets."""
+
+    def counts(rows: list[dict]) -> dict[tuple[str, str], int]:
+        result: dict[tuple[str, str], int] = {}
+        for row in rows:
+            key = (row["actual"], row["predicted"])
+            result[key] = result.get(key, 0) + 1
+        return result
+
+    now, before = counts(new), counts(old)
+    classes = sorted({label for pair in now.keys() | before.keys() for label in pair})
+    lines = [
+        "| actual ╲ predicted | " + " | ".join(f"`{label}`" for label in classes) + " |",
+        "| --- |" + " ---: |" * len(classes),
+    ]
+    for actual in classes:
+        cells = []
+        for predicted in classes:
+            value, was = now.get((actual, predicted), 0), before.get((actual, predicted), 0)
+            cells.append(f"{value}" + (f" ({was})" if old and was != value else ""))
+        lines.append(f"| `{actual}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def residual_chart(old: list[dict], new: list[dict]) -> list[str]:
+    """Share of test rows per residual range: bars for this branch, a line for the base."""
+    values = [[float(row["residual"]) for row in rows] for rows in (old, new)]
+    everything = values[0] + values[1]
+    low, high = min(everything), max(everything)
+    width = (high - low) / 10 or 1.0
+    labels = [f"{low + width * (index + 0.5):.3g}" for index in range(10)]
+
+    def shares(residuals: list[float]) -> str:
+        counts = [0] * 10
+        for value in residuals:
+            counts[min(int((value - low) / width), 9)] += 1
+        return ", ".join(f"{count / len(residuals):.3f}" for count in counts)
+
+    series = ([f"line [{shares(values[0])}]"] if values[0] else []) + [f"bar [{shares(values[1])}]"]
+    return mermaid_chart(
+        "Residuals, actual minus predicted (test split)",
+        "[" + ", ".join(f'"{label}"' for label in labels) + "]",
+        '"share of rows"',
+        series,
+    )
+
+
+def importance_table(old: list[dict], new: list[dict], top: int = 10) -> list[str]:
+    before = {row["feature"]: float(row["importance"]) for row in old}
+    rows = sorted(new, key=lambda row: float(row["importance"]), reverse=True)[:top]
+    lines = ["| Feature | Base | This branch |", "| --- | ---: | ---: |"]
+    for row in rows:
+        lines.append(
+            f"| `{row['feature']}` | {number(before.get(row['feature']))} "
+            f"| {number(float(row['importance']))} |"
+        )
+    return lines
+
+
+def plots_section(tables: dict[str, tuple[list[dict], list[dict]]]) -> list[str]:
+    lines = ["### Plots", ""]
+    if "roc.csv" in tables:
+        lines += [*roc_chart(*tables["roc.csv"]), "", "Grey: base, blue: this branch.", ""]
+    if "residuals.csv" in tables:
+        lines += [
+            *residual_chart(*tables["residuals.csv"]),
+            "",
+            "Grey: base, blue: this branch.",
+            "",
+        ]
+    if "predictions.csv" in tables and "roc.csv" in tables:
+        lines += ["**Confusion matrix** (test split; base in brackets where it differs)", ""]
+        lines += [*confusion_table(*tables["predictions.csv"]), ""]
+    if "importance.csv" in tables:
+        lines += ["**Permutation importance** (test split, top 10)", ""]
+        lines += [*importance_table(*tables["importance.csv"]), ""]
+    return lines
+
+
+def pipeline_lines(pr: PullRequest) -> list[str]:
+    """Which stages ran, and whether the data and the model changed against the base."""
+    lines = []
+    if pr.documentation is not None:
+        names = ", ".join(f"`{name}`" for name in pr.documentation) or "no file"
+        lines += [
+            f"- Changed: {names}, documentation only. Nothing a stage or a test reads differs "
+            "from the base, so the results and test outcomes are the base's: none re-ran.",
+            "- Nothing in the pipeline changed: no stage ran.",
+        ]
+    elif pr.run is not None:
+        for outcome in ("ran", "restored from the run-cache", "unchanged"):
+            stages = [f"`{stage}`" for stage, done in pr.run.stages.items() if done == outcome]
+            lines.append(f"- Stages {outcome}: {', '.join(stages) or 'none'}")
+        if all(done == "unchanged" for done in pr.run.stages.values()) and not pr.run.errors:
+            lines.append("- Nothing in the pipeline changed: no stage ran.")
+    data = pr.data_changed
+    lines.append(f"- Data: {'changed (' + ', '.join(data) + ')' if data else 'unchanged'}")
+    lines.append(f"- Model: {'changed' if pr.model_changed else 'unchanged'}")
+    return lines
+
+
+def report(pr: PullRequest) -> str:
+    """The whole report as markdown."""
+    errors = pr.run.errors if pr.run else []
+    lines = [f"## Model report for `{pr.head}` against `{pr.base}` (`{pr.base_commit}`)", ""]
+    if errors:
+        lines += ["❌ **`dvc repro` failed**, so the results below are the committed ones:", ""]
+        lines += [f"    {error}" for error in errors] + [""]
+    checked = " on the committed metrics" if errors else ""
+    if pr.failures:
+        lines += [f"❌ **{len(pr.failures)} quality gate(s) failed{checked}:**", ""]
+        lines += [f"- {failure}" for failure in pr.failures] + [""]
+    else:
+        lines += [f"{'⚠️' if errors else '✅'} **All quality gates pass{checked}.**", ""]
+    if pr.stale:
+        lines += [
+            "⚠️ **dvc.lock is out of date**: the committed results do not match the code and",
+            f"parameters (reproducing changed {', '.join(f'`{p}`' for p in pr.stale)}).",
+            "Reproduce, commit and push them:",
+            "",
+            "```sh",
+            FIX_COMMANDS,
+            "```",
+            "",
+        ]
+    elif pr.run is not None and pr.run.committed:
+        lines += ["ℹ️ dvc.lock was out of date: this run committed the reproduced results.", ""]
+    if pr.run is not None and pr.run.tests is not None:
+        mark = "❌" if summary_failed(pr.run.tests) else "✅"
+        lines += [f"{mark} Tests: {pr.run.tests}", ""]
+    lines += ["### Pipeline", "", *pipeline_lines(pr), ""]
+    lines += ["### Metrics (test split)", "", *metrics_table(pr.metrics), ""]
+    lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
+    lines += ["### Parameters changed", "", *params_table(pr.params), ""]
+    lines += plots_section(pr.plots)
+    for image in pr.images:
+        lines += [f"![{image.stem}]({image.as_posix()})", ""]
+    lines += [f"<sub>Made by `make report BASE={pr.base}`; the same command gives this file.</sub>"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,227 @@
+"""Every question the CI jobs ask Git and DVC, and every command they run: the one module that
+starts subprocesses. Paths that dvc.yaml knows (the model, the metrics, the plots) are read from it.
+"""
+
+import json
+import subprocess
+from fnmatch import fnmatch
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from ..errors import UserError
+from ..params import read_yaml
+
+# The revision a pull request is compared with, unless BASE says otherwise.
+DEFAULT_BASE = "origin/main"
+# The published model's artifact name in dvc.yaml; GTO tags its versions <name>@vX.Y.Z.
+MODEL_ARTIFACT = "model"
+# Files whose content `dvc repro` writes and Git keeps: they change together with the lock.
+RESULTS = ("dvc.lock", "metrics")
+# Documentation: no stage, test or setting reads these files (unless a stage lists one in its
+# deps), so a change to them alone leaves every result and test outcome as on the base.
+DOCUMENTATION = ("*.md", "*.rst", "docs/*", "LICENSE*", "licenses/*")
+
+
+def run(*command: str, log: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``command``, showing its output as it comes; also save it to ``log``."""
+    print(f"$ {' '.join(command)}", flush=True)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as process:
+        lines = []
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+    output = "".join(lines)
+    if log is not None:
+        log.write_text(output, encoding="utf-8")
+    return subprocess.CompletedProcess(command, process.returncode, output)
+
+
+def start(*command: str, log: Path) -> subprocess.Popen:
+    """Start ``command`` in the background, its output going to ``log``."""
+    print(f"$ {' '.join(command)}  (in the background, output in {log})", flush=True)
+    with open(log, "w", encoding="utf-8") as file:
+        return subprocess.Popen(command, stdout=file, stderr=subprocess.STDOUT)
+
+
+def finish(process: subprocess.Popen, log: Path) -> subprocess.CompletedProcess:
+    """Wait for a command :func:`start` started, then show its output."""
+    process.wait()
+    output = log.read_text(encoding="utf-8")
+    print(f"$ {' '.join(process.args)}\n{output}", end="", flush=True)
+    return subprocess.CompletedProcess(process.args, process.returncode, output)
+
+
+def sh(*command: str, log: Path | None = None) -> str:
+    """Run ``command`` as :func:`run` does; raise UserError if it fails."""
+    done = run(*command, log=log)
+    if done.returncode != 0:
+        raise UserError(f"`{' '.join(command)}` failed (exit code {done.returncode}), see above")
+    return done.stdout
+
+
+def quiet(*command: str) -> str:
+    """Output of a short command that must succeed."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UserError(
+            f"`{' '.join(command)}` failed: {done.stderr.strip() or done.stdout.strip()}"
+        )
+    return done.stdout.strip()
+
+
+def succeeds(*command: str) -> bool:
+    """Whether a short command exits 0 (a question asked by exit code)."""
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+def git(*args: str) -> str | None:
+    """Output of a git command, or None when it fails (a file missing at a revision)."""
+    done = subprocess.run(["git", *args], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def dvc_json(*args: str) -> dict:
+    """Run a ``dvc ... --json`` command and return its parsed output."""
+    done = subprocess.run(["dvc", *args, "--json"], capture_output=True, text=True)
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()
+        raise UserError(f"`dvc {' '.join(args)}` failed: {message[-1] if message else 'no output'}")
+    return json.loads(done.stdout or "{}")
+
+
+def head(short: bool = False) -> str:
+    """The checked-out commit."""
+    return (git("rev-parse", *(["--short"] if short else []), "HEAD") or "workspace").strip()
+
+
+def head_subject() -> str:
+    return (git("log", "-1", "--format=%s") or "").strip()
+
+
+def require_revision(base: str) -> None:
+    """Stop with the fix if ``base`` is not a commit known here (a shallow CI checkout)."""
+    if git("rev-parse", "--verify", "--quiet", base + "^{commit}") is None:
+        raise UserError(
+            f"the base revision '{base}' is not known here: fetch it (`git fetch origin main`), "
+            "or in GitHub Actions check out with fetch-depth: 0"
+        )
+
+
+def merge_base(base: str) -> str:
+    """The commit this branch forked from ``base`` at (as GitHub diffs a pull request), so that
+    changes made on ``base`` since then are not shown as this branch's; ``base`` if unrelated."""
+    found = git("merge-base", base, "HEAD")
+    return found.strip() if found else base
+
+
+def read(path: Path) -> str | None:
+    """The text of ``path``, or None if there is no such file."""
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def lock_entries(text: str | None) -> dict[str, str]:
+    """``{path: md5}`` of every dependency and output recorded in a dvc.lock text."""
+    entries = {}
+    document = YAML(typ="safe", pure=True).load(text) if text else None
+    for stage in ((document or {}).get("stages") or {}).values():
+        for item in [*(stage.get("deps") or []), *(stage.get("outs") or [])]:
+            entries[item["path"]] = item.get("md5")
+    return entries
+
+
+def pipeline() -> dict:
+    """dvc.yaml, parsed."""
+    return read_yaml(Path("dvc.yaml"))
+
+
+def artifact_path(name: str) -> str:
+    """The path of the artifact ``name`` declared in dvc.yaml (the published model)."""
+    return pipeline()["artifacts"][name]["path"]
+
+
+def _declared(kind: str) -> list[str]:
+    """Paths of every stage's ``metrics`` or ``plots`` in dvc.yaml."""
+    paths = []
+    for stage in pipeline()["stages"].values():
+        for entry in stage.get(kind) or []:
+            paths += list(entry) if isinstance(entry, dict) else [entry]
+    return paths
+
+
+def metrics_file() -> Path:
+    """The metrics file of dvc.yaml (the one evaluate's results are copied to)."""
+    return Path(_declared("metrics")[0])
+
+
+def plot_files() -> list[Path]:
+    """The plot data files of dvc.yaml."""
+    return [Path(path) for path in _declared("plots")]
+
+
+def changed_files(base: str) -> list[str]:
+    """Files tracked by the pipeline (deps and outputs) or by ``dvc add`` whose content differs
+    from ``base``."""
+    changed = set()
+    old_lock = git("show", f"{base}:dvc.lock")
+    if old_lock is not None:
+        old = lock_entries(old_lock)
+        new = lock_entries(read(Path("dvc.lock")))
+        changed = {path for path in new.keys() | old.keys() if old.get(path) != new.get(path)}
+    # Data tracked with `dvc add` changes in its .dvc file, even when reproducing failed.
+    tracked = git("diff", "--name-only", base, "--", "*.dvc") or ""
+    changed.update(name.removesuffix(".dvc") for name in tracked.split())
+    return sorted(changed)
+
+
+def tracked_data(paths: list[str]) -> list[str]:
+    """Those of ``paths`` that are data tracked with ``dvc add`` (a ``.dvc`` file beside them)."""
+    return [path for path in paths if Path(f"{path}.dvc").is_file()]
+
+
+def documentation_only(base: str) -> list[str] | None:
+    """The files that differ from ``base`` (committed or not) if all of them are documentation
+    that no stage depends on, else None."""
+    committed = git("diff", "--name-only", "-z", base)
+    untracked = git("ls-files", "--others", "--exclude-standard", "-z")
+    if committed is None or untracked is None:
+        return None
+    changed = sorted(set(filter(None, (committed + untracked).split("\0"))))
+    read_by_stages = lock_entries(read(Path("dvc.lock")))
+    for name in changed:
+        documentation = any(fnmatch(name, pattern) for pattern in DOCUMENTATION)
+        if not documentation or any(
+            name == path or name.startswith(path.rstrip("/") + "/") for path in read_by_stages
+        ):
+            return None
+    return changed
+
+
+def uncommitted_results() -> list[str]:
+    """Reproduced files that differ from the commit: the committed dvc.lock was stale."""
+    status = git("status", "--porcelain", "--untracked-files=all", "--", *RESULTS) or ""
+    return sorted(line[3:] for line in status.splitlines())
+
+
+def metrics_diff(base: str) -> dict[str, dict]:
+    """``{key: {"old": ..., "new": ...}}`` of the metrics file against ``base``, from DVC."""
+    target = metrics_file().as_posix()
+    diff = dvc_json("metrics", "diff", base, "--all", "--targets", target)
+    return next(iter(diff.values()), {})
+
+
+def params_diff(base: str) -> dict:
+    """``dvc params diff`` against ``base``: ``{file: {key: {"old": ..., "new": ...}}}``."""
+    return dvc_json("params", "diff", base)
+
+
+def file_at(revision: str, path: Path) -> str | None:
+    """The text of ``path`` at ``revision``, or None if it has no such file."""
+    return git("show", f"{revision}:{path.as_posix()}")
+
+
+def plots_diff(base: str) -> dict:
+    """``dvc plots diff`` against ``base``: Vega-Lite specs by plot file."""
+    return dvc_json("plots", "diff", base)

@@ -1,0 +1,137 @@
+"""The pull request's state, gathered once: what the check did, and what changed against the base.
+
+``make ci-pr`` records what it did on a commit (:class:`Run`, saved as ci-pr.json); the report
+of that commit, written by ``make ci-pr`` or later by ``make report``, renders one
+:class:`PullRequest` gathered from that run, Git and DVC.
+"""
+
+import csv
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import repo
+from .gate import Metric, check, from_diff, read_gates, unchanged
+
+# What `make ci-pr` did on its last commit, so that `make report` there shows the same.
+RUN_FILE = Path("ci-pr.json")
+# The message of the commit `make ci-pr` adds when it commits a reproduced lock (AUTO_COMMIT=1).
+AUTO_COMMIT_MESSAGE = "Reproduce the pipeline: update dvc.lock and metrics"
+# What `dvc repro` prints for each stage, and how the report names it.
+OUTCOMES = {
+    r"Running stage '([\w-]+)'": "ran",
+    r"Stage '([\w-]+)' is cached - skipping run": "restored from the run-cache",
+    r"Stage '([\w-]+)' didn't change, skipping": "unchanged",
+}
+
+
+def stage_outcomes(log: str) -> dict[str, str]:
+    """``{stage: outcome}`` from the output of ``dvc repro``, in the order stages appear."""
+    outcomes = {}
+    for line in log.splitlines():
+        for pattern, outcome in OUTCOMES.items():
+            match = re.search(pattern, line)
+            if match:
+                outcomes.setdefault(match[1], outcome)
+    return outcomes
+
+
+def repro_errors(log: str) -> list[str]:
+    """Error lines of a failed ``dvc repro`` (DVC's own and the stages' one-line errors), each
+    with the two lines after it, where DVC names the files concerned."""
+    lines = [line.strip() for line in log.splitlines()]
+    errors = []
+    for index, line in enumerate(lines):
+        if re.match(r"(ERROR|error):", line):
+            errors += [line, *[more for more in lines[index + 1 : index + 3] if more]]
+    return list(dict.fromkeys(errors))
+
+
+def pytest_summary(output: str) -> str:
+    """pytest's summary line (``12 passed in 3.1s``), or ``no summary``."""
+    summary = [line.strip("= ") for line in output.splitlines() if line.startswith("=")]
+    return summary[-1] if summary else "no summary"
+
+
+def summary_failed(summary: str) -> bool:
+    return bool(re.search(r"\b(failed|error|errors)\b", summary)) or "passed" not in summary
+
+
+@dataclass
+class Run:
+    """What ``make ci-pr`` did on one commit."""
+
+    commit: str
+    # The changed files when they are documentation alone (then nothing else ran), else None.
+    documentation: list[str] | None = None
+    stages: dict[str, str] = field(default_factory=dict)  # stage: outcome
+    errors: list[str] = field(default_factory=list)  # of a failed `dvc repro`
+    tests: str | None = None  # pytest's summary line
+    committed: bool = False  # the run committed the reproduced lock: `commit` is that commit
+
+    def save(self, path: Path = RUN_FILE) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def of_commit(cls, commit: str, path: Path = RUN_FILE) -> "Run | None":
+        """The run recorded for ``commit``; None if the last run was on another commit."""
+        text = repo.read(path)
+        run = cls(**json.loads(text)) if text else None
+        return run if run and run.commit == commit else None
+
+
+@dataclass
+class PullRequest:
+    """Everything the report shows, gathered once."""
+
+    head: str  # short commit
+    base: str  # the base as given (origin/main)
+    base_commit: str  # the merge-base, short
+    run: Run | None
+    documentation: list[str] | None
+    stale: list[str]  # results reproducing changed that are not committed
+    data_changed: list[str]
+    model_changed: bool
+    metrics: list[Metric]
+    failures: list[str]  # failing gates
+    params: dict  # `dvc params diff`
+    plots: dict[str, tuple[list[dict], list[dict]]]  # file name: (rows at base, rows now)
+    images: list[Path] = field(default_factory=list)
+
+
+def read_csv(text: str | None) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text))) if text else []
+
+
+def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> PullRequest:
+    """The pull request's state against ``base``, with what ``run`` did on this commit."""
+    since = repo.merge_base(base)
+    documentation = run.documentation if run else repo.documentation_only(since)
+    if documentation is None:
+        metrics, params_diff = from_diff(repo.metrics_diff(since)), repo.params_diff(since)
+    else:
+        metrics_text = repo.read(repo.metrics_file())
+        metrics = unchanged(json.loads(metrics_text) if metrics_text else None)
+        params_diff = {}
+    changed = repo.changed_files(since)
+    model = repo.artifact_path(repo.MODEL_ARTIFACT)
+    plots = {
+        path.name: (read_csv(repo.file_at(since, path)), read_csv(repo.read(path)))
+        for path in repo.plot_files()
+    }
+    return PullRequest(
+        head=repo.head(short=True),
+        base=base,
+        base_commit=(repo.git("rev-parse", "--short", since) or "?").strip(),
+        run=run,
+        documentation=documentation,
+        stale=repo.uncommitted_results(),
+        data_changed=repo.tracked_data(changed),
+        model_changed=model in changed,
+        metrics=metrics,
+        failures=check(metrics, read_gates(params)),
+        params=params_diff,
+        plots=plots,
+    )

@@ -1,0 +1,53 @@
+"""The pipeline's output contract: the metrics and plot data evaluate writes, per task.
+
+evaluate computes exactly these metrics and plot files; the gates and the report read them by
+these names and directions; tests check dvc.yaml's plots and metrics.json against them. It
+imports nothing, so the CI tools that read it start at no cost.
+"""
+
+from typing import NamedTuple
+
+HIGHER, LOWER = "higher", "lower"
+
+# Each task's metrics in the order evaluate writes them, with the direction that is better.
+METRICS = {
+    "classification": {
+        "accuracy": HIGHER,
+        "balanced_accuracy": HIGHER,
+        "f1_macro": HIGHER,
+        "roc_auc": HIGHER,
+        "log_loss": LOWER,
+    },
+    "regression": {"rmse": LOWER, "mae": LOWER, "r2": HIGHER},
+}
+# The metric that says first whether a model is useful.
+MAIN_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
+# metrics.json holds the model's metrics and, for scale, those of a trivial baseline.
+MODEL, BASELINE = "model", "baseline"
+
+
+class Plot(NamedTuple):
+    """A plot data file: a CSV table with exactly the columns ``x`` and ``y``."""
+
+    x: str
+    y: str
+
+
+# Each task's plot data files, as dvc.yaml draws them.
+PLOTS = {
+    "classification": {
+        "predictions.csv": Plot(x="predicted", y="actual"),  # confusion matrix
+        "roc.csv": Plot(x="fpr", y="tpr"),
+        "importance.csv": Plot(x="importance", y="feature"),
+    },
+    "regression": {
+        "predictions.csv": Plot(x="actual", y="predicted"),
+        "residuals.csv": Plot(x="predicted", y="residual"),
+        "importance.csv": Plot(x="importance", y="feature"),
+    },
+}
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` is better (a loss or an error)."""
+    return any(metrics.get(metric) == LOWER for metrics in METRICS.values())

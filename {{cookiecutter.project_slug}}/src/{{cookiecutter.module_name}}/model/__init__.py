@@ -1,0 +1,1 @@
+"""The published model: a bundle that loads without running code, and scoring new rows."""

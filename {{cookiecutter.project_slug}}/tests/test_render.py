@@ -1,0 +1,198 @@
+"""The report's markdown, rendered from a pull request state built in memory, for both tasks."""
+
+import re
+
+import pytest
+
+from {{ cookiecutter.module_name }}.ci.gate import Metric
+from {{ cookiecutter.module_name }}.ci.render import (
+    confusion_table,
+    importance_table,
+    metrics_table,
+    params_table,
+    plots_section,
+    report,
+    residual_chart,
+    roc_chart,
+)
+from {{ cookiecutter.module_name }}.ci.state import PullRequest, Run
+from {{ cookiecutter.module_name }}.contract import PLOTS
+
+
+def rows(**columns: list) -> list[dict[str, str]]:
+    """Plot rows as csv.DictReader gives them: every value a string."""
+    names, values = list(columns), zip(*columns.values(), strict=True)
+    return [dict(zip(names, map(str, row), strict=True)) for row in values]
+
+
+IMPORTANCE = rows(feature=["age", "plan", "noise"], importance=[0.2, 0.05, 0.0])
+PLOT_ROWS = {
+    "classification": {
+        "predictions.csv": rows(
+            actual=["yes", "yes", "no", "no"], predicted=["yes", "no", "no", "no"]
+        ),
+        "roc.csv": rows(fpr=[0, 0, 0.5, 1], tpr=[0, 0.5, 1, 1]),
+        "importance.csv": IMPORTANCE,
+    },
+    "regression": {
+        "predictions.csv": rows(actual=[1.0, 2.0, 3.0, 4.0], predicted=[1.5, 2.0, 2.5, 4.5]),
+        "residuals.csv": rows(predicted=[1.5, 2.0, 2.5, 4.5], residual=[-0.5, 0.0, 0.5, -0.5]),
+        "importance.csv": IMPORTANCE,
+    },
+}
+METRICS = {
+    "classification": [
+        Metric("balanced_accuracy", new=0.95, old=0.93, baseline=0.5),
+        Metric("log_loss", new=0.12, old=0.1, baseline=0.66),
+    ],
+    "regression": [
+        Metric("r2", new=0.45, old=0.4, baseline=-0.01),
+        Metric("rmse", new=52.0, old=54.0, baseline=73.0),
+    ],
+}
+
+
+def state(task: str, **changes) -> PullRequest:
+    """A pull request that ran train and evaluate, with the plots unchanged against the base."""
+    values = {
+        "head": "abc1234",
+        "base": "origin/main",
+        "base_commit": "def5678",
+        "run": Run(
+            commit="abc1234",
+            stages={"prepare": "unchanged", "train": "ran", "evaluate": "ran"},
+            tests="12 passed in 3.0s",
+        ),
+        "documentation": None,
+        "stale": [],
+        "data_changed": [],
+        "model_changed": True,
+        "metrics": METRICS[task],
+        "failures": [],
+        "params": {"params.yaml": {"train.seed": {"old": 1, "new": 2}}},
+        "plots": {name: (table, table) for name, table in PLOT_ROWS[task].items()},
+    }
+    return PullRequest(**{**values, **changes})
+
+
+def test_plot_fixtures_follow_the_output_contract():
+    for task, tables in PLOT_ROWS.items():
+        assert set(tables) == set(PLOTS[task])
+        for name, plot in PLOTS[task].items():
+            assert set(tables[name][0]) == {plot.x, plot.y}
+
+
+def test_metrics_table_shows_change_percent_and_baseline():
+    table = metrics_table([Metric("log_loss", new=0.08, old=0.1, baseline=0.66)])
+    assert table[2] == "| log_loss ↓ | 0.1 | 0.08 | -0.02 ✅ | -20.00 % | 0.66 |"
+    table = metrics_table([Metric("r2", new=0.4, old=0.5, baseline=0.0)])
+    assert table[2] == "| r2 ↑ | 0.5 | 0.4 | -0.1 🔻 | -20.00 % | 0 |"
+    table = metrics_table([Metric("rmse", new=50.0, old=50.0, baseline=70.0)])
+    assert table[2] == "| rmse ↓ | 50 | 50 | 0 |  | 70 |"
+    assert metrics_table([Metric("mae", new=3.0)])[2] == "| mae ↓ | — | 3 |  |  | — |"
+
+
+def test_params_table_lists_changed_keys():
+    diff = {"params.yaml": {"train.seed": {"old": 1, "new": 2}}}
+    assert params_table(diff)[2] == "| `train.seed` | 1 | 2 |"
+    assert params_table({}) == ["No parameter changed."]
+
+
+def test_roc_chart_is_a_mermaid_chart_with_one_line_per_revision():
+    roc = PLOT_ROWS["classification"]["roc.csv"]
+    chart = roc_chart(roc, roc)
+    assert chart[0] == "```mermaid" and chart[-1] == "```"
+    lines = [line.strip() for line in chart if line.strip().startswith("line [")]
+    assert len(lines) == 2
+    assert lines[0] == "line [" + ", ".join(["0.500"] * 10 + ["1.000"] * 11) + "]"
+    # Without a base (a new plot), one line in this branch's colour.
+    assert sum(line.strip().startswith("line [") for line in roc_chart([], roc)) == 1
+    assert '      plotColorPalette: "#1f77b4"' in roc_chart([], roc)
+
+
+def test_confusion_table_counts_actual_by_predicted_with_the_base_where_it_differs():
+    new = PLOT_ROWS["classification"]["predictions.csv"]
+    old = rows(actual=["yes", "yes", "no", "no"], predicted=["yes", "yes", "no", "no"])
+    assert confusion_table(old, new) == [
+        "| actual ╲ predicted | `no` | `yes` |",
+        "| --- | ---: | ---: |",
+        "| `no` | 2 | 0 |",
+        "| `yes` | 1 (0) | 1 (2) |",
+    ]
+
+
+def test_residual_chart_shares_sum_to_one_per_series():
+    residuals = PLOT_ROWS["regression"]["residuals.csv"]
+    chart = residual_chart(residuals, residuals)
+    series = [line.strip() for line in chart if re.match(r"\s+(bar|line) \[", line)]
+    assert [line.split()[0] for line in series] == ["line", "bar"]
+    for line in series:
+        shares = [float(value) for value in re.findall(r"[\d.]+", line)]
+        assert len(shares) == 10 and sum(shares) == pytest.approx(1.0, abs=0.01)
+
+
+def test_importance_table_is_largest_first_with_the_base():
+    old = rows(feature=["age", "plan"], importance=[0.1, 0.05])
+    table = importance_table(old, IMPORTANCE, top=2)
+    assert table[2:] == ["| `age` | 0.1 | 0.2 |", "| `plan` | 0.05 | 0.05 |"]
+    assert importance_table([], IMPORTANCE)[4] == "| `noise` | — | 0 |"
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_plots_section_per_task(task):
+    text = "\n".join(plots_section(state(task).plots))
+    assert "**Permutation importance**" in text
+    if task == "classification":
+        assert 'title "ROC curve (test split)"' in text and "**Confusion matrix**" in text
+        assert "Residuals" not in text
+    else:
+        assert 'title "Residuals, actual minus predicted (test split)"' in text
+        assert "ROC" not in text and "Confusion" not in text
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_report_of_a_passing_change(task):
+    text = report(state(task))
+    assert text.startswith("## Model report for `abc1234` against `origin/main` (`def5678`)\n")
+    first = [line for line in text.splitlines() if line][1]
+    assert first == "✅ **All quality gates pass.**"
+    assert "✅ Tests: 12 passed in 3.0s" in text
+    assert "- Stages ran: `train`, `evaluate`" in text
+    assert "- Stages unchanged: `prepare`" in text
+    assert "- Model: changed" in text and "- Data: unchanged" in text
+    assert f"| {METRICS[task][0].name} ↑ |" in text
+    assert "| `train.seed` | 1 | 2 |" in text
+    assert text.endswith("the same command gives this file.</sub>\n")
+
+
+def test_failing_gates_come_first_and_name_the_metric():
+    failures = ["balanced_accuracy is 0.5, below the minimum of 0.9"]
+    text = report(state("classification", failures=failures))
+    lines = [line for line in text.splitlines() if line]
+    assert lines[1] == "❌ **1 quality gate(s) failed:**"
+    assert lines[2] == f"- {failures[0]}"
+
+
+def test_a_failed_repro_is_said_before_the_gates():
+    error = "error: data/raw/x.csv has no column 'y'"
+    run = Run(commit="abc1234", errors=[error], tests="1 passed")
+    lines = [line for line in report(state("regression", run=run)).splitlines() if line]
+    assert lines[1].startswith("❌ **`dvc repro` failed**")
+    assert lines[2] == "    error: data/raw/x.csv has no column 'y'"
+    assert lines[3] == "⚠️ **All quality gates pass on the committed metrics.**"
+
+
+def test_a_stale_lock_gives_the_commands_that_fix_it():
+    text = report(state("classification", stale=["dvc.lock", "metrics/metrics.json"]))
+    assert "⚠️ **dvc.lock is out of date**" in text
+    assert "dvc repro\ngit add dvc.lock metrics\n" in text
+    committed = Run(commit="abc1234", stages={"train": "ran"}, committed=True)
+    assert "this run committed the reproduced results" in report(state("regression", run=committed))
+
+
+def test_a_documentation_only_change_says_nothing_ran():
+    text = report(state("regression", run=None, documentation=["README.md"], params={}))
+    assert "- Changed: `README.md`, documentation only." in text
+    assert "- Nothing in the pipeline changed: no stage ran." in text
+    assert "Tests:" not in text
+    assert "No parameter changed." in text
