@@ -316,6 +316,31 @@ def test_regression_rejects_text_target(regression):
     assert "target 'progression' in data/raw/diabetes.csv must be numbers" in result.stderr
 
 
+def test_regression_pull_request_report(regression):
+    """`make ci-pr` on a regression project's branch: its report draws the residuals and reads
+    each metric the right way up (the CI loop's own project is a classification one)."""
+    regression.sh("git checkout -q -b slower-learning")
+    try:
+        params = regression.path / "params.yaml"
+        params.write_text(params.read_text().replace("learning_rate: 0.1", "learning_rate: 0.05"))
+        regression.sh("git commit -q -am 'Slower learning'")
+        # The whole suite ran in test_project_tests_and_lint_pass: one small file is enough here.
+        result = regression.sh(
+            "PYTEST_ADDOPTS=tests/test_params.py make ci-pr BASE=main TRUSTED=0", check=False
+        )
+        assert result.returncode != 0  # the reproduced lock is not committed
+        report = (regression.path / "report.md").read_text()
+        assert "- Stages ran: `train`, `evaluate`, `copy_evaluation`" in report
+        assert re.search(r"\| r2 ↑ \| [\d.]+ \| [\d.]+ \|", report)
+        assert re.search(r"\| rmse ↓ \| [\d.]+ \| [\d.]+ \|", report)
+        assert 'title "Residuals, actual minus predicted (test split)"' in report
+        assert "ROC" not in report and "Confusion matrix" not in report
+        key = "train.hyperparameters.hist_gradient_boosting.learning_rate"
+        assert f"| `{key}` | 0.1 | 0.05 |" in report
+    finally:
+        regression.sh("git checkout -q -f main && git branch -q -D slower-learning")
+
+
 def test_make_demo(tmp_path):
     """The template README's first command, into a build folder of its own."""
     result = run("make", "--no-print-directory", "demo", f"BUILD={tmp_path}", cwd=TEMPLATE)

@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     args = parser.parse_args()
     repo.require_revision(args.base)
-    metrics = from_diff(repo.metrics_diff(repo.merge_base(args.base)))
+    metrics = from_diff(repo.diffs(repo.merge_base(args.base), params=False)[0])
     failures = check(metrics, read_gates(args.params))
     for failure in failures:
         print(f"gate failed: {failure}")

@@ -34,8 +34,9 @@ def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> t
     # --pull: fetch what changed stages need and restore results computed before anywhere;
     # --allow-missing: a stage whose lock entry matches is skipped even if its outputs are absent.
     repro = ["dvc", "repro", "--allow-missing"] + (["--pull"] if trusted else [])
-    # The tests read no output of the pipeline, so they run beside it, on another core.
-    tests = repo.start("pytest", log=TESTS_LOG)
+    # The tests read no output of the pipeline, so they run beside it, on one core of their own:
+    # threaded libraries (OpenMP) in both would fight over the cores and slow each other down.
+    tests = repo.start("pytest", log=TESTS_LOG, env={"OMP_NUM_THREADS": "1"})
     reproduced = repo.run(*repro, log=REPRO_LOG)
     tested = repo.finish(tests, TESTS_LOG)
     failed = reproduced.returncode != 0

@@ -3,6 +3,7 @@ starts subprocesses. Paths that dvc.yaml knows (the model, the metrics, the plot
 """
 
 import json
+import os
 import subprocess
 from fnmatch import fnmatch
 from pathlib import Path
@@ -39,11 +40,14 @@ def run(*command: str, log: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(command, process.returncode, output)
 
 
-def start(*command: str, log: Path) -> subprocess.Popen:
-    """Start ``command`` in the background, its output going to ``log``."""
+def start(*command: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``command`` in the background, its output going to ``log``, with ``env`` added to
+    the environment."""
     print(f"$ {' '.join(command)}  (in the background, output in {log})", flush=True)
     with open(log, "w", encoding="utf-8") as file:
-        return subprocess.Popen(command, stdout=file, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            command, stdout=file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
 
 
 def finish(process: subprocess.Popen, log: Path) -> subprocess.CompletedProcess:
@@ -205,16 +209,17 @@ def uncommitted_results() -> list[str]:
     return sorted(line[3:] for line in status.splitlines())
 
 
-def metrics_diff(base: str) -> dict[str, dict]:
-    """``{key: {"old": ..., "new": ...}}`` of the metrics file against ``base``, from DVC."""
+def diffs(base: str, params: bool = True) -> tuple[dict[str, dict], dict]:
+    """``dvc metrics diff --all`` of the metrics file (``{key: {"old": ..., "new": ...}}``) and,
+    if asked, ``dvc params diff`` (``{file: {key: {"old": ..., "new": ...}}}``) against ``base``.
+    One DVC process through its Python API: each CLI call would pay DVC's start-up again."""
+    from dvc.repo import Repo  # imported only here: importing DVC takes a second
+
     target = metrics_file().as_posix()
-    diff = dvc_json("metrics", "diff", base, "--all", "--targets", target)
-    return next(iter(diff.values()), {})
-
-
-def params_diff(base: str) -> dict:
-    """``dvc params diff`` against ``base``: ``{file: {key: {"old": ..., "new": ...}}}``."""
-    return dvc_json("params", "diff", base)
+    with Repo() as dvc:
+        metrics = dvc.metrics.diff(a_rev=base, targets=[target], all=True).get("diff", {})
+        changed = dvc.params.diff(a_rev=base).get("diff", {}) if params else {}
+    return next(iter(metrics.values()), {}), changed
 
 
 def file_at(revision: str, path: Path) -> str | None:

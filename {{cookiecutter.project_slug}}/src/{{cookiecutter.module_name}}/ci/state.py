@@ -110,7 +110,8 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
     since = repo.merge_base(base)
     documentation = run.documentation if run else repo.documentation_only(since)
     if documentation is None:
-        metrics, params_diff = from_diff(repo.metrics_diff(since)), repo.params_diff(since)
+        metrics_diff, params_diff = repo.diffs(since)
+        metrics = from_diff(metrics_diff)
     else:
         metrics_text = repo.read(repo.metrics_file())
         metrics = unchanged(json.loads(metrics_text) if metrics_text else None)
