@@ -152,7 +152,7 @@ def test_b_evaluation_code_change_without_lock_runs_evaluate_and_fails_with_the_
     result = loop.ci_pr(whole_suite=True)
     assert result.returncode != 0
     assert stages_run(result) == ["evaluate"]
-    tests = re.search(r"^(\d+) passed", loop.report().split("✅ Tests: ")[1])
+    tests = re.search(r"Checked: ✅ tests \((\d+) passed", loop.report())
     assert tests and int(tests[1]) > 100, "the project's whole suite ran"
     assert "error: dvc.lock is out of date" in result.stderr
     report = loop.report()
@@ -236,6 +236,55 @@ def test_fork_run_from_a_fresh_clone_without_the_dvc_remote_checks_and_reports(l
     report = (fork / "report.md").read_text()
     assert "Nothing in the pipeline changed: no stage ran." in report
     assert "✅ **All quality gates pass.**" in report
+
+
+def test_a_pipeline_change_without_the_remote_is_not_verified_and_says_why(loop, tmp_path):
+    """The default project's first pull request on GitHub: a local remote CI cannot reach."""
+    clone_ = clone(loop, tmp_path / "pr")
+    loop.sh("git checkout -q -b slower", cwd=clone_)
+    text = (clone_ / "params.yaml").read_text().replace(LEARNING_RATE, "learning_rate: 0.05")
+    (clone_ / "params.yaml").write_text(text)
+    loop.sh("git commit -q -am 'Slower learning'", cwd=clone_)
+    result = loop.sh(f"PYTEST_ADDOPTS={FEW_TESTS} make ci-pr TRUSTED=0", cwd=clone_, check=False)
+    assert result.returncode != 0
+    # One sentence on stderr, no DVC traceback reaching the user.
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "could not reproduce it" in errors[0], result.stderr
+    report = (clone_ / "report.md").read_text()
+    first = [line for line in report.splitlines() if line][1:5]
+    assert first[0].startswith("❌ **Not verified: the pipeline changed")
+    assert "`train`, `evaluate`, `copy_evaluation`" in first[0]
+    assert "`data/prepared/train.parquet`" in first[0]
+    assert "a folder that CI runners cannot reach" in first[0]
+    assert first[1].startswith("- Verified: ✅ tests (") and first[1].endswith("✅ lint")
+    assert first[3].startswith("- To verify it: store DVC's data in a cloud remote")
+    assert "gates pass" not in report
+    assert "### Metrics (as committed, not reproduced for this commit)" in report
+
+
+def test_a_broken_params_file_still_gets_a_report_naming_it(loop):
+    loop.branch("typo")
+    (loop.path / "params.yaml").write_text(
+        (loop.path / "params.yaml").read_text().replace("seed: 42", "seed: [42", 1)
+    )
+    loop.commit("Typo")
+    result = loop.ci_pr()
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    first = [line for line in loop.report().splitlines() if line][1]
+    assert first.startswith("❌ **The check stopped: params.yaml is not valid YAML at line ")
+
+
+def test_a_project_without_a_dvc_remote_checks_without_pushing(loop, tmp_path):
+    no_remote = clone(loop, tmp_path / "no-remote")
+    (no_remote / "data/raw").mkdir(exist_ok=True)
+    data = "data/raw/breast_cancer.csv"
+    (no_remote / data).write_bytes((loop.path / data).read_bytes())
+    loop.sh("git checkout -q -b no-remote && dvc remote remove storage", cwd=no_remote)
+    loop.sh("git commit -q -am 'No DVC remote'", cwd=no_remote)
+    result = loop.sh(f"PYTEST_ADDOPTS={FEW_TESTS} make ci-pr", cwd=no_remote, check=False)
+    assert_passed_running_nothing(result)
+    assert "--pull" not in result.stdout and "$ dvc push" not in result.stdout
 
 
 def test_f_a_result_computed_on_another_clone_is_restored_not_rerun(loop, tmp_path):

@@ -14,8 +14,16 @@ from {{ cookiecutter.module_name }}.ci.render import (
     report,
     residual_chart,
     roc_chart,
+    stopped,
 )
-from {{ cookiecutter.module_name }}.ci.state import PullRequest, Run
+from {{ cookiecutter.module_name }}.ci.state import (
+    NO_REMOTE,
+    NO_SECRETS,
+    REMOTE_FAILED,
+    UNREACHABLE_REMOTE,
+    PullRequest,
+    Run,
+)
 from {{ cookiecutter.module_name }}.contract import PLOTS
 
 
@@ -62,6 +70,7 @@ def state(task: str, **changes) -> PullRequest:
             commit="abc1234",
             stages={"prepare": "unchanged", "train": "ran", "evaluate": "ran"},
             tests="12 passed in 3.0s",
+            lint=True,
         ),
         "documentation": None,
         "stale": [],
@@ -156,7 +165,7 @@ def test_report_of_a_passing_change(task):
     assert text.startswith("## Model report for `abc1234` against `origin/main` (`def5678`)\n")
     first = [line for line in text.splitlines() if line][1]
     assert first == "✅ **All quality gates pass.**"
-    assert "✅ Tests: 12 passed in 3.0s" in text
+    assert "Checked: ✅ tests (12 passed in 3.0s), ✅ lint" in text
     assert "- Stages ran: `train`, `evaluate`" in text
     assert "- Stages unchanged: `prepare`" in text
     assert "- Model: changed" in text and "- Data: unchanged" in text
@@ -173,13 +182,70 @@ def test_failing_gates_come_first_and_name_the_metric():
     assert lines[2] == f"- {failures[0]}"
 
 
-def test_a_failed_repro_is_said_before_the_gates():
+def test_a_failed_repro_is_said_first_and_the_gates_are_not_checked():
     error = "error: data/raw/x.csv has no column 'y'"
     run = Run(commit="abc1234", errors=[error], tests="1 passed")
-    lines = [line for line in report(state("regression", run=run)).splitlines() if line]
+    failures = ["r2 is 0.1, below the minimum of 0.3"]
+    text = report(state("regression", run=run, failures=failures))
+    lines = [line for line in text.splitlines() if line]
     assert lines[1].startswith("❌ **`dvc repro` failed**")
     assert lines[2] == "    error: data/raw/x.csv has no column 'y'"
-    assert lines[3] == "⚠️ **All quality gates pass on the committed metrics.**"
+    assert lines[3].startswith("⚠️ **Quality gates not checked**")
+    # Neither a pass nor a failure is claimed on metrics this commit did not reproduce.
+    assert "gates pass" not in text and failures[0] not in text
+    assert "### Metrics (as committed, not reproduced for this commit)" in text
+
+
+@pytest.mark.parametrize(
+    "access, reason, fix",
+    [
+        (NO_REMOTE, "this project has no DVC remote", "store DVC's data in a cloud remote"),
+        (UNREACHABLE_REMOTE, "is a folder that CI runners cannot", "store DVC's data in a cloud"),
+        (NO_SECRETS, "a pull request from a fork", "a maintainer can verify it"),
+        (REMOTE_FAILED, "did not provide them", "check the remote's credentials"),
+    ],
+)
+def test_a_change_that_could_not_be_reproduced_says_what_was_and_was_not_verified(
+    access, reason, fix
+):
+    run = Run(
+        commit="abc1234",
+        stages={"prepare": "unchanged"},
+        errors=["ERROR: failed to reproduce 'train'"],
+        tests="12 passed in 3.0s",
+        lint=True,
+        access=access,
+        not_run=["train", "evaluate"],
+        missing=["data/prepared/train.parquet"],
+    )
+    text = report(state("classification", run=run))
+    lines = [line for line in text.splitlines() if line]
+    assert lines[1].startswith(
+        "❌ **Not verified: the pipeline changed, but this run could not reproduce it.** "
+        "Stages `train`, `evaluate` need inputs that only the DVC remote holds "
+        "(`data/prepared/train.parquet`), and "
+    )
+    assert reason in lines[1]
+    assert lines[2] == "- Verified: ✅ tests (12 passed in 3.0s); ✅ lint"
+    assert lines[3].startswith("- Not verified: those stages, and so the quality gates.")
+    assert lines[4].startswith("- To verify it: ") and fix in lines[4]
+    assert "gates pass" not in text and "ERROR: failed" not in text  # no DVC traceback
+    assert "Checked:" not in text  # said once, in the first lines
+
+
+def test_a_check_that_stopped_says_why_first():
+    run = Run(commit="abc1234", tests="1 failed, 2 passed in 1.0s")
+    text = stopped("abc1234", "origin/main", "params.yaml is not valid YAML at line 3", run)
+    assert text.splitlines()[2] == (
+        "❌ **The check stopped: params.yaml is not valid YAML at line 3.** "
+        "Nothing after that was checked."
+    )
+    assert "Checked: ❌ tests (1 failed, 2 passed in 1.0s)" in text
+
+
+def test_without_a_check_on_this_commit_the_gates_say_which_metrics_they_read():
+    text = report(state("classification", run=None))
+    assert "✅ **All quality gates pass on the workspace's metrics.**" in text
 
 
 def test_a_stale_lock_gives_the_commands_that_fix_it():

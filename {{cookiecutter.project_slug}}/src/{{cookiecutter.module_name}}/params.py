@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from pathlib import Path
 
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, YAMLError
 
 from .errors import UserError
 
@@ -11,7 +11,13 @@ from .errors import UserError
 def read_yaml(path: Path):
     """Parse a YAML file by the rules DVC uses (YAML 1.2: ``1e-3`` is a number)."""
     with open(path, encoding="utf-8") as file:
-        return YAML(typ="safe", pure=True).load(file)
+        try:
+            return YAML(typ="safe", pure=True).load(file)
+        except YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise UserError(f"{path} is not valid YAML{where} ({problem}): fix it") from None
 
 
 def load_params(path: Path, keys: Mapping[str, type | tuple[type, ...]]) -> dict[str, object]:

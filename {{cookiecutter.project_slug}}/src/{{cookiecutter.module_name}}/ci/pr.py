@@ -16,7 +16,12 @@ from ..errors import UserError, run
 from . import repo, report
 from .state import (
     AUTO_COMMIT_MESSAGE,
+    NO_REMOTE,
+    NO_SECRETS,
+    REMOTE_FAILED,
+    UNREACHABLE_REMOTE,
     Run,
+    failed_stage,
     gather,
     pytest_summary,
     repro_errors,
@@ -26,31 +31,36 @@ from .state import (
 # The full output of `dvc repro` and of the tests, kept for the CI artifact.
 REPRO_LOG = Path("repro.log")
 TESTS_LOG = Path("pytest.log")
+# What `make lint` checks.
+LINT = (("ruff", "check", "."), ("ruff", "format", "--check", "."))
 
 
 def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> tuple[Run, list]:
     """Reproduce and test, push the run-cache and commit a stale lock if asked; return what was
     done and the problems found (the report says more)."""
+    remote = repo.remote_url()
     # --pull: fetch what changed stages need and restore results computed before anywhere;
     # --allow-missing: a stage whose lock entry matches is skipped even if its outputs are absent.
-    repro = ["dvc", "repro", "--allow-missing"] + (["--pull"] if trusted else [])
+    pull = trusted and remote is not None
+    repro = ["dvc", "repro", "--allow-missing"] + (["--pull"] if pull else [])
     # The tests read no output of the pipeline, so they run beside it, on one core of their own:
     # threaded libraries (OpenMP) in both would fight over the cores and slow each other down.
     tests = repo.start("pytest", log=TESTS_LOG, env={"OMP_NUM_THREADS": "1"})
     reproduced = repo.run(*repro, log=REPRO_LOG)
+    linted = [repo.run(*command).returncode == 0 for command in LINT]
     tested = repo.finish(tests, TESTS_LOG)
-    failed = reproduced.returncode != 0
-    errors = repro_errors(reproduced.stdout) or [f"dvc repro exited {reproduced.returncode}"]
     done = Run(
         commit=repo.head(),
         stages=stage_outcomes(reproduced.stdout),
-        errors=errors if failed else [],
         tests=pytest_summary(tested.stdout),
+        lint=all(linted),
     )
+    if reproduced.returncode != 0:
+        explain_failure(done, reproduced.stdout, trusted=trusted, remote=remote)
     stale = repo.uncommitted_results()
-    if not failed and trusted:
+    if done.reproduced and pull:
         repo.sh("dvc", "push", "--run-cache")
-    if not failed and stale and auto_commit:
+    if done.reproduced and stale and auto_commit:
         target = branch or repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
         if target == "HEAD":
             raise UserError("HEAD is detached: give the branch to push to, as BRANCH=<name>")
@@ -58,33 +68,65 @@ def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> t
         repo.sh("git", "commit", "--quiet", "-m", AUTO_COMMIT_MESSAGE)
         repo.sh("git", "push", "origin", f"HEAD:refs/heads/{target}")
         done.commit, done.committed, stale = repo.head(), True, []
+    if done.access:
+        stages = ", ".join(done.not_run)
+        failed = f"the pipeline changed, but this run could not reproduce it ({stages}): "
+        failed += f"its inputs are not here ({', '.join(done.missing)}); see report.md"
+    else:
+        failed = "dvc repro failed"
     problems = [
-        "dvc repro failed" if failed else "",
+        "" if done.reproduced else failed,
         "the project's tests failed" if tested.returncode != 0 else "",
+        "lint failed: run `make format`, or see `make lint`" if not done.lint else "",
         "dvc.lock is out of date: see report.md for the commands that fix it" if stale else "",
     ]
     return done, [problem for problem in problems if problem]
 
 
+def explain_failure(done: Run, log: str, *, trusted: bool, remote: str | None) -> None:
+    """Record in ``done`` why ``dvc repro`` failed: its errors, the stages that did not run and,
+    when those lacked inputs that only the DVC remote holds, why this run could not have them."""
+    done.errors = repro_errors(log) or ["dvc repro failed without an error line: see repro.log"]
+    failed = failed_stage(log)
+    if failed:
+        done.stages.pop(failed, None)  # it may have started, but it did not run through
+    done.not_run = [name for name in repo.stage_names() if name not in done.stages]
+    done.missing = repo.missing_inputs([failed]) if failed else []
+    if not done.missing:
+        return  # a real failure (the data, the code): the report shows DVC's errors
+    if remote is None:
+        done.access = NO_REMOTE
+    elif not trusted:
+        done.access = NO_SECRETS if "://" in remote else UNREACHABLE_REMOTE
+    else:
+        done.access = REMOTE_FAILED
+
+
 def pr(
     base: str, *, trusted: bool, auto_commit: bool, branch: str | None, images: Path | None = None
 ) -> int:
-    """The pull request check; returns the exit code."""
-    repo.require_revision(base)
-    documentation = repo.documentation_only(repo.merge_base(base))
-    if documentation is None:
-        done, problems = check_pipeline(trusted=trusted, auto_commit=auto_commit, branch=branch)
-    else:
-        # Main's results and tests hold for a change to documentation alone: nothing re-runs.
-        print(f"ci-pr: only documentation changed ({', '.join(documentation) or 'nothing'})")
-        done, problems = Run(commit=repo.head(), documentation=documentation), []
-    done.save()
-    state = gather(base, done)
-    report.write(state, images)
-    for failure in state.failures:
-        print(f"gate failed: {failure}")
-    if state.failures:
-        problems.append(f"{len(state.failures)} quality gate(s) failed")
+    """The pull request check; returns the exit code. Whatever stops it, report.md says why."""
+    done = None
+    try:
+        repo.require_revision(base)
+        documentation = repo.documentation_only(repo.merge_base(base))
+        if documentation is None:
+            done, problems = check_pipeline(trusted=trusted, auto_commit=auto_commit, branch=branch)
+        else:
+            # Main's results and tests hold for a change to documentation alone: nothing re-runs.
+            print(f"ci-pr: only documentation changed ({', '.join(documentation) or 'nothing'})")
+            done, problems = Run(commit=repo.head(), documentation=documentation), []
+        done.save()
+        state = gather(base, done)
+        report.write(state, images)
+    except UserError as error:
+        report.write_stopped(base, str(error), done)
+        raise
+    if done.reproduced:  # gates apply to metrics reproduced for this commit only
+        for failure in state.failures:
+            print(f"gate failed: {failure}")
+        if state.failures:
+            problems.append(f"{len(state.failures)} quality gate(s) failed")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return 1 if problems else 0

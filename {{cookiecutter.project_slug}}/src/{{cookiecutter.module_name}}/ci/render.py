@@ -8,10 +8,41 @@ plots as Mermaid charts and tables that GitHub and GitLab draw without any image
 from ..contract import lower_is_better
 from .gate import Metric
 from .repo import RESULTS
-from .state import AUTO_COMMIT_MESSAGE, PullRequest, summary_failed
+from .state import (
+    AUTO_COMMIT_MESSAGE,
+    NO_REMOTE,
+    NO_SECRETS,
+    REMOTE_FAILED,
+    UNREACHABLE_REMOTE,
+    PullRequest,
+    Run,
+    summary_failed,
+)
 
 # Chart colours, in series order: the base revision in grey, this revision in blue.
 PALETTE = "#9e9e9e, #1f77b4"
+# Where the generated README says what a pull request check verifies for each kind of remote.
+README_SECTION = "README.md, section “Pull requests and releases”"
+ENABLE_CLOUD = (
+    "store DVC's data in a cloud remote (S3, Google Cloud Storage or Azure) and give CI its "
+    f"credentials as repository secrets: {README_SECTION} says how"
+)
+# Why the inputs could not be had (a run's `access`), and what makes the check verify the change.
+ACCESS = {
+    NO_REMOTE: ("this project has no DVC remote to fetch them from", ENABLE_CLOUD),
+    UNREACHABLE_REMOTE: ("the DVC remote is a folder that CI runners cannot reach", ENABLE_CLOUD),
+    NO_SECRETS: (
+        "this run gets no credentials for the DVC remote (a pull request from a fork or from "
+        "Dependabot)",
+        "a maintainer can verify it: check out the branch, run `make ci-pr` with access to the "
+        "DVC remote and push the results, or push the branch to this repository",
+    ),
+    REMOTE_FAILED: (
+        "the DVC remote did not provide them (see the errors in repro.log)",
+        f"check the remote's credentials in the repository secrets ({README_SECTION}) and "
+        "run the check again",
+    ),
+}
 FIX_COMMANDS = f"""\
 dvc repro
 git add {" ".join(RESULTS)}
@@ -196,19 +227,59 @@ def pipeline_lines(pr: PullRequest) -> list[str]:
     return lines
 
 
+def checks(run: Run) -> list[str]:
+    """The checks this run made besides reproducing, each with its outcome."""
+    done = []
+    if run.tests is not None:
+        done.append(f"{'❌' if summary_failed(run.tests) else '✅'} tests ({run.tests})")
+    if run.lint is not None:
+        done.append(f"{'✅' if run.lint else '❌'} lint")
+    return done
+
+
+def unverified_lines(run: Run) -> list[str]:
+    """The first lines when the pipeline changed but this run could not have its inputs."""
+    reason, fix = ACCESS[run.access]
+    stages = ", ".join(f"`{stage}`" for stage in run.not_run)
+    missing = ", ".join(f"`{path}`" for path in run.missing)
+    return [
+        "❌ **Not verified: the pipeline changed, but this run could not reproduce it.** "
+        f"Stages {stages} need inputs that only the DVC remote holds ({missing}), and "
+        f"{reason}.",
+        "",
+        f"- Verified: {'; '.join(checks(run)) or 'nothing'}",
+        "- Not verified: those stages, and so the quality gates. The metrics below are the "
+        "committed ones, not this commit's.",
+        f"- To verify it: {fix}.",
+        "",
+    ]
+
+
+def gate_lines(pr: PullRequest) -> list[str]:
+    """The gates' verdict, or why there is none."""
+    if pr.run is not None and not pr.run.reproduced:
+        if pr.run.access:
+            return unverified_lines(pr.run)
+        return [
+            "❌ **`dvc repro` failed**, so nothing below was reproduced for this commit:",
+            "",
+            *[f"    {error}" for error in pr.run.errors],
+            "",
+            "⚠️ **Quality gates not checked**: they apply to metrics reproduced for this commit.",
+            "",
+        ]
+    # Without a run of `make ci-pr` on this commit, the gates read the workspace's metrics.
+    where = " on the workspace's metrics" if pr.run is None and pr.documentation is None else ""
+    if pr.failures:
+        lines = [f"❌ **{len(pr.failures)} quality gate(s) failed{where}:**", ""]
+        return lines + [f"- {failure}" for failure in pr.failures] + [""]
+    return [f"✅ **All quality gates pass{where}.**", ""]
+
+
 def report(pr: PullRequest) -> str:
     """The whole report as markdown."""
-    errors = pr.run.errors if pr.run else []
     lines = [f"## Model report for `{pr.head}` against `{pr.base}` (`{pr.base_commit}`)", ""]
-    if errors:
-        lines += ["❌ **`dvc repro` failed**, so the results below are the committed ones:", ""]
-        lines += [f"    {error}" for error in errors] + [""]
-    checked = " on the committed metrics" if errors else ""
-    if pr.failures:
-        lines += [f"❌ **{len(pr.failures)} quality gate(s) failed{checked}:**", ""]
-        lines += [f"- {failure}" for failure in pr.failures] + [""]
-    else:
-        lines += [f"{'⚠️' if errors else '✅'} **All quality gates pass{checked}.**", ""]
+    lines += gate_lines(pr)
     if pr.stale:
         lines += [
             "⚠️ **dvc.lock is out of date**: the committed results do not match the code and",
@@ -222,15 +293,25 @@ def report(pr: PullRequest) -> str:
         ]
     elif pr.run is not None and pr.run.committed:
         lines += ["ℹ️ dvc.lock was out of date: this run committed the reproduced results.", ""]
-    if pr.run is not None and pr.run.tests is not None:
-        mark = "❌" if summary_failed(pr.run.tests) else "✅"
-        lines += [f"{mark} Tests: {pr.run.tests}", ""]
+    if pr.run is not None and checks(pr.run) and not pr.run.access:  # else said above
+        lines += [f"Checked: {', '.join(checks(pr.run))}", ""]
     lines += ["### Pipeline", "", *pipeline_lines(pr), ""]
-    lines += ["### Metrics (test split)", "", *metrics_table(pr.metrics), ""]
+    committed = pr.run is not None and not pr.run.reproduced
+    heading = "as committed, not reproduced for this commit" if committed else "test split"
+    lines += [f"### Metrics ({heading})", "", *metrics_table(pr.metrics), ""]
     lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
     lines += ["### Parameters changed", "", *params_table(pr.params), ""]
     lines += plots_section(pr.plots)
     for image in pr.images:
         lines += [f"![{image.stem}]({image.as_posix()})", ""]
     lines += [f"<sub>Made by `make report BASE={pr.base}`; the same command gives this file.</sub>"]
+    return "\n".join(lines) + "\n"
+
+
+def stopped(head: str, base: str, error: str, run: Run | None) -> str:
+    """The report of a check that stopped before it could gather the pull request's state."""
+    lines = [f"## Model report for `{head}` against `{base}`", ""]
+    lines += [f"❌ **The check stopped: {error}.** Nothing after that was checked.", ""]
+    if run is not None and checks(run):
+        lines += [f"Checked: {', '.join(checks(run))}", ""]
     return "\n".join(lines) + "\n"

@@ -141,6 +141,35 @@ def pipeline() -> dict:
     return read_yaml(Path("dvc.yaml"))
 
 
+def remote_url() -> str | None:
+    """The URL of the project's default DVC remote (``.dvc/config.local`` included), or None."""
+    from dvc.repo import Repo  # imported only here: importing DVC takes a second
+
+    with Repo() as dvc:
+        name = dvc.config["core"].get("remote")
+        return dvc.config["remote"].get(name, {}).get("url") if name else None
+
+
+def missing_inputs(stages: list[str]) -> list[str]:
+    """Dependencies of ``stages`` that are not in the workspace, as dvc.lock records them (as
+    dvc.yaml lists them for a stage the lock does not know yet)."""
+    locked = (YAML(typ="safe", pure=True).load(read(Path("dvc.lock")) or "") or {}).get("stages")
+    declared = pipeline()["stages"]
+    paths = []
+    for name in stages:
+        if name in (locked or {}):
+            paths += [item["path"] for item in locked[name].get("deps") or []]
+        else:
+            deps = (declared.get(name) or {}).get("deps") or []
+            paths += [path for path in deps if isinstance(path, str) and "${" not in path]
+    return sorted({path for path in paths if not Path(path).exists()})
+
+
+def stage_names() -> list[str]:
+    """The stages of dvc.yaml, in its order."""
+    return list(pipeline()["stages"])
+
+
 def artifact_path(name: str) -> str:
     """The path of the artifact ``name`` declared in dvc.yaml (the published model)."""
     return pipeline()["artifacts"][name]["path"]
@@ -213,12 +242,16 @@ def diffs(base: str, params: bool = True) -> tuple[dict[str, dict], dict]:
     """``dvc metrics diff --all`` of the metrics file (``{key: {"old": ..., "new": ...}}``) and,
     if asked, ``dvc params diff`` (``{file: {key: {"old": ..., "new": ...}}}``) against ``base``.
     One DVC process through its Python API: each CLI call would pay DVC's start-up again."""
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo  # imported only here: importing DVC takes a second
 
     target = metrics_file().as_posix()
-    with Repo() as dvc:
-        metrics = dvc.metrics.diff(a_rev=base, targets=[target], all=True).get("diff", {})
-        changed = dvc.params.diff(a_rev=base).get("diff", {}) if params else {}
+    try:
+        with Repo() as dvc:
+            metrics = dvc.metrics.diff(a_rev=base, targets=[target], all=True).get("diff", {})
+            changed = dvc.params.diff(a_rev=base).get("diff", {}) if params else {}
+    except DvcException as error:
+        raise UserError(f"DVC could not compare the metrics with {base}: {error}") from None
     return next(iter(metrics.values()), {}), changed
 
 

@@ -43,6 +43,12 @@ def write(pr: PullRequest, images: Path | None = None, out: Path = REPORT) -> No
     print(f"report: wrote {out}")
 
 
+def write_stopped(base: str, error: str, run: Run | None, out: Path = REPORT) -> None:
+    """A report that names why the check stopped, so that every outcome has one."""
+    out.write_text(render.stopped(repo.head(short=True), base, error, run), encoding="utf-8")
+    print(f"report: wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default=repo.DEFAULT_BASE, help="revision to compare against")

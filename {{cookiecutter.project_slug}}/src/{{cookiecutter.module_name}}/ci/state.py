@@ -59,6 +59,21 @@ def summary_failed(summary: str) -> bool:
     return bool(re.search(r"\b(failed|error|errors)\b", summary)) or "passed" not in summary
 
 
+def failed_stage(log: str) -> str | None:
+    """The stage a failed ``dvc repro`` names as the one it could not reproduce."""
+    match = re.search(r"failed to reproduce '([\w@:.-]+)'", log)
+    return match[1] if match else None
+
+
+# Why a run could not have the inputs of the stages it had to run (see Run.access).
+NO_REMOTE, UNREACHABLE_REMOTE, NO_SECRETS, REMOTE_FAILED = (
+    "no remote",
+    "unreachable remote",
+    "no secrets",
+    "remote failed",
+)
+
+
 @dataclass
 class Run:
     """What ``make ci-pr`` did on one commit."""
@@ -69,7 +84,18 @@ class Run:
     stages: dict[str, str] = field(default_factory=dict)  # stage: outcome
     errors: list[str] = field(default_factory=list)  # of a failed `dvc repro`
     tests: str | None = None  # pytest's summary line
+    lint: bool | None = None  # whether `make lint` passed
     committed: bool = False  # the run committed the reproduced lock: `commit` is that commit
+    # When reproducing failed because inputs only the DVC remote holds were not here: why not
+    # (NO_REMOTE, ...), the stages that could not run and the missing inputs.
+    access: str | None = None
+    not_run: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def reproduced(self) -> bool:
+        """Whether every stage that had to run for this commit ran (or was restored)."""
+        return self.documentation is not None or not self.errors
 
     def save(self, path: Path = RUN_FILE) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
