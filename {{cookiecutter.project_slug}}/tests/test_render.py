@@ -73,6 +73,7 @@ def state(task: str, **changes) -> PullRequest:
             lint=True,
         ),
         "documentation": None,
+        "results": ["dvc.lock", "metrics"],
         "stale": [],
         "data_changed": [],
         "model_changed": True,

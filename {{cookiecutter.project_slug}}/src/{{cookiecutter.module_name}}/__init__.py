@@ -1,4 +1,4 @@
-"""{{ cookiecutter.project_name }}: a reproducible machine-learning pipeline with DVC.
+"""The project's pipeline, its CI jobs and its published model.
 
 - ``stages/``: the pipeline, one module per stage of dvc.yaml, of the same name, each with a
   ``main()``: ``prepare``, ``train``, ``evaluate``, ``copy_evaluation``.

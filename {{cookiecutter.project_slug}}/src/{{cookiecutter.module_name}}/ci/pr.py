@@ -64,7 +64,7 @@ def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> t
         target = branch or repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
         if target == "HEAD":
             raise UserError("HEAD is detached: give the branch to push to, as BRANCH=<name>")
-        repo.sh("git", "add", *repo.RESULTS)
+        repo.sh("git", "add", *repo.results())
         repo.sh("git", "commit", "--quiet", "-m", AUTO_COMMIT_MESSAGE)
         repo.sh("git", "push", "origin", f"HEAD:refs/heads/{target}")
         done.commit, done.committed, stale = repo.head(), True, []

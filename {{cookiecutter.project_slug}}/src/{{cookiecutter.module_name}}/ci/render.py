@@ -7,7 +7,6 @@ plots as Mermaid charts and tables that GitHub and GitLab draw without any image
 
 from ..contract import lower_is_better
 from .gate import Metric
-from .repo import RESULTS
 from .state import (
     AUTO_COMMIT_MESSAGE,
     NO_REMOTE,
@@ -43,12 +42,19 @@ ACCESS = {
         "run the check again",
     ),
 }
-FIX_COMMANDS = f"""\
-dvc repro
-git add {" ".join(RESULTS)}
-git commit -m "{AUTO_COMMIT_MESSAGE}"
-dvc push --run-cache
-git push"""
+
+
+def fix_commands(results: list[str]) -> str:
+    """The commands that reproduce, commit and push the results of a stale dvc.lock."""
+    return "\n".join(
+        [
+            "dvc repro",
+            f"git add {' '.join(results)}",
+            f'git commit -m "{AUTO_COMMIT_MESSAGE}"',
+            "dvc push --run-cache",
+            "git push",
+        ]
+    )
 
 
 def number(value: float | None) -> str:
@@ -287,7 +293,7 @@ def report(pr: PullRequest) -> str:
             "Reproduce, commit and push them:",
             "",
             "```sh",
-            FIX_COMMANDS,
+            fix_commands(pr.results),
             "```",
             "",
         ]

@@ -17,8 +17,6 @@ from ..params import read_yaml
 DEFAULT_BASE = "origin/main"
 # The published model's artifact name in dvc.yaml; GTO tags its versions <name>@vX.Y.Z.
 MODEL_ARTIFACT = "model"
-# Files whose content `dvc repro` writes and Git keeps: they change together with the lock.
-RESULTS = ("dvc.lock", "metrics")
 # Documentation: no stage, test or setting reads these files (unless a stage lists one in its
 # deps), so a change to them alone leaves every result and test outcome as on the base.
 DOCUMENTATION = ("*.md", "*.rst", "docs/*", "LICENSE*", "licenses/*")
@@ -232,9 +230,15 @@ def documentation_only(base: str) -> list[str] | None:
     return changed
 
 
+def results() -> list[str]:
+    """What `dvc repro` writes and Git keeps: the lock, and the folder of the metrics and plot
+    data (dvc.yaml's metrics file's folder). They change together."""
+    return ["dvc.lock", metrics_file().parent.as_posix()]
+
+
 def uncommitted_results() -> list[str]:
     """Reproduced files that differ from the commit: the committed dvc.lock was stale."""
-    status = git("status", "--porcelain", "--untracked-files=all", "--", *RESULTS) or ""
+    status = git("status", "--porcelain", "--untracked-files=all", "--", *results()) or ""
     return sorted(line[3:] for line in status.splitlines())
 
 

@@ -117,6 +117,7 @@ class PullRequest:
     base_commit: str  # the merge-base, short
     run: Run | None
     documentation: list[str] | None
+    results: list[str]  # what `dvc repro` writes and Git keeps (the lock, the metrics folder)
     stale: list[str]  # results reproducing changed that are not committed
     data_changed: list[str]
     model_changed: bool
@@ -154,6 +155,7 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         base_commit=(repo.git("rev-parse", "--short", since) or "?").strip(),
         run=run,
         documentation=documentation,
+        results=repo.results(),
         stale=repo.uncommitted_results(),
         data_changed=repo.tracked_data(changed),
         model_changed=model in changed,
