@@ -21,7 +21,15 @@ from {{ cookiecutter.module_name }}.stages.train import train
 INFO = {"artifact": "model", "version": "v1.0.0", "task": "classification", "id_column": "id"}
 
 
-@pytest.fixture
+# Small models: what is tested is the bundle, not the fit.
+SMALL = {
+    "linear": None,
+    "random_forest": {"n_estimators": 10},
+    "hist_gradient_boosting": {"max_iter": 20},
+}
+
+
+@pytest.fixture(scope="module")
 def rows() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     level = rng.normal(size=80)
@@ -35,16 +43,21 @@ def rows() -> pd.DataFrame:
     )
 
 
-@pytest.fixture(params=["linear", "random_forest", "hist_gradient_boosting"])
-def folder(request, rows, tmp_path):
-    model = train(
+@pytest.fixture(scope="module", params=list(SMALL))
+def model(request, rows):
+    """Each estimator, fitted once for all the tests of this file."""
+    return train(
         rows.drop(columns=["id"]),
         task="classification",
         target="label",
         estimator=request.param,
-        hyperparameters=None,
+        hyperparameters=SMALL[request.param],
         seed=0,
     )
+
+
+@pytest.fixture
+def folder(model, tmp_path):
     write_bundle(tmp_path / "bundle", model, INFO, "# card\n", {"model": {}})
     return tmp_path / "bundle"
 

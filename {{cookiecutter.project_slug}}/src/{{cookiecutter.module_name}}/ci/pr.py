@@ -38,14 +38,14 @@ LINT = (("ruff", "check", "."), ("ruff", "format", "--check", "."))
 def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> tuple[Run, list]:
     """Reproduce and test, push the run-cache and commit a stale lock if asked; return what was
     done and the problems found (the report says more)."""
+    # The tests read no output of the pipeline, so they run beside it, on one core of their own:
+    # threaded libraries (OpenMP) in both would fight over the cores and slow each other down.
+    tests = repo.start("pytest", log=TESTS_LOG, env={"OMP_NUM_THREADS": "1"})
     remote = repo.remote_url()
     # --pull: fetch what changed stages need and restore results computed before anywhere;
     # --allow-missing: a stage whose lock entry matches is skipped even if its outputs are absent.
     pull = trusted and remote is not None
     repro = ["dvc", "repro", "--allow-missing"] + (["--pull"] if pull else [])
-    # The tests read no output of the pipeline, so they run beside it, on one core of their own:
-    # threaded libraries (OpenMP) in both would fight over the cores and slow each other down.
-    tests = repo.start("pytest", log=TESTS_LOG, env={"OMP_NUM_THREADS": "1"})
     reproduced = repo.run(*repro, log=REPRO_LOG)
     linted = [repo.run(*command).returncode == 0 for command in LINT]
     tested = repo.finish(tests, TESTS_LOG)
@@ -59,7 +59,7 @@ def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> t
         explain_failure(done, reproduced.stdout, trusted=trusted, remote=remote)
     stale = repo.uncommitted_results()
     if done.reproduced and pull:
-        repo.sh("dvc", "push", "--run-cache")
+        repo.push()
     if done.reproduced and stale and auto_commit:
         target = branch or repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
         if target == "HEAD":

@@ -148,6 +148,21 @@ def remote_url() -> str | None:
         return dvc.config["remote"].get(name, {}).get("url") if name else None
 
 
+def push() -> None:
+    """``dvc push --run-cache``: every output and the run-cache, in this process (DVC's Python
+    API), which has DVC imported already for the report."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    print("$ dvc push --run-cache  (DVC's Python API)", flush=True)
+    try:
+        with Repo() as dvc:
+            pushed = dvc.push(run_cache=True)
+    except DvcException as error:
+        raise UserError(f"dvc push --run-cache failed: {error}") from None
+    print(f"{pushed} files pushed", flush=True)
+
+
 def missing_inputs(stages: list[str]) -> list[str]:
     """Dependencies of ``stages`` that are not in the workspace, as dvc.lock records them (as
     dvc.yaml lists them for a stage the lock does not know yet)."""
