@@ -1,6 +1,7 @@
 """Finish the project: keep the files the answers need, then set up Git and DVC."""
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,9 @@ REMOTE_URL = {{cookiecutter.dvc_remote_url | tojson}}.strip()
 SLUG = {{cookiecutter.project_slug | tojson}}
 AUTHOR = ({{cookiecutter.author_name | tojson}}, {{cookiecutter.author_email | tojson}})
 SAMPLE_DATA = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
+# Set to 1 to get the files without the repository (as if Git and DVC were missing): for bakes
+# that only check the files, where Git and DVC would take most of the time.
+SKIP_GIT_DVC = "COOKIECUTTER_DVC_CML_SKIP_GIT_DVC"
 
 
 def keep_needed_files() -> Path:
@@ -62,7 +66,8 @@ def finish_commands(sample: Path, init_git: bool) -> str:
 def main() -> None:
     sample = keep_needed_files()
     done, todo = [], []
-    git, dvc = shutil.which("git"), dvc_command()
+    skip = os.environ.get(SKIP_GIT_DVC) == "1"
+    git, dvc = (None, None) if skip else (shutil.which("git"), dvc_command())
     if git:
         sh(git, "init", "--quiet", "-b", "main")
         done.append("Git repository on branch main")
@@ -78,9 +83,10 @@ def main() -> None:
         # Keep the data out of Git, as `dvc add` would, so that `dvc add` works later.
         Path("data/raw/.gitignore").write_text(f"/{sample.name}\n")
         missing = " and ".join(name for name, found in (("Git", git), ("DVC", dvc)) if not found)
+        why = f"{SKIP_GIT_DVC}=1" if skip else f"{missing} not found where cookiecutter runs"
+        fix = "" if skip else "install what is missing, then "
         todo.append(
-            f"{missing} not found where cookiecutter runs, so the repository is not set up "
-            f"yet: install what is missing, then after `make setup` run "
+            f"{why}, so the repository is not set up yet: {fix}after `make setup` run "
             f"`{finish_commands(sample, init_git=not git)}`."
         )
     if git:

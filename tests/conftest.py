@@ -4,24 +4,34 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+PROJECT_TEMPLATE = TEMPLATE / "{{cookiecutter.project_slug}}"
 # The template's own tools (ruff, dvc, uv) sit beside the Python running the tests.
 TOOLS = Path(sys.executable).parent
 DEFAULT_SLUG = "churn-model"
+SAMPLE = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
+# Set to 1, the post-generation hook leaves Git and DVC out (the README's Tests section).
+SKIP_GIT_DVC = "COOKIECUTTER_DVC_CML_SKIP_GIT_DVC"
 
 
-def bake(output_dir: Path, **answers: str) -> Path:
-    """Generate a project from this checkout with ``answers``; return its folder."""
+def bake(output_dir: Path, *, set_up: bool = True, **answers: str) -> Path:
+    """Generate a project from this checkout with ``answers``; return its folder.
+
+    With ``set_up=False`` the hook skips Git and DVC, most of a bake's time: for checks of the
+    files alone.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
-    return Path(
-        cookiecutter(
+    # Explicit either way, so that a variable exported in the shell changes no test.
+    with mock.patch.dict(os.environ, {SKIP_GIT_DVC: "0" if set_up else "1"}):
+        folder = cookiecutter(
             str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir)
         )
-    )
+    return Path(folder)
 
 
 def run(
@@ -42,6 +52,57 @@ def run(
 def git_files(project: Path) -> set[str]:
     """Files committed in the project's Git repository."""
     return set(run("git", "ls-files", cwd=project).stdout.split())
+
+
+def files_on_disk(project: Path) -> set[str]:
+    """Project files, leaving out Git's and DVC's own stores."""
+    skip = (".git/", ".dvc/cache/", ".dvc/tmp/")
+    return {
+        relative
+        for path in project.rglob("*")
+        if path.is_file()
+        and not (relative := path.relative_to(project).as_posix()).startswith(skip)
+    }
+
+
+def rendered_files(folder: str, module: str, pattern: str = "*") -> set[str]:
+    """Files of the project template's ``folder`` at any depth, named as in a baked project."""
+    return {
+        path.relative_to(PROJECT_TEMPLATE)
+        .as_posix()
+        .replace("{{cookiecutter.module_name}}", module)
+        for path in (PROJECT_TEMPLATE / folder).rglob(pattern)
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def expected_files(module: str, task: str, *, set_up: bool) -> set[str]:
+    """The exact set of a baked project's files: those it commits after the hook's full set-up,
+    or those on disk after a bake without Git and DVC (no DVC files; the sample data itself)."""
+    package = rendered_files("src", module, "*.py")
+    assert {"prepare.py", "train.py", "evaluate.py", "copy_evaluation.py", "report.py"} <= {
+        Path(name).name for name in package
+    }
+    sample = f"data/raw/{SAMPLE[task]}"
+    files = {
+        ".cookiecutter.json",
+        ".gitignore",
+        "LICENSE",
+        "Makefile",
+        "README.md",
+        "data/raw/.gitignore",
+        "dvc.yaml",
+        "params.yaml",
+        "pyproject.toml",
+        "requirements.txt",
+        ".github/workflows/pull-request.yml",
+        ".github/workflows/publish.yml",
+        *package,
+        *rendered_files("tests", module),
+    }
+    if set_up:
+        return files | {".dvc/.gitignore", ".dvc/config", ".dvcignore", f"{sample}.dvc"}
+    return files | {sample}
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,8 +1,12 @@
-"""Fast tier: render every valid combination of answers and check the result's structure."""
+"""Fast tier: render every valid combination of answers and check the result's structure.
 
-import configparser
+Each project is baked once, without Git and DVC (test_setup.py checks that set-up, slow tier),
+and the checks share it.
+"""
+
 import itertools
 import json
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -10,11 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TEMPLATE, TOOLS, bake, git_files, run
+from conftest import SKIP_GIT_DVC, TEMPLATE, TOOLS, bake, expected_files, files_on_disk, run
 
 CHOICES = json.loads((TEMPLATE / "cookiecutter.json").read_text())
-SAMPLE = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
-URLS = {"s3": "s3://bucket/p", "gs": "gs://bucket/p", "azure": "azure://container/p"}
 
 
 def combinations() -> list[dict[str, str]]:
@@ -33,60 +35,31 @@ def combinations() -> list[dict[str, str]]:
     ]
 
 
-def expected_files(module: str, task: str) -> set[str]:
-    """The exact set of files a baked project commits."""
-    project_template = TEMPLATE / "{{cookiecutter.project_slug}}"
-    tests = {f"tests/{p.name}" for p in (project_template / "tests").iterdir() if p.is_file()}
-    package = TEMPLATE / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.module_name}}"
-    modules = {f"src/{module}/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")}
-    assert {"prepare.py", "train.py", "evaluate.py", "copy_evaluation.py", "report.py"} <= {
-        Path(name).name for name in modules
-    }
-    return {
-        ".cookiecutter.json",
-        ".dvc/.gitignore",
-        ".dvc/config",
-        ".dvcignore",
-        ".gitignore",
-        "LICENSE",
-        "Makefile",
-        "README.md",
-        "data/raw/.gitignore",
-        f"data/raw/{SAMPLE[task]}.dvc",
-        "dvc.yaml",
-        "params.yaml",
-        "pyproject.toml",
-        "requirements.txt",
-        ".github/workflows/pull-request.yml",
-        ".github/workflows/publish.yml",
-        *modules,
-        *tests,
-    }
+COMBINATIONS = {"-".join(answers.values()): answers for answers in combinations()}
+AWKWARD = {
+    "quotes": {"project_name": 'The "Best" Model', "description": 'Say "hi" \\ or not'},
+    "apostrophes": {"project_name": "Mary's Model", "author_name": "O'Brien d'Arc"},
+    "unicode": {"project_name": "Modèle Prévision Ünïcode", "author_name": "Zoë Ñandú 山田"},
+    "long": {"project_name": "A " + "very " * 40 + "long name", "description": "x" * 500},
+}
 
 
-def files_on_disk(project: Path) -> set[str]:
-    """Project files, leaving out Git's and DVC's own stores."""
-    skip = (".git/", ".dvc/cache/", ".dvc/tmp/")
-    return {
-        relative
-        for path in project.rglob("*")
-        if path.is_file()
-        and not (relative := path.relative_to(project).as_posix()).startswith(skip)
-    }
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory) -> dict[str, Path]:
+    """Every combination and every awkward set of answers, baked once, by test id."""
+    root = tmp_path_factory.mktemp("bake")
+    every = {**COMBINATIONS, **AWKWARD}
+    return {name: bake(root / name, set_up=False, **answers) for name, answers in every.items()}
 
 
-@pytest.fixture(scope="module", params=combinations(), ids=lambda a: "-".join(a.values()))
-def baked(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    answers = request.param
-    out = tmp_path_factory.mktemp("bake")
-    return bake(out, **answers), answers
+@pytest.fixture(params=list(COMBINATIONS))
+def baked(request, projects) -> tuple[Path, dict[str, str]]:
+    return projects[request.param], COMBINATIONS[request.param]
 
 
 def test_exact_file_set(baked):
     project, answers = baked
-    assert git_files(project) == expected_files("churn_model", answers["task"])
-    # Only the DVC-tracked sample data is on disk without being in Git.
-    assert files_on_disk(project) - git_files(project) == {f"data/raw/{SAMPLE[answers['task']]}"}
+    assert files_on_disk(project) == expected_files("churn_model", answers["task"], set_up=False)
 
 
 def test_no_template_syntax_left(baked):
@@ -115,50 +88,17 @@ def test_config_files_parse(baked):
     assert params["data"]["target"] in header
 
 
-def test_remote_configured(baked):
-    project, answers = baked
-    config = configparser.ConfigParser()
-    config.read(project / ".dvc" / "config")
-    remotes = [s for s in config.sections() if s.startswith("'remote")]
-    requirements = (project / "requirements.txt").read_text()
-    if answers["dvc_remote"] == "none":
-        assert remotes == []
-        return
-    assert config["core"]["remote"] == "storage"
-    url = config["'remote \"storage\"'"]["url"]
-    if answers["dvc_remote"] == "local":
-        # Stored relative to .dvc/, so the project folder can move; it points outside it.
-        assert (project / ".dvc" / url).resolve() == (project.parent / "churn-model-dvc-storage")
-    else:
-        assert url.startswith(f"{answers['dvc_remote']}://")
-        assert f"\ndvc-{answers['dvc_remote']}==" in requirements
+def test_rendered_python_passes_ruff(projects):
+    # One run over every project (each read with its own pyproject.toml): ruff starts once.
+    folders = sorted(str(project) for project in projects.values())
+    root = Path(os.path.commonpath(folders))
+    run(str(TOOLS / "ruff"), "check", "--no-cache", *folders, cwd=root)
+    run(str(TOOLS / "ruff"), "format", "--no-cache", "--check", *folders, cwd=root)
 
 
-def test_git_has_one_clean_commit(baked):
-    project, _ = baked
-    log = run("git", "log", "--format=%s", cwd=project).stdout.splitlines()
-    assert log == ["Create project from cookiecutter-dvc-cml"]
-    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
-    assert run("git", "branch", "--show-current", cwd=project).stdout.strip() == "main"
-
-
-def test_rendered_python_passes_ruff(baked):
-    project, _ = baked
-    run(str(TOOLS / "ruff"), "check", "--no-cache", ".", cwd=project)
-    run(str(TOOLS / "ruff"), "format", "--no-cache", "--check", ".", cwd=project)
-
-
-AWKWARD = {
-    "quotes": {"project_name": 'The "Best" Model', "description": 'Say "hi" \\ or not'},
-    "apostrophes": {"project_name": "Mary's Model", "author_name": "O'Brien d'Arc"},
-    "unicode": {"project_name": "Modèle Prévision Ünïcode", "author_name": "Zoë Ñandú 山田"},
-    "long": {"project_name": "A " + "very " * 40 + "long name", "description": "x" * 500},
-}
-
-
-@pytest.mark.parametrize("answers", AWKWARD.values(), ids=AWKWARD.keys())
-def test_awkward_answers_survive(tmp_path, answers):
-    project = bake(tmp_path, **answers)
+@pytest.mark.parametrize("name", AWKWARD)
+def test_awkward_answers_survive(projects, name):
+    project, answers = projects[name], AWKWARD[name]
     assert re.fullmatch(r"[a-z0-9-]{1,50}", project.name)
     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert meta["description"] == answers.get("description", CHOICES["description"])
@@ -167,13 +107,11 @@ def test_awkward_answers_survive(tmp_path, answers):
     assert stored["project_name"] == answers["project_name"]
     readme = (project / "README.md").read_text(encoding="utf-8")
     assert readme.startswith(f"# {answers['project_name']}\n")
-    run(str(TOOLS / "ruff"), "check", "--no-cache", ".", cwd=project)
-    run(str(TOOLS / "ruff"), "format", "--no-cache", "--check", ".", cwd=project)
 
 
 def test_answers_file_replays_the_same_project(tmp_path):
     answers = {"project_name": "Replay Me", "task": "regression", "license": "BSD-3-Clause"}
-    first = bake(tmp_path / "first", **answers)
+    first = bake(tmp_path / "first", set_up=False, **answers)
     replay = run(
         str(TOOLS / "cookiecutter"),
         "--replay-file",
@@ -182,9 +120,10 @@ def test_answers_file_replays_the_same_project(tmp_path):
         str(tmp_path / "second"),
         str(TEMPLATE),
         cwd=tmp_path,
+        env={SKIP_GIT_DVC: "1"},
     )
     second = tmp_path / "second" / first.name
     assert replay.returncode == 0 and second.is_dir()
-    assert git_files(second) == git_files(first)
+    assert files_on_disk(second) == files_on_disk(first)
     for name in ("params.yaml", "dvc.yaml", "pyproject.toml", "LICENSE", ".cookiecutter.json"):
         assert (second / name).read_text() == (first / name).read_text()

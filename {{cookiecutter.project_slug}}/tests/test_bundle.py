@@ -9,14 +9,20 @@ import pytest
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from {{ cookiecutter.module_name }}.errors import UserError
+from {{ cookiecutter.module_name }}.errors import (
+    UserError,
+)
 from {{ cookiecutter.module_name }}.model.bundle import (
     SUMS_FILE,
     load_bundle,
     write_bundle,
 )
-from {{ cookiecutter.module_name }}.model.predict import predict
-from {{ cookiecutter.module_name }}.stages.train import train
+from {{ cookiecutter.module_name }}.model.predict import (
+    predict,
+)
+from {{ cookiecutter.module_name }}.stages.train import (
+    train,
+)
 
 INFO = {"artifact": "model", "version": "v1.0.0", "task": "classification", "id_column": "id"}
 

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.ci.repo import documentation_only, lock_entries
+from {{ cookiecutter.module_name }}.ci.repo import (
+    documentation_only,
+    lock_entries,
+)
 from {{ cookiecutter.module_name }}.ci.state import (
     Run,
     pytest_summary,

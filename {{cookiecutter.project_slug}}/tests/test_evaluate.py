@@ -11,14 +11,21 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from {{ cookiecutter.module_name }}.contract import METRICS, PLOTS
-from {{ cookiecutter.module_name }}.errors import UserError
+from {{ cookiecutter.module_name }}.contract import (
+    METRICS,
+    PLOTS,
+)
+from {{ cookiecutter.module_name }}.errors import (
+    UserError,
+)
 from {{ cookiecutter.module_name }}.stages.evaluate import (
     fit_baseline,
     plot_data,
     scores,
 )
-from {{ cookiecutter.module_name }}.stages.train import train
+from {{ cookiecutter.module_name }}.stages.train import (
+    train,
+)
 
 FEATURES = ["signal", "noise", "plan"]
 # Small models: the metrics are what is tested, not the fit.

@@ -2,7 +2,12 @@
 
 import pytest
 
-from {{ cookiecutter.module_name }}.ci.gate import Metric, check, from_diff, unchanged
+from {{ cookiecutter.module_name }}.ci.gate import (
+    Metric,
+    check,
+    from_diff,
+    unchanged,
+)
 
 GATES = {
     "minimum": {"balanced_accuracy": 0.9},

@@ -2,8 +2,13 @@
 
 import pytest
 
-from {{ cookiecutter.module_name }}.errors import UserError, run
-from {{ cookiecutter.module_name }}.params import load_params
+from {{ cookiecutter.module_name }}.errors import (
+    UserError,
+    run,
+)
+from {{ cookiecutter.module_name }}.params import (
+    load_params,
+)
 
 
 @pytest.fixture

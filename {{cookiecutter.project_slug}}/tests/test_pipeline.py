@@ -9,14 +9,34 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.contract import PLOTS
-from {{ cookiecutter.module_name }}.params import load_params, read_yaml
-from {{ cookiecutter.module_name }}.stages.evaluate import PARAMS as EVALUATE_PARAMS
-from {{ cookiecutter.module_name }}.stages.evaluate import fit_baseline, scores
-from {{ cookiecutter.module_name }}.stages.prepare import PARAMS as PREPARE_PARAMS
-from {{ cookiecutter.module_name }}.stages.prepare import read_raw, split, validate
-from {{ cookiecutter.module_name }}.stages.train import PARAMS as TRAIN_PARAMS
-from {{ cookiecutter.module_name }}.stages.train import train
+from {{ cookiecutter.module_name }}.contract import (
+    PLOTS,
+)
+from {{ cookiecutter.module_name }}.params import (
+    load_params,
+    read_yaml,
+)
+from {{ cookiecutter.module_name }}.stages.evaluate import (
+    PARAMS as EVALUATE_PARAMS,
+)
+from {{ cookiecutter.module_name }}.stages.evaluate import (
+    fit_baseline,
+    scores,
+)
+from {{ cookiecutter.module_name }}.stages.prepare import (
+    PARAMS as PREPARE_PARAMS,
+)
+from {{ cookiecutter.module_name }}.stages.prepare import (
+    read_raw,
+    split,
+    validate,
+)
+from {{ cookiecutter.module_name }}.stages.train import (
+    PARAMS as TRAIN_PARAMS,
+)
+from {{ cookiecutter.module_name }}.stages.train import (
+    train,
+)
 
 ROOT = Path(__file__).parents[1]
 PARAMS_FILE = ROOT / "params.yaml"

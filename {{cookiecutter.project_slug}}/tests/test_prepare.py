@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.errors import UserError
-from {{ cookiecutter.module_name }}.stages.prepare import read_raw, split, validate
+from {{ cookiecutter.module_name }}.errors import (
+    UserError,
+)
+from {{ cookiecutter.module_name }}.stages.prepare import (
+    read_raw,
+    split,
+    validate,
+)
 
 
 @pytest.fixture

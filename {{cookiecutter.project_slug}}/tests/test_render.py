@@ -4,7 +4,9 @@ import re
 
 import pytest
 
-from {{ cookiecutter.module_name }}.ci.gate import Metric
+from {{ cookiecutter.module_name }}.ci.gate import (
+    Metric,
+)
 from {{ cookiecutter.module_name }}.ci.render import (
     confusion_table,
     importance_table,
@@ -24,7 +26,9 @@ from {{ cookiecutter.module_name }}.ci.state import (
     PullRequest,
     Run,
 )
-from {{ cookiecutter.module_name }}.contract import PLOTS
+from {{ cookiecutter.module_name }}.contract import (
+    PLOTS,
+)
 
 
 def rows(**columns: list) -> list[dict[str, str]]:

@@ -9,8 +9,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from {{ cookiecutter.module_name }}.errors import UserError
-from {{ cookiecutter.module_name }}.stages.train import ESTIMATORS, train
+from {{ cookiecutter.module_name }}.errors import (
+    UserError,
+)
+from {{ cookiecutter.module_name }}.stages.train import (
+    ESTIMATORS,
+    train,
+)
 
 TASKS = ["classification", "regression"]
 # Small settings keep the tests fast; each must be a real setting of its estimator.
