@@ -6,6 +6,7 @@ from {{ cookiecutter.module_name }}.ci.gate import (
     Metric,
     check,
     from_diff,
+    gates_for,
     unchanged,
 )
 
@@ -95,3 +96,39 @@ def test_a_lower_is_better_metric_is_gated_downwards():
         "rmse got worse by 3 against the base (50 to 53), more than the 2 allowed"
     ]
     assert check(rising, {"max_drop": {"rmse": 3.5}, "beat_baseline": True}) == []
+
+
+@pytest.mark.parametrize(
+    "gates, problem",
+    [
+        ({"minimun": {"log_loss": 0.3}}, "gates.minimun in params.yaml is not a gate: use"),
+        ({"beat_baseline": "false"}, "gates.beat_baseline in params.yaml is 'false', but must be"),
+        ({"minimum": {"log_loss": "0.3"}}, "gates.minimum.log_loss in params.yaml is '0.3', but"),
+        ({"minimum": [0.9]}, "gates.minimum in params.yaml is [0.9], but must map metrics to"),
+        ({"max_drop": {"log_loss": -1}}, "gates.max_drop.log_loss in params.yaml is -1, but must"),
+        (None, "params.yaml has no 'gates' section: add one"),
+    ],
+)
+def test_a_wrong_gate_is_one_sentence_and_fails(gates, problem):
+    failures = check(metrics(), gates)
+    assert len(failures) == 1 and failures[0].startswith(problem), failures
+
+
+def test_a_pull_request_is_held_to_the_base_gates_and_its_changes_are_proposed():
+    base = {"gates": GATES}
+    lowered = {"gates": {**GATES, "minimum": {"balanced_accuracy": 0.5}, "beat_baseline": False}}
+    gates = gates_for(lowered, base, "origin/main")
+    assert gates.applied == GATES and gates.where == "params.yaml on origin/main"
+    assert gates.proposed == {
+        "beat_baseline": (True, False),
+        "minimum.balanced_accuracy": (0.9, 0.5),
+    }
+    # A coin-flip model fails the base's gates, whatever the branch wrote.
+    coin_flip = [Metric("balanced_accuracy", new=0.5, old=0.95, baseline=0.5)]
+    assert any("below the minimum of 0.9" in line for line in check(coin_flip, gates.applied))
+
+
+def test_without_gates_on_the_base_the_branch_gates_apply():
+    gates = gates_for({"gates": GATES}, {"data": {}}, "origin/main")
+    assert gates.applied == GATES and gates.proposed == {}
+    assert gates_for({"gates": GATES}, None, "origin/main").where == "params.yaml"

@@ -83,6 +83,8 @@ def state(task: str, **changes) -> PullRequest:
         "model_changed": True,
         "metrics": METRICS[task],
         "failures": [],
+        "gates_proposed": {},
+        "gates_problems": [],
         "params": {"params.yaml": {"train.seed": {"old": 1, "new": 2}}},
         "plots": {name: (table, table) for name, table in PLOT_ROWS[task].items()},
     }
@@ -267,3 +269,13 @@ def test_a_documentation_only_change_says_nothing_ran():
     assert "- Nothing in the pipeline changed: no stage ran." in text
     assert "Tests:" not in text
     assert "No parameter changed." in text
+
+
+def test_proposed_gate_changes_are_shown_as_applying_once_merged():
+    proposed = {"beat_baseline": (True, False), "minimum.roc_auc": (0.95, None)}
+    problems = ["gates.minimun in params.yaml of this branch is not a gate: use minimum"]
+    text = report(state("classification", gates_proposed=proposed, gates_problems=problems))
+    assert "ℹ️ **This pull request changes the quality gates.** They apply once it is merged" in text
+    assert "- `gates.beat_baseline`: `True` → `False`" in text
+    assert "- `gates.minimum.roc_auc`: `0.95` → —" in text
+    assert f"- ⚠️ {problems[0]}" in text

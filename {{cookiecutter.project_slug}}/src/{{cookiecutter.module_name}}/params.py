@@ -8,16 +8,21 @@ from ruamel.yaml import YAML, YAMLError
 from .errors import UserError
 
 
+def parse_yaml(text: str, where: object):
+    """Parse YAML text by the rules DVC uses (YAML 1.2: ``1e-3`` is a number); ``where`` names
+    the file in the error."""
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise UserError(f"{where} is not valid YAML{at} ({problem}): fix it") from None
+
+
 def read_yaml(path: Path):
-    """Parse a YAML file by the rules DVC uses (YAML 1.2: ``1e-3`` is a number)."""
-    with open(path, encoding="utf-8") as file:
-        try:
-            return YAML(typ="safe", pure=True).load(file)
-        except YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-            raise UserError(f"{path} is not valid YAML{where} ({problem}): fix it") from None
+    """Parse a YAML file by the rules DVC uses."""
+    return parse_yaml(path.read_text(encoding="utf-8"), path)
 
 
 def load_params(path: Path, keys: Mapping[str, type | tuple[type, ...]]) -> dict[str, object]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..contract import BASELINE, MODEL, lower_is_better
 from ..errors import UserError, run
-from ..params import read_yaml
+from ..params import parse_yaml, read_yaml
 from . import repo
 
 
@@ -61,36 +61,77 @@ def unchanged(values: dict | None) -> list[Metric]:
     ]
 
 
-def check(metrics: list[Metric], gates: dict) -> list[str]:
-    """Return one sentence per failing gate; an empty list means every gate passes."""
-    by_name = {metric.name: metric for metric in metrics}
-    failures = []
-    for section in ("minimum", "maximum", "max_drop"):
-        for name in gates.get(section) or {}:
-            if name not in by_name:
-                known = ", ".join(sorted(by_name))
-                failures.append(
-                    f"gates.{section} in params.yaml names '{name}', which is not a metric: "
-                    f"use one of {known}"
+THRESHOLDS = ("minimum", "maximum", "max_drop")
+GATES = (*THRESHOLDS, "beat_baseline")
+
+
+def valid(section: str, limit: object) -> bool:
+    """Whether ``limit`` can be a threshold of ``section``: a number (not negative for a drop)."""
+    number = isinstance(limit, int | float) and not isinstance(limit, bool)
+    return number and (section != "max_drop" or limit >= 0)
+
+
+def problems(gates: object, metrics: list[str], where: str) -> list[str]:
+    """One sentence per thing wrong in a ``gates`` section: a missing section, an unknown key,
+    a value of the wrong type, a metric that does not exist."""
+    if gates is None:
+        return [f"{where} has no 'gates' section: add one (README.md, Quality gates)"]
+    if not isinstance(gates, dict):
+        return [f"gates in {where} is {gates!r}, but must be a mapping: {', '.join(GATES)}"]
+    found = []
+    for key, value in gates.items():
+        if key == "beat_baseline":
+            if not isinstance(value, bool):
+                found.append(
+                    f"gates.beat_baseline in {where} is {value!r}, but must be true or false"
                 )
+        elif key not in THRESHOLDS:
+            found.append(f"gates.{key} in {where} is not a gate: use {', '.join(GATES)}")
+        elif value is not None and not isinstance(value, dict):
+            found.append(f"gates.{key} in {where} is {value!r}, but must map metrics to numbers")
+        else:
+            for name, limit in (value or {}).items():
+                if name not in metrics:
+                    found.append(
+                        f"gates.{key} in {where} names '{name}', which is not a metric: "
+                        f"use one of {', '.join(sorted(metrics))}"
+                    )
+                elif not valid(key, limit):
+                    kind = "a number of 0 or more" if key == "max_drop" else "a number"
+                    found.append(f"gates.{key}.{name} in {where} is {limit!r}, but must be {kind}")
+    return found
+
+
+def limits(gates: object, section: str) -> dict[str, float]:
+    """The valid thresholds of one section (:func:`problems` names the others)."""
+    values = gates.get(section) if isinstance(gates, dict) else None
+    if not isinstance(values, dict):
+        return {}
+    return {name: limit for name, limit in values.items() if valid(section, limit)}
+
+
+def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> list[str]:
+    """Return one sentence per failing gate, and per problem in the gates themselves; an empty
+    list means every gate passes."""
+    failures = problems(gates, [metric.name for metric in metrics], where)
+    minimums, maximums, drops = (limits(gates, section) for section in THRESHOLDS)
+    beat_baseline = isinstance(gates, dict) and gates.get("beat_baseline") is True
     for metric in metrics:
         if metric.new is None:
             failures.append(f"{metric.name} has no value in this revision's metrics")
             continue
-        minimum = (gates.get("minimum") or {}).get(metric.name)
+        minimum, maximum = minimums.get(metric.name), maximums.get(metric.name)
         if minimum is not None and metric.new < minimum:
             failures.append(f"{metric.name} is {metric.new:g}, below the minimum of {minimum:g}")
-        maximum = (gates.get("maximum") or {}).get(metric.name)
         if maximum is not None and metric.new > maximum:
             failures.append(f"{metric.name} is {metric.new:g}, above the maximum of {maximum:g}")
-        allowed = (gates.get("max_drop") or {}).get(metric.name)
-        worse = metric.worse_by()
+        allowed, worse = drops.get(metric.name), metric.worse_by()
         if allowed is not None and worse is not None and worse > allowed + 1e-12:
             failures.append(
                 f"{metric.name} got worse by {worse:g} against the base ({metric.old:g} to "
                 f"{metric.new:g}), more than the {allowed:g} allowed"
             )
-        if gates.get("beat_baseline") and metric.baseline is not None:
+        if beat_baseline and metric.baseline is not None:
             lower = lower_is_better(metric.name)
             if metric.new >= metric.baseline if lower else metric.new <= metric.baseline:
                 failures.append(
@@ -100,12 +141,52 @@ def check(metrics: list[Metric], gates: dict) -> list[str]:
     return failures
 
 
-def read_gates(params: Path) -> dict:
-    """The ``gates`` section of params.yaml."""
-    gates = (read_yaml(params) or {}).get("gates")
+def flatten(gates: object) -> dict[str, object]:
+    """``{"minimum.roc_auc": 0.95, "beat_baseline": True, ...}`` of a gates section."""
     if not isinstance(gates, dict):
-        raise UserError(f"{params} has no 'gates' section: add one (see README.md, Quality gates)")
-    return gates
+        return {} if gates is None else {"gates": gates}
+    flat = {}
+    for key, value in gates.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{name}": limit for name, limit in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class Gates:
+    """The gates a pull request is held to: the base revision's, so that a pull request cannot
+    lower its own; what the branch changes in them applies once it is merged."""
+
+    applied: object  # the gates section in force
+    where: str  # where it comes from, for the sentences
+    proposed: dict[str, tuple[object, object]]  # key: (base value, branch value)
+    branch: object  # the branch's own gates section
+
+
+def gates_for(branch_params: object, base_params: object | None, base: str) -> Gates:
+    """The gates in force for a branch whose params.yaml is ``branch_params``, against a base
+    whose params.yaml is ``base_params`` (None when the base has none)."""
+    now = (branch_params or {}).get("gates") if isinstance(branch_params, dict) else None
+    if not isinstance(base_params, dict) or base_params.get("gates") is None:
+        return Gates(now, "params.yaml", {}, now)  # nothing to hold the branch to yet
+    old = base_params["gates"]
+    before, after = flatten(old), flatten(now)
+    proposed = {
+        key: (before.get(key), after.get(key))
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    }
+    return Gates(old, f"params.yaml on {base}", proposed, now)
+
+
+def read_gates(params: Path, base: str, shown: str) -> Gates:
+    """The gates in force for the workspace's ``params`` against the revision ``base``, which
+    the sentences call ``shown``."""
+    old = repo.file_at(base, params)
+    base_params = parse_yaml(old, f"{params} on {shown}") if old is not None else None
+    return gates_for(read_yaml(params), base_params, shown)
 
 
 def main() -> None:
@@ -114,8 +195,10 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     args = parser.parse_args()
     repo.require_revision(args.base)
-    metrics = from_diff(repo.diffs(repo.merge_base(args.base), params=False)[0])
-    failures = check(metrics, read_gates(args.params))
+    since = repo.merge_base(args.base)
+    metrics = from_diff(repo.diffs(since, params=False)[0])
+    gates = read_gates(args.params, since, args.base)
+    failures = check(metrics, gates.applied, gates.where)
     for failure in failures:
         print(f"gate failed: {failure}")
     if failures:

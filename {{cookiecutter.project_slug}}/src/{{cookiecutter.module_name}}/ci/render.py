@@ -57,6 +57,11 @@ def fix_commands(results: list[str]) -> str:
     )
 
 
+def shown(value: object) -> str:
+    """A gate's value as the report shows it (``—`` where there is none)."""
+    return "—" if value is None else f"`{value}`"
+
+
 def number(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
@@ -286,6 +291,18 @@ def report(pr: PullRequest) -> str:
     """The whole report as markdown."""
     lines = [f"## Model report for `{pr.head}` against `{pr.base}` (`{pr.base_commit}`)", ""]
     lines += gate_lines(pr)
+    if pr.gates_proposed:
+        lines += [
+            "ℹ️ **This pull request changes the quality gates.** They apply once it is merged; "
+            "until then the base's gates judge it:",
+            "",
+            *[
+                f"- `gates.{key}`: {shown(old)} → {shown(new)}"
+                for key, (old, new) in pr.gates_proposed.items()
+            ],
+            *[f"- ⚠️ {problem}" for problem in pr.gates_problems],
+            "",
+        ]
     if pr.stale:
         lines += [
             "⚠️ **dvc.lock is out of date**: the committed results do not match the code and",

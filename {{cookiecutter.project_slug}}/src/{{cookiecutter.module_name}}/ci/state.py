@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import repo
-from .gate import Metric, check, from_diff, read_gates, unchanged
+from .gate import Metric, check, from_diff, problems, read_gates, unchanged
 
 # What `make ci-pr` did on its last commit, so that `make report` there shows the same.
 RUN_FILE = Path("ci-pr.json")
@@ -122,7 +122,11 @@ class PullRequest:
     data_changed: list[str]
     model_changed: bool
     metrics: list[Metric]
-    failures: list[str]  # failing gates
+    failures: list[str]  # failing gates (the base's gates: a pull request cannot lower its own)
+    # Changes the branch makes to the gates (key: (base, branch)), which apply once merged, and
+    # what is wrong in the branch's gates.
+    gates_proposed: dict[str, tuple[object, object]]
+    gates_problems: list[str]
     params: dict  # `dvc params diff`
     plots: dict[str, tuple[list[dict], list[dict]]]  # file name: (rows at base, rows now)
     images: list[Path] = field(default_factory=list)
@@ -149,6 +153,11 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         path.name: (read_csv(repo.file_at(since, path)), read_csv(repo.read(path)))
         for path in repo.plot_files()
     }
+    gates = read_gates(params, since, base)
+    names = [metric.name for metric in metrics]
+    proposed_problems = (
+        problems(gates.branch, names, "params.yaml of this branch") if gates.proposed else []
+    )
     return PullRequest(
         head=repo.head(short=True),
         base=base,
@@ -160,7 +169,9 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         data_changed=repo.tracked_data(changed),
         model_changed=model in changed,
         metrics=metrics,
-        failures=check(metrics, read_gates(params)),
+        failures=check(metrics, gates.applied, gates.where),
+        gates_proposed=gates.proposed,
+        gates_problems=proposed_problems,
         params=params_diff,
         plots=plots,
     )
