@@ -102,7 +102,7 @@ def test_a_lower_is_better_metric_is_gated_downwards():
     "gates, problem",
     [
         ({"minimun": {"log_loss": 0.3}}, "gates.minimun in params.yaml is not a gate: use"),
-        ({"beat_baseline": "false"}, "gates.beat_baseline in params.yaml is 'false', but must be"),
+        ({"beat_baseline": "no"}, "gates.beat_baseline in params.yaml is 'no', but must be"),
         ({"minimum": {"log_loss": "0.3"}}, "gates.minimum.log_loss in params.yaml is '0.3', but"),
         ({"minimum": [0.9]}, "gates.minimum in params.yaml is [0.9], but must map metrics to"),
         ({"max_drop": {"log_loss": -1}}, "gates.max_drop.log_loss in params.yaml is -1, but must"),
@@ -132,3 +132,19 @@ def test_without_gates_on_the_base_the_branch_gates_apply():
     gates = gates_for({"gates": GATES}, {"data": {}}, "origin/main")
     assert gates.applied == GATES and gates.proposed == {}
     assert gates_for({"gates": GATES}, None, "origin/main").where == "params.yaml"
+
+
+def test_beat_baseline_may_name_the_metrics_that_must_beat_it():
+    # A rare class weighed up (class_weight: balanced) gives up accuracy for balanced accuracy.
+    metrics = [
+        Metric("accuracy", new=0.9, old=0.9, baseline=0.97),
+        Metric("balanced_accuracy", new=0.85, old=0.85, baseline=0.5),
+    ]
+    assert check(metrics, {"beat_baseline": ["balanced_accuracy"]}) == []
+    assert check(metrics, {"beat_baseline": True}) == [
+        "accuracy is 0.9, no better than the baseline's 0.97"
+    ]
+    assert check(metrics, {"beat_baseline": ["recall"]}) == [
+        "gates.beat_baseline in params.yaml names 'recall', which is not a metric: "
+        "use one of accuracy, balanced_accuracy"
+    ]

@@ -81,9 +81,18 @@ def problems(gates: object, metrics: list[str], where: str) -> list[str]:
     found = []
     for key, value in gates.items():
         if key == "beat_baseline":
-            if not isinstance(value, bool):
+            # true for every metric, or a list of the metrics that must beat the baseline.
+            if isinstance(value, list):
+                found += [
+                    f"gates.beat_baseline in {where} names '{name}', which is not a metric: "
+                    f"use one of {', '.join(sorted(metrics))}"
+                    for name in value
+                    if not isinstance(name, str) or name not in metrics
+                ]
+            elif not isinstance(value, bool):
                 found.append(
-                    f"gates.beat_baseline in {where} is {value!r}, but must be true or false"
+                    f"gates.beat_baseline in {where} is {value!r}, but must be true, false or a "
+                    "list of metrics"
                 )
         elif key not in THRESHOLDS:
             found.append(f"gates.{key} in {where} is not a gate: use {', '.join(GATES)}")
@@ -115,7 +124,9 @@ def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> l
     list means every gate passes."""
     failures = problems(gates, [metric.name for metric in metrics], where)
     minimums, maximums, drops = (limits(gates, section) for section in THRESHOLDS)
-    beat_baseline = isinstance(gates, dict) and gates.get("beat_baseline") is True
+    beat = gates.get("beat_baseline") if isinstance(gates, dict) else None
+    beaten = {metric.name for metric in metrics} if beat is True else set()
+    beaten |= {name for name in beat if isinstance(name, str)} if isinstance(beat, list) else set()
     for metric in metrics:
         if metric.new is None:
             failures.append(f"{metric.name} has no value in this revision's metrics")
@@ -131,7 +142,7 @@ def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> l
                 f"{metric.name} got worse by {worse:g} against the base ({metric.old:g} to "
                 f"{metric.new:g}), more than the {allowed:g} allowed"
             )
-        if beat_baseline and metric.baseline is not None:
+        if metric.name in beaten and metric.baseline is not None:
             lower = lower_is_better(metric.name)
             if metric.new >= metric.baseline if lower else metric.new <= metric.baseline:
                 failures.append(
