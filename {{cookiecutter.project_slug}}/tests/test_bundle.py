@@ -1,6 +1,7 @@
 """The published bundle: it loads what was saved, and refuses altered files or unexpected types."""
 
 import os
+import pickle
 from functools import partial
 
 import numpy as np
@@ -15,6 +16,7 @@ from {{ cookiecutter.module_name }}.errors import (
 from {{ cookiecutter.module_name }}.model.bundle import (
     SUMS_FILE,
     load_bundle,
+    sha256,
     write_bundle,
 )
 from {{ cookiecutter.module_name }}.model.predict import (
@@ -112,3 +114,41 @@ def test_rows_that_do_not_fit_are_a_user_error(folder, rows):
     text.loc[0, "level"] = "high"
     with pytest.raises(UserError, match="the input's values do not fit the model"):
         predict(model, text, info)
+
+
+def resum(folder, *lines: str) -> None:
+    """Rewrite SHA256SUMS: its true lines for the bundle's files, then ``lines``."""
+    sums = [f"{sha256(path)}  {path.name}" for path in sorted(folder.iterdir())]
+    sums = [line for line in sums if not line.endswith(f"  {SUMS_FILE}")]
+    (folder / SUMS_FILE).write_text("\n".join([*sums, *lines]) + "\n")
+
+
+@pytest.mark.parametrize("name", ["../outside.txt", "/etc/hostname", "sub/file", ".."])
+def test_checksums_naming_files_outside_the_bundle_are_refused(folder, name):
+    resum(folder, f"{'0' * 64}  {name}")
+    with pytest.raises(UserError, match="which is not a file of the bundle's own folder"):
+        load_bundle(folder)
+
+
+def test_binary_mode_checksums_are_accepted_and_malformed_lines_refused(folder):
+    text = (folder / SUMS_FILE).read_text()
+    (folder / SUMS_FILE).write_text(text.replace("  ", " *"))  # `sha256sum -b` writes this
+    load_bundle(folder)
+    (folder / SUMS_FILE).write_text(text + "not a checksum line\n")
+    with pytest.raises(UserError, match=r"line \d+ of .* is not '<sha256>  <file>'"):
+        load_bundle(folder)
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"artifact": "model"}', "[]"])
+def test_a_damaged_bundle_json_with_matching_checksums_is_refused(folder, content):
+    (folder / "bundle.json").write_text(content)
+    resum(folder)
+    with pytest.raises(UserError, match="bundle.json (is not a readable JSON file|lacks )"):
+        load_bundle(folder)
+
+
+def test_a_pickle_in_place_of_the_model_with_matching_checksums_is_refused(folder):
+    (folder / "model.skops").write_bytes(pickle.dumps({"not": "skops"}))
+    resum(folder)
+    with pytest.raises(UserError, match="model.skops is not a skops model file"):
+        load_bundle(folder)

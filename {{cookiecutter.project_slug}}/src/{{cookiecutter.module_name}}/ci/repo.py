@@ -25,9 +25,13 @@ DOCUMENTATION = ("*.md", "*.rst", "docs/*", "LICENSE*", "licenses/*")
 def run(*command: str, log: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``command``, showing its output as it comes; also save it to ``log``."""
     print(f"$ {' '.join(command)}", flush=True)
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    ) as process:
+    try:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+    except FileNotFoundError:
+        raise UserError(f"`{command[0]}` is not installed here: install it and run again") from None
+    with process:
         lines = []
         for line in process.stdout:
             print(line, end="", flush=True)

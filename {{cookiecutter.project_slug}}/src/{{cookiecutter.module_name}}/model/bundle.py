@@ -7,6 +7,8 @@ no pickled code), ``bundle.json`` (what the model is and where it came from), ``
 
 import hashlib
 import json
+import re
+import zipfile
 from pathlib import Path
 
 from ..contract import BASELINE, MODEL
@@ -99,15 +101,43 @@ def write_bundle(folder: Path, model, info: dict, card: str, metrics: dict) -> l
     return [*files, folder / SUMS_FILE]
 
 
-def verify(folder: Path) -> None:
-    """Check that ``folder`` holds exactly the files of SHA256SUMS, each with its checksum."""
+# One line of SHA256SUMS: a SHA-256 digest, then two spaces or " *" (sha256sum -b), then a name.
+SUMS_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
+# Keys bundle.json must hold for predict and the model card.
+INFO_KEYS = ("artifact", "version", "task")
+
+
+def digest(folder: Path) -> str:
+    """The bundle's digest: the SHA-256 of its SHA256SUMS, which pins every file in it."""
+    return sha256(folder / SUMS_FILE)
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """``{file name: digest}`` of the bundle's SHA256SUMS; only plain names of files in the
+    bundle's own folder are accepted, so nothing outside it is ever read."""
     sums_path = folder / SUMS_FILE
     if not sums_path.is_file():
         raise UserError(f"{folder} is not a model bundle: it has no {SUMS_FILE}")
     listed = {}
-    for line in sums_path.read_text(encoding="utf-8").splitlines():
-        digest, _, name = line.partition("  ")
+    for number, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
+        match = SUMS_LINE.fullmatch(line)
+        if not match:
+            raise UserError(
+                f"line {number} of {sums_path} is not '<sha256>  <file>': the bundle was altered"
+            )
+        digest, name = match.groups()
+        if name in (".", "..") or "/" in name or "\\" in name:
+            raise UserError(
+                f"{sums_path} lists '{name}', which is not a file of the bundle's own folder: "
+                "the bundle was altered, so nothing in it is read"
+            )
         listed[name] = digest
+    return listed
+
+
+def verify(folder: Path) -> None:
+    """Check that ``folder`` holds exactly the files of SHA256SUMS, each with its checksum."""
+    listed = checksums(folder)
     present = {path.name for path in folder.iterdir()} - {SUMS_FILE}
     extra = sorted(present - listed.keys())
     if extra:
@@ -123,18 +153,38 @@ def verify(folder: Path) -> None:
             )
 
 
+def read_info(folder: Path) -> dict:
+    """bundle.json, checked to hold what predict needs."""
+    path = folder / INFO_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(
+            f"{path} is not a readable JSON file ({error}): the bundle is damaged"
+        ) from None
+    missing = [key for key in INFO_KEYS if not isinstance(info, dict) or key not in info]
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(missing)}: the bundle is incomplete")
+    return info
+
+
 def load_bundle(folder: Path):
     """Verify the bundle in ``folder`` and return ``(model, info)``; refuse anything unexpected."""
     import skops.io
 
     verify(folder)
+    info = read_info(folder)
     model_path = folder / MODEL_FILE
-    unexpected = sorted(set(skops.io.get_untrusted_types(file=model_path)) - set(ALLOWED_TYPES))
+    try:
+        found = skops.io.get_untrusted_types(file=model_path)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:  # skops' readers
+        raise UserError(
+            f"{model_path} is not a skops model file ({type(error).__name__}): it is not loaded"
+        ) from None
+    unexpected = sorted(set(found) - set(ALLOWED_TYPES))
     if unexpected:
         raise UserError(
             f"{model_path} contains types that a published model may not hold "
             f"({', '.join(unexpected)}), so it is not loaded"
         )
-    model = skops.io.load(model_path, trusted=ALLOWED_TYPES)
-    info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
-    return model, info
+    return skops.io.load(model_path, trusted=ALLOWED_TYPES), info
