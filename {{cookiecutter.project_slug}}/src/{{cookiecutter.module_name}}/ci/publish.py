@@ -34,6 +34,17 @@ def latest_version() -> str | None:
     return tags.splitlines()[0].split("@", 1)[1] if tags else None
 
 
+def next_minor(version: str) -> str:
+    """The version after ``version`` (``v1.2.0`` -> ``v1.3.0``), as GTO's --bump-minor counts."""
+    major, minor, _ = version.removeprefix("v").split(".")
+    return f"v{major}.{int(minor) + 1}.0"
+
+
+def recorded_digest(tag: str) -> str | None:
+    """The bundle digest recorded in the message of the version tag ``tag``."""
+    return bundle.digest_in(repo.git("tag", "--list", "--format=%(contents)", tag) or "")
+
+
 def build_bundle(version: str) -> Path:
     """Write dist/<artifact>-<version>/ from the workspace's model, params and metrics."""
     params = read_yaml(Path("params.yaml"))
@@ -94,20 +105,29 @@ def publish(*, dry_run: bool, branch: str) -> int:
         if dry_run or repo.succeeds("gh", "release", "view", tag):
             print(f"ci-publish: the model is the same as {tag}: nothing to publish")
             return 0
-        # The tag was pushed but its release failed last time: make the release now.
+        # The tag exists without its release: a failed earlier run, or a local dry run whose
+        # tag never reached origin. Push the tag if origin lacks it, then make the release.
         print(f"ci-publish: {tag} has no GitHub release yet: creating it")
-        repo.sh(*release_command(tag, build_bundle(latest)))
+        folder = build_bundle(latest)
+        if recorded_digest(tag) != bundle.digest(folder):
+            raise UserError(
+                f"the bundle built now differs from the one {tag} records: remove the local tag "
+                f"(`git tag --delete {tag}`) if it was a dry run's, and run again"
+            )
+        if not repo.git("ls-remote", "--exit-code", "--tags", "origin", f"refs/tags/{tag}"):
+            repo.sh("git", "push", "origin", tag)
+        repo.sh(*release_command(tag, folder))
         return 0
-    bump = ["--version", FIRST_VERSION] if latest is None else ["--bump-minor"]
-    message = f"Publish {ARTIFACT} (model md5 {model_md5(lock)})"
-    repo.sh("gto", "register", ARTIFACT, "HEAD", *bump, "-m", message)
-    version = latest_version()
+    version = FIRST_VERSION if latest is None else next_minor(latest)
     tag = f"{ARTIFACT}@{version}"
-    try:
-        folder = build_bundle(version)
-    except BaseException:
-        repo.sh("git", "tag", "--delete", tag)  # not pushed yet: leave no version without a bundle
-        raise
+    # The bundle first: its digest goes into the tag's message, in Git, where a release
+    # cannot rewrite it; `predict --version` checks a downloaded bundle against it.
+    folder = build_bundle(version)
+    message = (
+        f"Publish {ARTIFACT} {version}: model md5 {model_md5(lock)}, "
+        f"bundle sha256 {bundle.digest(folder)}"
+    )
+    repo.sh("gto", "register", ARTIFACT, "HEAD", "--version", version, "-m", message)
     release = release_command(tag, folder)
     if dry_run:
         print(f"ci-publish: dry run: created {tag} locally (not pushed) and {folder}")

@@ -112,6 +112,12 @@ def digest(folder: Path) -> str:
     return sha256(folder / SUMS_FILE)
 
 
+def digest_in(message: str) -> str | None:
+    """The bundle digest a version tag's message records (``bundle sha256 <hex>``), if any."""
+    match = re.search(r"bundle sha256 ([0-9a-f]{64})", message)
+    return match[1] if match else None
+
+
 def checksums(folder: Path) -> dict[str, str]:
     """``{file name: digest}`` of the bundle's SHA256SUMS; only plain names of files in the
     bundle's own folder are accepted, so nothing outside it is ever read."""
