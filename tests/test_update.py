@@ -4,6 +4,7 @@ The template is a clone of this repository at its last commit (uncommitted chang
 it); the change is committed to the clone, as a maintainer would push it.
 """
 
+import json
 import os
 import tempfile
 import tomllib
@@ -55,8 +56,8 @@ def test_update_brings_the_template_change_and_keeps_the_users_work(tmp_path):
     run("git", "checkout", "--quiet", "-B", "template", head(TEMPLATE), cwd=template)
 
     # A user creates the project with cruft and commits the .cruft.json it adds.
-    (tmp_path / "projects").mkdir()
     projects = tmp_path / "projects"
+    projects.mkdir()
     created = run(CRUFT, "create", "--no-input", str(template), cwd=projects, env=WITH_SET_UP)
     assert "first commit" in created.stdout, created.stdout
     project = projects / DEFAULT_SLUG
@@ -97,7 +98,7 @@ def test_update_brings_the_template_change_and_keeps_the_users_work(tmp_path):
     assert {line[3:] for line in status} == {".cruft.json", "Makefile", "README.md", "params.yaml"}
     assert not any(line.startswith(("U", "AA", "DD")) for line in status), status
     assert run("git", "ls-files", "--others", "--", "*.rej", cwd=project).stdout == ""
-    cruft_state = yaml.safe_load((project / ".cruft.json").read_text())
+    cruft_state = json.loads((project / ".cruft.json").read_text())
     assert cruft_state["commit"] == head(template)
 
     # Only documentation, a Makefile comment and a comment in params.yaml changed: nothing runs.
