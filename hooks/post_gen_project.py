@@ -2,9 +2,11 @@
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 TASK = {{cookiecutter.task | tojson}}
@@ -17,6 +19,9 @@ SAMPLE_DATA = {"classification": "breast_cancer.csv", "regression": "diabetes.cs
 # Set to 1 to get the files without the repository (as if Git and DVC were missing): for bakes
 # that only check the files, where Git and DVC would take most of the time.
 SKIP_GIT_DVC = "COOKIECUTTER_DVC_CML_SKIP_GIT_DVC"
+# cookiecutter's own entry point always records the output folder in the context; cruft renders
+# through cookiecutter's generate_files, which leaves it out.
+RENDERED_BY_CRUFT = {{"_output_dir" not in cookiecutter}}
 
 
 def keep_needed_files() -> Path:
@@ -31,6 +36,21 @@ def keep_needed_files() -> Path:
     Path("requirements", f"{pinned}.txt").rename("requirements.txt")
     shutil.rmtree("requirements")
     return Path("data/raw", SAMPLE_DATA[TASK])
+
+
+def comparison_render() -> bool:
+    """Whether cruft renders the template only to compare it (`cruft update`, `cruft diff`).
+
+    It renders each revision into a folder fresh from Python's tempfile, right under the system's
+    temporary folder, and deletes it after the diff: a repository there would only add binary
+    files to the diff. `cruft create` renders where the user asks, and gets the full set-up.
+    """
+    folder = Path.cwd().parent
+    return (
+        RENDERED_BY_CRUFT
+        and folder.parent == Path(tempfile.gettempdir()).resolve()
+        and re.fullmatch(r"tmp[a-z0-9_]{8}", folder.name) is not None
+    )
 
 
 def dvc_command() -> list[str] | None:
@@ -66,7 +86,8 @@ def finish_commands(sample: Path, init_git: bool) -> str:
 def main() -> None:
     sample = keep_needed_files()
     done, todo = [], []
-    skip = os.environ.get(SKIP_GIT_DVC) == "1"
+    comparing = comparison_render()
+    skip = comparing or os.environ.get(SKIP_GIT_DVC) == "1"
     git, dvc = (None, None) if skip else (shutil.which("git"), dvc_command())
     if git:
         sh(git, "init", "--quiet", "-b", "main")
@@ -94,6 +115,8 @@ def main() -> None:
         message = "Create project from cookiecutter-dvc-cml"
         sh(git, *commit_identity(git), "commit", "--quiet", "--no-verify", "-m", message)
         done.append("first commit")
+    if comparing:
+        return
 
     print(f"\nCreated {SLUG}/ ({TASK}):")
     for line in done:
