@@ -19,6 +19,7 @@ from {{ cookiecutter.module_name }}.ci.gitlab import (
 from {{ cookiecutter.module_name }}.ci.publish import (
     release,
     release_exists,
+    release_plan,
 )
 from {{ cookiecutter.module_name }}.errors import (
     UserError,
@@ -174,3 +175,14 @@ def test_a_release_uploads_the_bundle_and_links_every_file(gitlab, tmp_path):
         name: f"{api}/projects/{PROJECT}/packages/generic/model/v1.1.0/{name}"
         for name in ("SHA256SUMS", "model.skops", "model_card.md")
     }
+
+
+def test_a_dry_run_says_what_the_release_would_do_and_calls_nothing(tmp_path, monkeypatch):
+    for name in ("CI_API_V4_URL", "CI_PROJECT_ID", "GITLAB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)  # it needs none of them
+    (tmp_path / "model.skops").write_bytes(b"model")
+    (tmp_path / "SHA256SUMS").write_bytes(b"sums")
+    assert release_plan("gitlab", "model@v2.0.0", tmp_path) == (
+        "upload SHA256SUMS, model.skops to the package registry and create the GitLab release "
+        "model@v2.0.0"
+    )
