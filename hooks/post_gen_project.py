@@ -13,6 +13,7 @@ TASK = {{cookiecutter.task | tojson}}
 LICENSE = {{cookiecutter.license | tojson}}
 REMOTE = {{cookiecutter.dvc_remote | tojson}}
 REMOTE_URL = {{cookiecutter.dvc_remote_url | tojson}}.strip()
+CI_PLATFORM = {{cookiecutter.ci_platform | tojson}}
 SLUG = {{cookiecutter.project_slug | tojson}}
 AUTHOR = ({{cookiecutter.author_name | tojson}}, {{cookiecutter.author_email | tojson}})
 SAMPLE_DATA = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
@@ -25,7 +26,8 @@ RENDERED_BY_CRUFT = {{"_output_dir" not in cookiecutter}}
 
 
 def keep_needed_files() -> Path:
-    """Keep the task's sample data, the chosen licence and requirements; return the data."""
+    """Keep the task's sample data, the chosen licence, requirements and CI files; return the
+    data."""
     for task, name in SAMPLE_DATA.items():
         if task != TASK:
             Path("data/raw", name).unlink()
@@ -35,6 +37,10 @@ def keep_needed_files() -> Path:
     pinned = REMOTE if REMOTE in ("s3", "gs", "azure") else "base"
     Path("requirements", f"{pinned}.txt").rename("requirements.txt")
     shutil.rmtree("requirements")
+    if CI_PLATFORM == "gitlab":
+        shutil.rmtree(".github")
+    else:
+        Path(".gitlab-ci.yml").unlink()
     return Path("data/raw", SAMPLE_DATA[TASK])
 
 

@@ -76,7 +76,14 @@ def rendered_files(folder: str, module: str, pattern: str = "*") -> set[str]:
     }
 
 
-def expected_files(module: str, task: str, *, set_up: bool) -> set[str]:
+# The CI files each platform's projects get (the hook deletes the other platform's).
+CI_FILES = {
+    "github": {".github/workflows/pull-request.yml", ".github/workflows/publish.yml"},
+    "gitlab": {".gitlab-ci.yml"},
+}
+
+
+def expected_files(module: str, task: str, *, set_up: bool, platform: str = "github") -> set[str]:
     """The exact set of a baked project's files: those it commits after the hook's full set-up,
     or those on disk after a bake without Git and DVC (no DVC files; the sample data itself)."""
     package = rendered_files("src", module, "*.py")
@@ -95,8 +102,7 @@ def expected_files(module: str, task: str, *, set_up: bool) -> set[str]:
         "params.yaml",
         "pyproject.toml",
         "requirements.txt",
-        ".github/workflows/pull-request.yml",
-        ".github/workflows/publish.yml",
+        *CI_FILES[platform],
         *package,
         *rendered_files("tests", module),
     }

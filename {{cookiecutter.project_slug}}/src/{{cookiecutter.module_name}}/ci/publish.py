@@ -2,7 +2,9 @@
 
 ``make ci-publish`` (main only): reproduce (nothing should run), push everything to the DVC
 remote, check the remote holds every output, and if the model changed since the last version, tag
-the next version (GTO's ``model@vX.Y.Z``), build the bundle in dist/ and create a GitHub release.
+the next version (GTO's ``model@vX.Y.Z``), build the bundle in dist/ and create a release with
+it: on GitHub with ``gh``, on GitLab through its API (the files go to the project's generic package
+registry, and the release links them).
 """
 
 import argparse
@@ -17,11 +19,14 @@ from ..errors import UserError, run
 from ..model import bundle
 from ..params import read_yaml
 from . import repo
+from .gitlab import GitLab
 
 ARTIFACT = repo.MODEL_ARTIFACT
 DIST = Path("dist")
 FIRST_VERSION = "v1.0.0"
 LIBRARIES = ["scikit-learn", "numpy", "pandas", "skops", "dvc", "gto"]
+# Where the repository is hosted, so where releases are made (the Makefile says which).
+HOSTS = ("github", "gitlab")
 
 
 def model_md5(lock_text: str | None) -> str | None:
@@ -75,7 +80,7 @@ def build_bundle(version: str) -> Path:
     return folder
 
 
-def publish(*, dry_run: bool, branch: str) -> int:
+def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
     """The publish job on the default branch; returns the exit code."""
     current = repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
     if current != branch:
@@ -102,12 +107,12 @@ def publish(*, dry_run: bool, branch: str) -> int:
     published = latest and repo.quiet("git", "show", f"{ARTIFACT}@{latest}:dvc.lock")
     if latest and model_md5(published) == model_md5(lock):
         tag = f"{ARTIFACT}@{latest}"
-        if dry_run or repo.succeeds("gh", "release", "view", tag):
+        if dry_run or release_exists(host, tag):
             print(f"ci-publish: the model is the same as {tag}: nothing to publish")
             return 0
         # The tag exists without its release: a failed earlier run, or a local dry run whose
         # tag never reached origin. Push the tag if origin lacks it, then make the release.
-        print(f"ci-publish: {tag} has no GitHub release yet: creating it")
+        print(f"ci-publish: {tag} has no release yet: creating it")
         folder = build_bundle(latest)
         if recorded_digest(tag) != bundle.digest(folder):
             raise UserError(
@@ -116,7 +121,7 @@ def publish(*, dry_run: bool, branch: str) -> int:
             )
         if not repo.git("ls-remote", "--exit-code", "--tags", "origin", f"refs/tags/{tag}"):
             repo.sh("git", "push", "origin", tag)
-        repo.sh(*release_command(tag, folder))
+        release(host, tag, folder)
         return 0
     version = FIRST_VERSION if latest is None else next_minor(latest)
     tag = f"{ARTIFACT}@{version}"
@@ -128,13 +133,15 @@ def publish(*, dry_run: bool, branch: str) -> int:
         f"bundle sha256 {bundle.digest(folder)}"
     )
     repo.sh("gto", "register", ARTIFACT, "HEAD", "--version", version, "-m", message)
-    release = release_command(tag, folder)
     if dry_run:
         print(f"ci-publish: dry run: created {tag} locally (not pushed) and {folder}")
-        print(f"ci-publish: a real run would now run: git push origin {tag}; {' '.join(release)}")
+        print(
+            f"ci-publish: a real run would now run: git push origin {tag}; "
+            f"{release_plan(host, tag, folder)}"
+        )
         return 0
     repo.sh("git", "push", "origin", tag)
-    repo.sh(*release)
+    release(host, tag, folder)
     print(f"ci-publish: published {tag}")
     return 0
 
@@ -146,14 +153,46 @@ def release_command(tag: str, folder: Path) -> list[str]:
     return ["gh", "release", "create", tag, *files, "--title", tag, "--notes-file", notes]
 
 
+def release_exists(host: str, tag: str) -> bool:
+    if host == "gitlab":
+        return GitLab.from_environment().release_exists(tag)
+    return repo.succeeds("gh", "release", "view", tag)
+
+
+def release_plan(host: str, tag: str, folder: Path) -> str:
+    """What :func:`release` would do, in one line."""
+    if host == "gitlab":
+        names = ", ".join(sorted(path.name for path in folder.iterdir()))
+        return f"upload {names} to the package registry and create the GitLab release {tag}"
+    return " ".join(release_command(tag, folder))
+
+
+def release(host: str, tag: str, folder: Path) -> None:
+    """The release of the pushed ``tag``, with the bundle's files and the model card as notes."""
+    if host != "gitlab":
+        repo.sh(*release_command(tag, folder))
+        return
+    api = GitLab.from_environment()
+    artifact, version = tag.split("@", 1)
+    links = {}
+    for path in sorted(folder.iterdir()):
+        print(f"ci-publish: uploading {path.name} to the package registry ({artifact} {version})")
+        links[path.name] = api.upload(artifact, version, path)
+    api.create_release(tag, (folder / bundle.CARD_FILE).read_text(encoding="utf-8"), links)
+    print(f"ci-publish: created the GitLab release {tag}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--dry-run", type=int, default=0, help="1: tag locally only, no push and no GitHub release"
+        "--dry-run", type=int, default=0, help="1: tag locally only, no push and no release"
     )
     parser.add_argument("--branch", default="main", help="the branch that publishes")
+    parser.add_argument(
+        "--platform", choices=HOSTS, default="github", help="where releases are made"
+    )
     args = parser.parse_args()
-    sys.exit(publish(dry_run=bool(args.dry_run), branch=args.branch))
+    sys.exit(publish(dry_run=bool(args.dry_run), branch=args.branch, host=args.platform))
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ from .state import (
 
 # Chart colours, in series order: the base revision in grey, this revision in blue.
 PALETTE = "#9e9e9e, #1f77b4"
-# Where the generated README says what a pull request check verifies for each kind of remote.
-README_SECTION = "README.md, section “Pull requests and releases”"
+# Where the generated README says what a pull request check verifies for each kind of remote,
+# and where CI's secrets go (GitHub's repository secrets, GitLab's CI/CD variables).
+README_SECTION = "README.md, section “Pull requests and releases” (“Merge requests …” on GitLab)"
 ENABLE_CLOUD = (
     "store DVC's data in a cloud remote (S3, Google Cloud Storage or Azure) and give CI its "
-    f"credentials as repository secrets: {README_SECTION} says how"
+    f"credentials as secrets: {README_SECTION} says how"
 )
 # Why the inputs could not be had (a run's `access`), and what makes the check verify the change.
 ACCESS = {
@@ -32,13 +33,13 @@ ACCESS = {
     UNREACHABLE_REMOTE: ("the DVC remote is a folder that CI runners cannot reach", ENABLE_CLOUD),
     NO_SECRETS: (
         "this run gets no credentials for the DVC remote (a pull request from a fork or from "
-        "Dependabot)",
+        "Dependabot, or on GitLab a branch that protected variables do not reach)",
         "a maintainer can verify it: check out the branch, run `make ci-pr` with access to the "
         "DVC remote and push the results, or push the branch to this repository",
     ),
     REMOTE_FAILED: (
         "the DVC remote did not provide them (see the errors in repro.log)",
-        f"check the remote's credentials in the repository secrets ({README_SECTION}) and "
+        f"check the remote's credentials in CI's secrets ({README_SECTION}) and "
         "run the check again",
     ),
 }

@@ -112,7 +112,7 @@ def require_revision(base: str) -> None:
     if git("rev-parse", "--verify", "--quiet", base + "^{commit}") is None:
         raise UserError(
             f"the base revision '{base}' is not known here: fetch it (`git fetch origin main`), "
-            "or in GitHub Actions check out with fetch-depth: 0"
+            "or check out the whole history (GitHub: fetch-depth: 0; GitLab: GIT_DEPTH: 0)"
         )
 
 

@@ -1,0 +1,136 @@
+"""Fast tier: a GitLab project's .gitlab-ci.yml for every kind of DVC remote: its stages and
+rules, jobs that only prepare the runner and call make targets, secrets that no line prints, and
+shell that parses. (test_gitlab_pipeline.py runs it in gitlab-ci-local, slow tier.)"""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import TEMPLATE, bake
+
+REMOTES = json.loads((TEMPLATE / "cookiecutter.json").read_text())["dvc_remote"]
+URLS = {"s3": "s3://bucket/p", "gs": "gs://bucket/p", "azure": "azure://container/p"}
+# The DVC remote's credentials per remote, as CI/CD variables; the README tells users to set them.
+SECRETS = {
+    "local": [],
+    "none": [],
+    "s3": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+    "gs": ["GCP_CREDENTIALS"],
+    "azure": ["AZURE_STORAGE_CONNECTION_STRING"],
+}
+TOKENS = ["GITLAB_TOKEN", "CI_PUSH_TOKEN"]
+MERGE_REQUEST = '$CI_PIPELINE_SOURCE == "merge_request_event"'
+DEFAULT_BRANCH = '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"'
+# The one place a token is written out: git's credential helper, single-quoted so that only git
+# runs it, when it pushes, and prints it to git alone.
+CREDENTIAL_HELPER = re.compile(r"git config credential\.helper '[^']*\$CI_PUSH_TOKEN[^']*'")
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory) -> dict[str, Path]:
+    """A GitLab project for every kind of remote, baked without Git and DVC, by remote."""
+    root = tmp_path_factory.mktemp("gitlab")
+    projects = {}
+    for remote in REMOTES:
+        url = {"dvc_remote_url": URLS[remote]} if remote in URLS else {}
+        answers = {"dvc_remote": remote, "ci_platform": "gitlab", "python_version": "3.12", **url}
+        projects[remote] = bake(root / remote, set_up=False, **answers)
+    return projects
+
+
+@pytest.fixture(params=REMOTES)
+def generated(request, projects) -> tuple[Path, str, dict]:
+    project = projects[request.param]
+    return project, request.param, yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+
+
+def script(job: dict) -> list[str]:
+    """The job's before_script (the default one if it has none) and script, anchors flattened."""
+
+    def flat(lines: list) -> list[str]:
+        nested = (flat(item) if isinstance(item, list) else [item] for item in lines)
+        return [line for items in nested for line in items]
+
+    return flat(job.get("before_script", [])) + flat(job["script"])
+
+
+def test_stages_and_rules(generated):
+    project, remote, pipeline = generated
+    assert pipeline["stages"] == ["check", "publish"]
+    jobs = {name: job for name, job in pipeline.items() if "script" in (job or {})}
+    assert set(jobs) == {"check", "publish"}
+    assert jobs["check"]["stage"] == "check" and jobs["publish"]["stage"] == "publish"
+    assert jobs["check"]["rules"] == [{"if": MERGE_REQUEST}]
+    (publish_rule,) = jobs["publish"]["rules"]
+    if remote in ("local", "none"):  # out of the runners' reach: publishing is opt-in
+        assert publish_rule == {"if": f'{DEFAULT_BRANCH} && $PUBLISH == "true"'}
+    else:
+        assert publish_rule == {"if": DEFAULT_BRANCH}
+    assert jobs["check"]["interruptible"] is True
+    assert jobs["publish"]["resource_group"] == "publish" and "cache" not in jobs["publish"]
+    assert pipeline["variables"]["GIT_DEPTH"] == "0"  # the merge-base and earlier versions' tags
+    assert jobs["check"]["artifacts"]["when"] == "always"
+    assert set(jobs["check"]["artifacts"]["paths"]) == {"report.md", "repro.log", "pytest.log"}
+    assert not (project / ".github").exists()
+    assert "CI_PLATFORM ?= gitlab" in (project / "Makefile").read_text()
+
+
+def test_jobs_only_prepare_the_runner_and_call_make(generated):
+    _, remote, pipeline = generated
+    before = pipeline["default"]["before_script"]
+    assert pipeline["default"]["image"] == "python:3.12-bookworm"
+    pinned = re.search(r"^uv==\S+$", (TEMPLATE / "requirements-dev.txt").read_text(), re.M)
+    assert f'"{pinned[0]}"' in before[0]  # the uv the template's own tools use
+    check, publish = script(pipeline["check"]), script(pipeline["publish"])
+    makes = [re.findall(r"\bmake [\w-]+", line) for line in check + publish]
+    assert [make for found in makes for make in found] == [
+        "make ci-pr",
+        "make comment",
+        "make ci-publish",
+    ]
+    assert pipeline["check"]["variables"]["BASE"] == "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+    assert pipeline["check"]["variables"]["BRANCH"] == "$CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"
+    fetch = f"refs/remotes/origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME{chr(34)}"
+    assert any(line.startswith("git fetch") and line.endswith(fetch) for line in check)
+    # Trusted only in this project's branches, with the remote's credentials.
+    trusted = [line for line in check if "TRUSTED=" in line]
+    if remote in ("local", "none"):
+        assert trusted == ["export TRUSTED=0"]
+    else:
+        (line,) = trusted
+        assert f'[ -n "${{{SECRETS[remote][-1]}:-}}" ]' in line and '"$SAME_PROJECT" = 1' in line
+    # The check's own code runs without the API token; the note is posted even when it fails.
+    (ci_pr,) = [line for line in check if "make ci-pr" in line]
+    assert "env -u GITLAB_TOKEN make ci-pr || status=$?" in ci_pr
+    assert check[-1] == 'exit "$status"'
+
+
+def test_no_line_prints_a_secret(generated):
+    project, remote, pipeline = generated
+    text = (project / ".gitlab-ci.yml").read_text()
+    assert "set -x" not in text and "CI_DEBUG_TRACE" not in text
+    lines = [line for job in ("check", "publish") for line in script(pipeline[job])]
+    helpers = [line for line in lines if CREDENTIAL_HELPER.fullmatch(line)]
+    assert len(helpers) == 2  # the check's and the publish job's
+    for line in lines:
+        for secret in [*TOKENS, *SECRETS[remote]]:
+            for use in re.finditer(rf"\$\{{?{secret}\b", CREDENTIAL_HELPER.sub("", line)):
+                before = line[: use.start()]
+                assert not re.search(r"\b(echo|printf|cat|tee)\b[^;|&]*$", before), line
+    readme = (project / "README.md").read_text()
+    assert "## Merge requests and releases" in readme
+    for variable in [*TOKENS, *SECRETS[remote]]:
+        assert f"`{variable}`" in readme
+
+
+def test_scripts_are_valid_shell(projects):
+    for project in projects.values():
+        pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+        for job in ("check", "publish"):
+            lines = script({**pipeline["default"], **pipeline[job]})
+            result = subprocess.run(["bash", "-n"], input="\n".join(lines), text=True)
+            assert result.returncode == 0, f"{job} in {project}"
