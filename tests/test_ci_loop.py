@@ -322,6 +322,11 @@ def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_n
     assert "v1.0.0" in shown and "v1.1.0" in shown
     bundle = loop.path / "dist/model-v1.1.0"
     run("sha256sum", "-c", "SHA256SUMS", cwd=bundle)
+    # The annotated tag records the bundle's digest (of SHA256SUMS), where a release cannot
+    # rewrite it.
+    message = loop.sh("git tag --list --format='%(contents)' model@v1.1.0").stdout
+    digest = run("sha256sum", "SHA256SUMS", cwd=bundle).stdout.split()[0]
+    assert f"bundle sha256 {digest}" in message
     scored = loop.sh(
         f"python -m {MODULE}.model.predict dist/model-v1.1.0 "
         "data/raw/breast_cancer.csv predictions.csv"
