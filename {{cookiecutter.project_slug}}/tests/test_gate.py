@@ -2,7 +2,12 @@
 
 import pytest
 
-from {{ cookiecutter.module_name }}.ci.gate import Metric, check, from_diff, unchanged
+from {{ cookiecutter.module_name }}.ci.gate import (
+    Metric,
+    check,
+    from_diff,
+    unchanged,
+)
 
 GATES = {
     "minimum": {"balanced_accuracy": 0.9},
@@ -90,3 +95,19 @@ def test_a_lower_is_better_metric_is_gated_downwards():
         "rmse got worse by 3 against the base (50 to 53), more than the 2 allowed"
     ]
     assert check(rising, {"max_drop": {"rmse": 3.5}, "beat_baseline": True}) == []
+
+
+def test_beat_baseline_may_name_the_metrics_that_must_beat_it():
+    # A rare class weighed up (class_weight: balanced) gives up accuracy for balanced accuracy.
+    metrics = [
+        Metric("accuracy", new=0.9, old=0.9, baseline=0.97),
+        Metric("balanced_accuracy", new=0.85, old=0.85, baseline=0.5),
+    ]
+    assert check(metrics, {"beat_baseline": ["balanced_accuracy"]}) == []
+    assert check(metrics, {"beat_baseline": True}) == [
+        "accuracy is 0.9, no better than the baseline's 0.97"
+    ]
+    assert check(metrics, {"beat_baseline": ["recall"]}) == [
+        "gates.beat_baseline in params.yaml names 'recall', which is not a metric: "
+        "use one of accuracy, balanced_accuracy"
+    ]

@@ -11,10 +11,19 @@ import pytest
 
 from {{ cookiecutter.module_name }}.contract import PLOTS
 from {{ cookiecutter.module_name }}.params import load_params, read_yaml
-from {{ cookiecutter.module_name }}.stages.evaluate import PARAMS as EVALUATE_PARAMS
+from {{ cookiecutter.module_name }}.stages.evaluate import (
+    PARAMS as EVALUATE_PARAMS,
+)
 from {{ cookiecutter.module_name }}.stages.evaluate import fit_baseline, scores
-from {{ cookiecutter.module_name }}.stages.prepare import PARAMS as PREPARE_PARAMS
-from {{ cookiecutter.module_name }}.stages.prepare import read_raw, split, validate
+from {{ cookiecutter.module_name }}.stages.prepare import (
+    PARAMS as PREPARE_PARAMS,
+)
+from {{ cookiecutter.module_name }}.stages.prepare import (
+    read_raw,
+    row_groups,
+    split,
+    validate,
+)
 from {{ cookiecutter.module_name }}.stages.train import PARAMS as TRAIN_PARAMS
 from {{ cookiecutter.module_name }}.stages.train import train
 
@@ -29,20 +38,32 @@ def test_model_beats_baseline_on_sample_data():
         pytest.skip(f"{params['data.file']} is not in the workspace: `dvc pull` it to run this")
     task, target = params["data.task"], params["data.target"]
     categorical = params["data.categorical_columns"] or []
-    frame = validate(
-        read_raw(ROOT / params["data.file"], categorical),
+    raw = read_raw(
+        ROOT / params["data.file"],
+        categorical,
+        separator=params["data.separator"],
+        decimal=params["data.decimal"],
+        encoding=params["data.encoding"],
+    )
+    checked = validate(
+        raw,
         task=task,
         target=target,
         id_column=params["data.id_column"],
+        group_column=params["data.group_column"],
         drop_columns=params["data.drop_columns"] or [],
         categorical_columns=categorical,
+        keep_columns=params["data.keep_columns"] or [],
     )
+    groups, _ = row_groups(checked.frame, checked.groups)
     train_split, test_split = split(
-        frame,
+        checked.frame,
         task=task,
         target=target,
         test_size=params["prepare.test_size"],
         seed=params["prepare.seed"],
+        groups=groups,
+        min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
     )
 
     params = load_params(PARAMS_FILE, TRAIN_PARAMS)
@@ -54,6 +75,7 @@ def test_model_beats_baseline_on_sample_data():
         estimator=name,
         hyperparameters=(params["train.hyperparameters"] or {}).get(name),
         seed=params["train.seed"],
+        class_weight=params["train.class_weight"],
     )
     load_params(PARAMS_FILE, EVALUATE_PARAMS)  # every key evaluate reads is in params.yaml
     baseline = fit_baseline(train_split, task=task, target=target)

@@ -65,8 +65,12 @@ def check(metrics: list[Metric], gates: dict) -> list[str]:
     """Return one sentence per failing gate; an empty list means every gate passes."""
     by_name = {metric.name: metric for metric in metrics}
     failures = []
-    for section in ("minimum", "maximum", "max_drop"):
-        for name in gates.get(section) or {}:
+    # beat_baseline: true for every metric, or a list of the metrics that must beat it.
+    beat = gates.get("beat_baseline")
+    beaten = set(by_name) if beat is True else set(beat or [])
+    for section in ("minimum", "maximum", "max_drop", "beat_baseline"):
+        named = gates.get(section) if section != "beat_baseline" or isinstance(beat, list) else {}
+        for name in named or {}:
             if name not in by_name:
                 known = ", ".join(sorted(by_name))
                 failures.append(
@@ -90,7 +94,7 @@ def check(metrics: list[Metric], gates: dict) -> list[str]:
                 f"{metric.name} got worse by {worse:g} against the base ({metric.old:g} to "
                 f"{metric.new:g}), more than the {allowed:g} allowed"
             )
-        if gates.get("beat_baseline") and metric.baseline is not None:
+        if metric.name in beaten and metric.baseline is not None:
             lower = lower_is_better(metric.name)
             if metric.new >= metric.baseline if lower else metric.new <= metric.baseline:
                 failures.append(
