@@ -138,16 +138,27 @@ def test_repeated_rows_are_kept_and_split_together(task):
     target = "label" if task == "classification" else "size"
     checked = validate(frame, task=task, target=target, id_column="record")
     assert len(checked.frame) == 60  # nothing deleted
-    groups, repeated = row_groups(checked.frame)
-    assert repeated == sum(checked.frame.duplicated())
+    features = checked.frame.drop(columns=[target])
+    groups, repeated = row_groups(features)
+    assert repeated == sum(features.duplicated())
     assert repeated >= 20
     for seed in range(5):
         train, test = split(
             checked.frame, task=task, target=target, test_size=0.25, seed=seed, groups=groups
         )
         assert len(train) + len(test) == 60
-        shared = train.merge(test.drop_duplicates(), how="inner")
-        assert shared.empty, f"seed {seed}: a repeated row is on both sides"
+        shared = train.drop(columns=[target]).merge(test.drop(columns=[target]).drop_duplicates())
+        assert shared.empty, f"seed {seed}: repeated features are on both sides"
+
+
+def test_same_features_with_other_targets_stay_together():
+    # Coarse features: many people share them, and some of them churn. Split apart by label, a
+    # model would learn the opposite of what it is tested on.
+    frame = pd.DataFrame(
+        {"plan": ["basic", "pro"] * 50, "churned": (["yes"] * 3 + ["no"] * 2) * 20}
+    )
+    groups, repeated = row_groups(frame[["plan"]])
+    assert (len(set(groups)), repeated) == (2, 98)
 
 
 def test_group_column_keeps_a_group_on_one_side():
@@ -162,7 +173,7 @@ def test_group_column_keeps_a_group_on_one_side():
     )
     checked = validate(frame, task="classification", target="churned", group_column="customer")
     assert list(checked.frame.columns) == ["spend", "churned"]  # the group is not a feature
-    groups, _ = row_groups(checked.frame, checked.groups)
+    groups, _ = row_groups(checked.frame[["spend"]], checked.groups)
     assert len(set(groups)) == 30
     train, test = split(
         checked.frame, task="classification", target="churned", test_size=0.2, seed=1, groups=groups
@@ -174,8 +185,8 @@ def test_group_column_keeps_a_group_on_one_side():
 
 def test_repeats_and_groups_join_transitively():
     # Rows 0 and 1 share a group; row 1 repeats row 2; so rows 0, 1 and 2 stay together.
-    frame = pd.DataFrame({"a": [1.0, 2.0, 2.0, 3.0], "y": ["p", "q", "q", "p"]})
-    groups, repeated = row_groups(frame, pd.Series(["g1", "g1", "g2", "g3"]))
+    features = pd.DataFrame({"a": [1.0, 2.0, 2.0, 3.0]})
+    groups, repeated = row_groups(features, pd.Series(["g1", "g1", "g2", "g3"]))
     assert repeated == 1
     assert groups[0] == groups[1] == groups[2] != groups[3]
 

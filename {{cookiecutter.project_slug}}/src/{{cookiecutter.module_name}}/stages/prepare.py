@@ -574,22 +574,23 @@ def validate(
 
 
 def row_groups(
-    frame: pd.DataFrame, group_values: pd.Series | None = None
+    features: pd.DataFrame, group_values: pd.Series | None = None
 ) -> tuple[np.ndarray, int]:
-    """A group number per row, and how many rows repeat an earlier row.
+    """A group number per row, and how many rows repeat the features of an earlier row.
 
-    Rows with the same values in every column of ``frame`` share a group, and so do rows with the
-    same ``group_values``, transitively.
+    Rows with the same ``features`` share a group whatever their targets (split apart, a model
+    would be tested on rows it was trained on, or taught the opposite answer for them), and so do
+    rows with the same ``group_values``, transitively.
     """
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    hashes = pd.util.hash_pandas_object(features, index=False).to_numpy()
     rows = pd.factorize(hashes)[0]
-    repeated = len(frame) - (int(rows.max()) + 1 if len(frame) else 0)
+    repeated = len(features) - (int(rows.max()) + 1 if len(features) else 0)
     if group_values is None:
         return rows, repeated
     groups = pd.factorize(group_values.to_numpy())[0]
     size = int(rows.max()) + int(groups.max()) + 2
     # A graph of row keys and group keys, one edge per row: each connected part is one group.
-    ones = np.ones(len(frame), dtype=np.int64)
+    ones = np.ones(len(features), dtype=np.int64)
     graph = coo_matrix((ones, (rows, rows.max() + 1 + groups)), shape=(size, size))
     _, parts = connected_components(graph, directed=False)
     return pd.factorize(parts[rows])[0], repeated
@@ -713,7 +714,8 @@ def main() -> None:
         keep_columns=params["data.keep_columns"] or [],
         source=str(args.raw),
     )
-    groups, repeated = row_groups(checked.frame, checked.groups)
+    target = params["data.target"]
+    groups, repeated = row_groups(checked.frame.drop(columns=[target]), checked.groups)
     train, test = split(
         checked.frame,
         task=params["data.task"],
@@ -730,8 +732,8 @@ def main() -> None:
         print(f"prepare: {note}")
     if repeated:
         print(
-            f"prepare: {repeated} rows repeat another row once ids and left-out columns are set "
-            "aside; each set of repeats stays on one side of the split"
+            f"prepare: {repeated} rows repeat the features of another row once ids and left-out "
+            "columns are set aside; rows with the same features stay on one side of the split"
         )
     if checked.groups is not None:
         print(
