@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.contract import PLOTS
+from {{ cookiecutter.module_name }}.contract import METRICS, PLOTS
 from {{ cookiecutter.module_name }}.params import load_params, read_yaml
 from {{ cookiecutter.module_name }}.stages.evaluate import (
     PARAMS as EVALUATE_PARAMS,
@@ -239,3 +239,22 @@ def test_the_metrics_file_is_the_one_git_keeps():
     [(path, options)] = declared[0].items()
     assert options == {"cache": False}
     assert path.endswith(".json")
+
+
+def test_gates_name_only_metrics_of_the_contract():
+    task = load_params(PARAMS_FILE, {"data.task": str})["data.task"]
+    gates = read_yaml(PARAMS_FILE)["gates"]
+    named = [*gates["minimum"], *gates["maximum"], *gates["max_drop"]]
+    if isinstance(gates["beat_baseline"], list):
+        named += gates["beat_baseline"]
+    assert set(named) <= set(METRICS[task])
+    # No threshold comes with the project: they would be the sample data's, not the user's.
+    assert gates["minimum"] == {} and gates["maximum"] == {}
+
+
+def test_readme_explains_every_data_setting():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using your own data", 1)[1].split("\n## ", 1)[0]
+    for key in read_yaml(PARAMS_FILE)["data"]:
+        if key not in ("task", "file", "target"):
+            assert f"`{key}`" in section or f"`data.{key}`" in section, key
