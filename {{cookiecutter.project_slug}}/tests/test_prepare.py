@@ -473,6 +473,12 @@ def test_dates_with_time_zones_and_gaps():
     assert clean["joined"].iloc[0] == pd.Timestamp("2024-03-01T08:00:00")
 
 
+def test_a_column_named_like_a_date_part():
+    frame = kinds_frame().assign(joined_year=2021)
+    with pytest.raises(UserError, match=r"column 'joined_year' has the name of the year feature"):
+        validate(frame, task="classification", target="churned")
+
+
 def test_free_text_can_be_kept(raw):
     frame = kinds_frame()
     clean = validate(frame, task="classification", target="churned", keep_columns=["name"]).frame

@@ -9,7 +9,7 @@ to fix. Columns that would mislead the model or leak private values are left out
 any column that predicts the target almost perfectly on its own. ``data.categorical_columns``
 forces categories, ``data.keep_columns`` keeps a column prepare would leave out.
 
-Rows stay whole and are never deleted: rows that repeat another row, and rows sharing a value of
+Rows are never deleted: rows with the same features, and rows sharing a value of
 ``data.group_column``, land on the same side of the split, so no example is in both.
 """
 
@@ -28,7 +28,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import UserError, run
-from ..model.features import BOOLEAN_PAIRS, date_values
+from ..model.features import BOOLEAN_PAIRS, DATE_PARTS, date_values
 from ..params import load_params
 
 NONE = type(None)
@@ -263,17 +263,19 @@ def _check_unique_ids(frame: pd.DataFrame, id_column: str, source: str) -> None:
         )
 
 
-def _numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """``values`` as floats, and a mask of the values that are not finite numbers."""
     if pd.api.types.is_numeric_dtype(values):
-        numbers = values.astype("float64")
+        # NumPy, not pandas, per column: wide tables have thousands of columns.
+        array = values.to_numpy("float64", na_value=np.nan)
+        return pd.Series(array, index=values.index, name=values.name), np.isinf(array)
     else:
         # Converting text is slow and text columns repeat few distinct values: convert each once.
         codes, distinct = pd.factorize(values)
         converted = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce")
         numbers = np.where(codes < 0, np.nan, converted.to_numpy("float64")[codes])
         numbers = pd.Series(numbers, index=values.index, name=values.name)
-    return numbers, values.notna() & ~np.isfinite(numbers)
+    return numbers, (values.notna() & ~np.isfinite(numbers)).to_numpy()
 
 
 def _as_number(values: pd.Series, name: str, source: str) -> pd.Series | None:
@@ -309,6 +311,8 @@ def _as_boolean(values: pd.Series, name: str, source: str) -> pd.Series | None:
     """``values`` as a yes/no column (pandas' nullable boolean) if they are, else None."""
     if pd.api.types.is_bool_dtype(values):
         return values.astype("boolean")
+    if pd.api.types.is_numeric_dtype(values):
+        return None  # 1 and 0 are numbers; list them in categorical_columns to make categories
     codes, distinct = pd.factorize(values)
     if not 1 < len(distinct) <= 20:
         return None
@@ -344,14 +348,25 @@ def _as_date(values: pd.Series, name: str, source: str) -> pd.Series | None:
     return date_values(values)
 
 
+def _check_date_part_names(columns: pd.Index, name: str) -> None:
+    for part in DATE_PARTS:
+        if f"{name}_{part}" in columns:
+            raise UserError(
+                f"column '{name}_{part}' has the name of the {part} feature of date column "
+                f"'{name}': rename it, or list one of them in data.drop_columns"
+            )
+
+
 def _is_id(numbers: pd.Series) -> bool:
     """Whole numbers, all different, in sequence (consecutive, or rising or falling by row)."""
-    if len(numbers) < ID_MIN_ROWS or numbers.isna().any() or (numbers % 1 != 0).any():
+    array = numbers.to_numpy("float64")
+    if len(array) < ID_MIN_ROWS or np.isnan(array).any() or (array % 1 != 0).any():
         return False
-    if not numbers.is_unique:
-        return False
-    consecutive = numbers.max() - numbers.min() == len(numbers) - 1
-    return consecutive or numbers.is_monotonic_increasing or numbers.is_monotonic_decreasing
+    steps = np.diff(array)
+    if (steps > 0).all() or (steps < 0).all():
+        return True
+    distinct = np.unique(array)
+    return len(distinct) == len(array) and distinct[-1] - distinct[0] == len(array) - 1
 
 
 def _guess_by_value(keys: np.ndarray, truth: np.ndarray, fit: np.ndarray, classification: bool):
@@ -393,7 +408,9 @@ def _score_alone(values: pd.Series, truth: np.ndarray, classification: bool) -> 
     if pd.api.types.is_datetime64_any_dtype(values):
         ticks = values.to_numpy("datetime64[ns]").view("int64").astype("float64")
         values = pd.Series(np.where(values.isna(), np.nan, ticks), index=values.index)
-    many = pd.api.types.is_numeric_dtype(values) and values.nunique() > 20
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    numbers = values.to_numpy("float64", na_value=np.nan) if numeric else None
+    many = numeric and len(np.unique(numbers[~np.isnan(numbers)])) > 20
     keys = None if many else pd.factorize(values, use_na_sentinel=False)[0]
     even = np.arange(len(values)) % 2 == 0
     scores = []
@@ -403,7 +420,7 @@ def _score_alone(values: pd.Series, truth: np.ndarray, classification: bool) -> 
             guess = _guess_by_value(keys, truth, fit, classification)
         else:
             fallback = np.bincount(truth[fit]).argmax() if classification else truth[fit].mean()
-            guess = _guess_by_nearest(values.to_numpy("float64"), truth, fit, fallback)
+            guess = _guess_by_nearest(numbers, truth, fit, fallback)
         if classification:
             totals = np.bincount(truth[held])
             hits = np.bincount(truth[held], weights=guess == truth[held], minlength=len(totals))
@@ -528,6 +545,7 @@ def validate(
             column = _as_date(values, name, source)
             if column is not None:
                 dates.append(name)
+                _check_date_part_names(frame.columns, name)
         if column is None:
             distinct = values.nunique()
             if name not in explicit and distinct >= max(
@@ -541,7 +559,7 @@ def validate(
     truth = pd.factorize(labels)[0] if classification else labels.to_numpy("float64")
     for name, column in list(features.items()):
         if name not in explicit and _score_alone(column, truth, classification) >= LEAK_SCORE:
-            metric = "balanced accuracy" if task == "classification" else "R²"
+            metric = "balanced accuracy" if classification else "R²"
             left_out[name] = (
                 f"predicts '{target}' almost perfectly on its own ({metric} ≥ {LEAK_SCORE})"
             )
