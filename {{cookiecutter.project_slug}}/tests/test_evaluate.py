@@ -242,6 +242,7 @@ def test_each_model_input_is_traced_to_its_raw_column():
     frame = _frame("binary", 120, seed=1).assign(
         member=pd.array([True, False, None] * 40, dtype="boolean"),
         joined=pd.date_range("2024-01-01", periods=120, freq="D"),
+        unmeasured=np.nan,  # empty in training, but filled in where the model is used
     )
     model = train(
         frame,
@@ -255,7 +256,7 @@ def test_each_model_input_is_traced_to_its_raw_column():
     assert len(sources) == model[-1].n_features_in_
     assert sources.count("joined") == 5  # year, month, day, weekday, hour
     assert sources.count("plan") == 2  # one-hot: basic, pro
-    assert {"signal", "noise", "member"} <= set(sources)
+    assert {"signal", "noise", "member", "unmeasured"} <= set(sources)
 
 
 def test_importance_is_the_drop_of_the_main_metric(case):

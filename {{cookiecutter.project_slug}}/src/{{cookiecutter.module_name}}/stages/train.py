@@ -134,7 +134,14 @@ def build_pipeline(features: pd.DataFrame, estimator) -> Pipeline:
         return Pipeline([("columns", columns), ("preprocess", preprocess), ("model", estimator)])
     preprocess = ColumnTransformer(
         [
-            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            (
+                "numeric",
+                # keep_empty_features: a column empty in training still has its one input.
+                make_pipeline(
+                    SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+                ),
+                numeric,
+            ),
             (
                 "categorical",
                 make_pipeline(
