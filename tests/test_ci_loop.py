@@ -129,7 +129,7 @@ def test_a_readme_only_change_runs_nothing(loop):
     assert "Nothing in the pipeline changed: no stage ran." in report
     assert "✅ **All quality gates pass.**" in report
     assert "No parameter changed." in report
-    assert "| roc_auc ↑ | 0.9957 | 0.9957 | 0 |" in report
+    assert "| roc_auc ↑ | 0.9931 | 0.9931 | 0 |" in report
     # A branch name reaches commands through the environment, never as shell code.
     assert "touch owned" not in loop.sh("make -n ci-pr BRANCH='x;touch owned'").stdout
     # Local parity: `make report` from the same state writes the same file.
@@ -195,11 +195,12 @@ def test_d_a_param_that_breaks_a_gate_fails_and_names_the_metric(loop):
     assert "gate failed: balanced_accuracy" in result.stdout
     report = loop.report()
     assert "quality gate(s) failed" in report
-    assert re.search(r"- balanced_accuracy is [\d.]+, below the minimum of 0.9", report)
+    # No minimum comes with the project: the drop against main is what fails.
+    assert re.search(r"- balanced_accuracy got worse by [\d.]+ against the base", report)
     # `make gate` alone says the same, one line per failing metric, and fails.
     gate = loop.sh("make gate BASE=origin/main", check=False)
     assert gate.returncode != 0
-    assert re.search(r"^gate failed: balanced_accuracy is [\d.]+, below", gate.stdout, re.M)
+    assert re.search(r"^gate failed: balanced_accuracy got worse by", gate.stdout, re.M)
 
 
 def test_e_change_reproduced_and_pushed_locally_runs_nothing_and_shows_the_diff(loop):

@@ -182,6 +182,22 @@ def set_column(name, value):
     return change
 
 
+def add_column(name, value):
+    """A change that appends column ``name`` with ``value(row number)`` in each row."""
+
+    def change(header, rows):
+        return [*header, name], [[*row, value(i)] for i, row in enumerate(rows)]
+
+    return change
+
+
+def latin1(path: Path) -> None:
+    """Save the CSV as a Latin-1 spreadsheet export would, with an accent in the header."""
+    path.write_bytes(
+        path.read_text().replace("mean_texture", "mean_texture_é", 1).encode("latin-1")
+    )
+
+
 BAD_DATA = {
     "target column missing": (
         lambda h, r: ([*h[:-1], "label"], r),
@@ -197,7 +213,23 @@ BAD_DATA = {
         set_column("mean_texture", lambda i, v: ""),
         "column 'mean_texture' is empty in every row",
     ),
-    "duplicate rows": (lambda h, r: (h, [*r, r[3]]), "line 571 repeats line 5"),
+    "target column twice": (
+        lambda h, r: ([*h, "diagnosis"], [[*row, row[-1]] for row in r]),
+        "names column 'diagnosis' twice (columns 31 and 32)",
+    ),
+    "garbage in a date column": (
+        add_column("visit", lambda i: "soon" if i == 9 else f"2024-01-{i % 28 + 1:02d}"),
+        "column 'visit' in data/raw/breast_cancer.csv holds dates but line 11 has 'soon'",
+    ),
+    "a third value in a yes/no column": (
+        add_column("smoker", lambda i: "maybe" if i == 9 else ("yes", "no")[i % 2]),
+        "column 'smoker' in data/raw/breast_cancer.csv holds yes/no values but line 11 has 'maybe'",
+    ),
+    "a class with two test rows": (
+        set_column("diagnosis", lambda i, v: "unclear" if i < 10 else v),
+        "class 'unclear' of target 'diagnosis' has too few rows for the test split: 2 of its 10",
+    ),
+    "not UTF-8": (latin1, "is not UTF-8 text (byte 0xe9 on line 1): set data.encoding"),
 }
 
 
@@ -207,6 +239,8 @@ def test_bad_data_stops_prepare_and_keeps_committed_state(classification, change
     lock = (classification.path / "dvc.lock").read_bytes()
     if change is None:
         data.write_text("")
+    elif change is latin1:
+        latin1(data)
     else:
         edit_csv(data, change)
     result = classification.sh("dvc repro", check=False)
@@ -225,6 +259,16 @@ def test_bad_data_stops_prepare_and_keeps_committed_state(classification, change
     run("git", "checkout", "--", ".", cwd=classification.path)
     classification.sh("dvc checkout --quiet --force")
     assert "up to date" in classification.sh("dvc status").stdout
+
+
+def test_repeated_rows_are_kept_and_grouped(classification):
+    data = classification.path / "data/raw/breast_cancer.csv"
+    edit_csv(data, lambda h, r: (h, [*r, r[3], r[3]]))
+    output = classification.sh("dvc repro").stdout
+    assert "prepare: 2 rows repeat the features of another row" in output
+    # Nothing deleted: the 569 rows and the two repeats are all in a split.
+    split = re.search(r"prepare: (\d+) train rows, (\d+) test rows", output)
+    assert int(split[1]) + int(split[2]) == 571
 
 
 def test_listed_column_missing_is_named(classification):
@@ -290,7 +334,7 @@ def test_multiclass_target(classification):
     classification.sh(
         'python -c "from sklearn.datasets import load_iris; f = load_iris(as_frame=True).frame;'
         " f['species'] = f.pop('target').map(dict(enumerate(load_iris().target_names)));"
-        " f.drop_duplicates().to_csv('data/raw/iris.csv', index=False)\""
+        " f.to_csv('data/raw/iris.csv', index=False)\""
     )
     classification.sh("dvc add --quiet data/raw/iris.csv")
     classification.set_data_params(file="data/raw/iris.csv", target="species")

@@ -15,7 +15,9 @@ from {{ cookiecutter.module_name }}.errors import (
 )
 from {{ cookiecutter.module_name }}.model.bundle import (
     SUMS_FILE,
+    features,
     load_bundle,
+    model_card,
     sha256,
     write_bundle,
 )
@@ -152,3 +154,52 @@ def test_a_pickle_in_place_of_the_model_with_matching_checksums_is_refused(folde
     resum(folder)
     with pytest.raises(UserError, match="model.skops is not a skops model file"):
         load_bundle(folder)
+
+
+def test_the_model_card_lists_the_features(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "level": rng.normal(size=60),
+            "member": pd.array(rng.random(60) < 0.5, dtype="boolean"),
+            "joined": pd.date_range("2024-01-01", periods=60, freq="D"),
+            "kind": rng.choice(["a", "b"], size=60),
+            "label": rng.choice(["yes", "no"], size=60),
+        }
+    )
+    model = train(
+        frame,
+        task="classification",
+        target="label",
+        estimator="hist_gradient_boosting",
+        hyperparameters={"max_iter": 5},
+        seed=0,
+    )
+    listed = features(model)
+    assert listed == [
+        {"column": "level", "kind": "number"},
+        {"column": "member", "kind": "yes/no"},
+        {"column": "joined", "kind": "date"},
+        {"column": "kind", "kind": "category"},
+    ]
+    info = {
+        **INFO,
+        "target": "label",
+        "revision": "abc",
+        "data": {"path": "data/raw/x.csv", "md5": "0"},
+        "model_md5": "1",
+        "python": "3.11",
+        "libraries": {},
+        "params": {},
+        "features": listed,
+    }
+    card = model_card(info, {"model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.5}})
+    assert "reads these 4 columns" in card
+    assert "| `member` | yes/no |" in card and "| `joined` | date |" in card
+    # The bundle loads with the project's own first step trusted, and scores raw text.
+    write_bundle(tmp_path / "bundle", model, info, card, {"model": {}})
+    loaded, _ = load_bundle(tmp_path / "bundle")
+    raw = frame.astype({"member": object, "joined": str})
+    raw["member"] = raw["member"].map({True: "yes", False: "no"})
+    scored = predict(loaded, raw, info)
+    assert list(scored["prediction"]) == list(model.predict(frame))

@@ -5,11 +5,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
     balanced_accuracy_score,
     f1_score,
     log_loss,
     roc_auc_score,
 )
+from sklearn.preprocessing import label_binarize
 
 from {{ cookiecutter.module_name }}.contract import (
     METRICS,
@@ -20,6 +22,9 @@ from {{ cookiecutter.module_name }}.errors import (
 )
 from {{ cookiecutter.module_name }}.stages.evaluate import (
     fit_baseline,
+    importance,
+    input_sources,
+    own_importance,
     plot_data,
     scores,
 )
@@ -75,7 +80,7 @@ def test_scores_names_exactly_the_task_metrics(case):
     assert all(isinstance(value, float) and np.isfinite(value) for value in values.values())
     if task == "classification":
         assert len(model.classes_) == (3 if kind == "multiclass" else 2)
-        for name in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"):
+        for name in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "average_precision"):
             assert 0 <= values[name] <= 1
         assert values["log_loss"] >= 0
     else:
@@ -109,6 +114,13 @@ def test_classification_scores_equal_those_of_the_labels(kind, estimator):
             if len(classes) == 2
             else roc_auc_score(actual, probabilities, multi_class="ovr", labels=classes)
         ),
+        "average_precision": (
+            average_precision_score(actual == classes[1], probabilities[:, 1])
+            if len(classes) == 2
+            else average_precision_score(
+                label_binarize(actual, classes=classes), probabilities, average="macro"
+            )
+        ),
         "log_loss": log_loss(actual, probabilities, labels=classes),
     }
     values = scores(model, test_split, task="classification", target="target")
@@ -139,8 +151,12 @@ def test_baseline_is_worse_than_the_model(case):
         assert model_scores["balanced_accuracy"] > baseline_scores["balanced_accuracy"] + 0.2
         assert model_scores["roc_auc"] > baseline_scores["roc_auc"]
         assert model_scores["log_loss"] < baseline_scores["log_loss"]
-        # The baseline predicts class frequencies whatever the features say.
+        # The baseline predicts class frequencies whatever the features say: its precision is
+        # the share of each class, whatever the threshold.
         assert baseline_scores["roc_auc"] == pytest.approx(0.5)
+        shares = test_split["target"].value_counts(normalize=True)
+        positive = shares[model.classes_[1]] if len(model.classes_) == 2 else shares.mean()
+        assert baseline_scores["average_precision"] == pytest.approx(positive, abs=1e-6)
     else:
         assert model_scores["rmse"] < baseline_scores["rmse"] / 2
         assert model_scores["r2"] > 0.9
@@ -196,3 +212,71 @@ def test_plot_data(case):
             assert roc[column].iloc[-1] == 1
             assert roc[column].is_monotonic_increasing
             assert roc[column].between(0, 1).all()
+
+
+def _wide(columns: int, size: int = 200, seed: int = 0) -> pd.DataFrame:
+    """``columns`` numeric columns of noise, of which 'x3' and 'x7' carry the target."""
+    rng = np.random.default_rng(seed)
+    names = [f"x{i}" for i in range(columns)]
+    frame = pd.DataFrame(rng.normal(size=(size, columns)), columns=names)
+    frame["target"] = np.where(frame["x3"] - frame["x7"] > 0, "yes", "no")
+    return frame
+
+
+@pytest.mark.parametrize("estimator", ["linear", "random_forest", "hist_gradient_boosting"])
+def test_wide_tables_shuffle_only_the_features_the_model_ranks_highest(estimator):
+    train_split, test_split = _wide(60), _wide(60, size=80, seed=1)
+    model = train(
+        train_split,
+        task="classification",
+        target="target",
+        estimator=estimator,
+        hyperparameters={},
+        seed=0,
+    )
+    ranking = own_importance(model)
+    assert set(ranking.index) == {f"x{i}" for i in range(60)}
+    assert set(ranking.nlargest(2).index) == {"x3", "x7"}
+    table = importance(
+        model,
+        test_split,
+        task="classification",
+        target="target",
+        repeats=2,
+        seed=0,
+        max_features=5,
+    )
+    assert len(table) == 5
+    assert set(table["feature"].iloc[:2]) == {"x3", "x7"}
+    assert set(table["feature"]) == set(ranking.nlargest(5).index)
+
+
+def test_each_model_input_is_traced_to_its_raw_column():
+    frame = _frame("binary", 120, seed=1).assign(
+        member=pd.array([True, False, None] * 40, dtype="boolean"),
+        joined=pd.date_range("2024-01-01", periods=120, freq="D"),
+        unmeasured=np.nan,  # empty in training, but filled in where the model is used
+    )
+    model = train(
+        frame,
+        task="classification",
+        target="target",
+        estimator="linear",
+        hyperparameters={},
+        seed=0,
+    )
+    sources = input_sources(model)
+    assert len(sources) == model[-1].n_features_in_
+    assert sources.count("joined") == 5  # year, month, day, weekday, hour
+    assert sources.count("plan") == 2  # one-hot: basic, pro
+    assert {"signal", "noise", "member", "unmeasured"} <= set(sources)
+
+
+def test_importance_is_the_drop_of_the_main_metric(case):
+    _, task, _, test_split, model = case
+    table = importance(
+        model, test_split, task=task, target="target", repeats=3, seed=0, max_features=30
+    )
+    assert table["feature"].iloc[0] == "signal"
+    assert table["importance"].iloc[0] > 0.2  # balanced accuracy or R² fall far without it
+    assert table.set_index("feature")["importance"]["noise"] < 0.05

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.module_name }}.contract import (
+    METRICS,
     PLOTS,
 )
 from {{ cookiecutter.module_name }}.params import (
@@ -28,6 +29,7 @@ from {{ cookiecutter.module_name }}.stages.prepare import (
 )
 from {{ cookiecutter.module_name }}.stages.prepare import (
     read_raw,
+    row_groups,
     split,
     validate,
 )
@@ -49,20 +51,32 @@ def test_model_beats_baseline_on_sample_data():
         pytest.skip(f"{params['data.file']} is not in the workspace: `dvc pull` it to run this")
     task, target = params["data.task"], params["data.target"]
     categorical = params["data.categorical_columns"] or []
-    frame = validate(
-        read_raw(ROOT / params["data.file"], categorical),
+    raw = read_raw(
+        ROOT / params["data.file"],
+        categorical,
+        separator=params["data.separator"],
+        decimal=params["data.decimal"],
+        encoding=params["data.encoding"],
+    )
+    checked = validate(
+        raw,
         task=task,
         target=target,
         id_column=params["data.id_column"],
+        group_column=params["data.group_column"],
         drop_columns=params["data.drop_columns"] or [],
         categorical_columns=categorical,
+        keep_columns=params["data.keep_columns"] or [],
     )
+    groups, _ = row_groups(checked.frame.drop(columns=[target]), checked.groups)
     train_split, test_split = split(
-        frame,
+        checked.frame,
         task=task,
         target=target,
         test_size=params["prepare.test_size"],
         seed=params["prepare.seed"],
+        groups=groups,
+        min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
     )
 
     params = load_params(PARAMS_FILE, TRAIN_PARAMS)
@@ -74,6 +88,7 @@ def test_model_beats_baseline_on_sample_data():
         estimator=name,
         hyperparameters=(params["train.hyperparameters"] or {}).get(name),
         seed=params["train.seed"],
+        class_weight=params["train.class_weight"],
     )
     load_params(PARAMS_FILE, EVALUATE_PARAMS)  # every key evaluate reads is in params.yaml
     baseline = fit_baseline(train_split, task=task, target=target)
@@ -237,3 +252,22 @@ def test_the_metrics_file_is_the_one_git_keeps():
     [(path, options)] = declared[0].items()
     assert options == {"cache": False}
     assert path.endswith(".json")
+
+
+def test_gates_name_only_metrics_of_the_contract():
+    task = load_params(PARAMS_FILE, {"data.task": str})["data.task"]
+    gates = read_yaml(PARAMS_FILE)["gates"]
+    named = [*gates["minimum"], *gates["maximum"], *gates["max_drop"]]
+    if isinstance(gates["beat_baseline"], list):
+        named += gates["beat_baseline"]
+    assert set(named) <= set(METRICS[task])
+    # No threshold comes with the project: they would be the sample data's, not the user's.
+    assert gates["minimum"] == {} and gates["maximum"] == {}
+
+
+def test_readme_explains_every_data_setting():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using your own data", 1)[1].split("\n## ", 1)[0]
+    for key in read_yaml(PARAMS_FILE)["data"]:
+        if key not in ("task", "file", "target"):
+            assert f"`{key}`" in section or f"`data.{key}`" in section, key

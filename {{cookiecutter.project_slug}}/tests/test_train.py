@@ -12,6 +12,9 @@ from threadpoolctl import threadpool_limits
 from {{ cookiecutter.module_name }}.errors import (
     UserError,
 )
+from {{ cookiecutter.module_name }}.model.features import (
+    ColumnKinds,
+)
 from {{ cookiecutter.module_name }}.stages.train import (
     ESTIMATORS,
     train,
@@ -144,3 +147,99 @@ def test_saved_bytes_do_not_depend_on_thread_count(frames, task, name):
     with threadpool_limits(limits=2):
         two = pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
     assert one == two
+
+
+@pytest.mark.parametrize("name", ESTIMATORS["classification"])
+def test_class_weight_balanced(frames, name):
+    model = train(
+        frames["classification"],
+        task="classification",
+        target="label",
+        estimator=name,
+        hyperparameters=SMALL[name],
+        seed=0,
+        class_weight="balanced",
+    )
+    assert model[-1].class_weight == "balanced"
+    assert _train(frames["classification"], "classification", name)[-1].class_weight is None
+
+
+@pytest.mark.parametrize(
+    ("task", "weight", "message"),
+    [
+        (
+            "regression",
+            "balanced",
+            r"train\.class_weight is 'balanced', but Ridge weighs no classes",
+        ),
+        ("classification", "inverse", r"train\.class_weight is 'inverse' but must be null or"),
+    ],
+)
+def test_class_weight_errors(frames, task, weight, message):
+    with pytest.raises(UserError, match=message):
+        train(
+            frames[task],
+            task=task,
+            target="label",
+            estimator="linear",
+            hyperparameters={},
+            seed=0,
+            class_weight=weight,
+        )
+
+
+@pytest.fixture(scope="module")
+def kinds() -> pd.DataFrame:
+    """Prepared columns of every kind, as prepare writes them, and a target that follows them."""
+    rng = np.random.default_rng(1)
+    size = 120
+    member = rng.random(size) < 0.5
+    joined = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, size), unit="D")
+    return pd.DataFrame(
+        {
+            "member": pd.array(member, dtype="boolean"),
+            "joined": joined,
+            "name": [f"Person {number}" for number in range(size)],  # listed in keep_columns
+            "label": np.where(member ^ (joined.month > 6), "yes", "no"),
+        }
+    )
+
+
+@pytest.mark.parametrize(("task", "name"), CASES)
+def test_yes_no_and_dates_score_from_raw_text(kinds, task, name):
+    frame = kinds if task == "classification" else kinds.assign(label=kinds["member"] * 2.0)
+    model = _train(frame, task, name)
+    assert isinstance(model[0], ColumnKinds)
+    assert list(model[0].booleans) == ["member"]
+    assert list(model[0].dates) == ["joined"]
+    raw = pd.DataFrame(
+        {
+            "joined": ["2024-02-03", "2024-09-30T12:00:00Z", None],
+            "member": ["yes", "No", None],
+            "name": ["Someone new", "Person 1", None],
+        }
+    )
+    assert len(model.predict(raw)) == 3
+    with pytest.raises(ValueError, match=r"column 'member' has 'maybe', which is not a yes/no"):
+        model.predict(raw.assign(member=["yes", "maybe", "no"]))
+    with pytest.raises(ValueError, match=r"column 'joined' has 'soon', which is not an ISO 8601"):
+        model.predict(raw.assign(joined=["soon", None, "2024-01-01"]))
+
+
+@pytest.mark.parametrize(("task", "name"), CASES)
+def test_no_rare_text_value_is_saved_with_the_model(kinds, task, name):
+    frame = kinds if task == "classification" else kinds.assign(label=kinds["member"] * 2.0)
+    frame = frame.assign(plan=["basic", "pro", "team"] * 40)
+    saved = pickle.dumps(_train(frame, task, name), protocol=5)
+    assert b"Person 7" not in saved  # each name is on one row: none enters the model
+    assert b"basic" in saved and b"team" in saved  # a category of many rows does
+
+
+def test_categories_kept_are_frequent_and_few():
+    values = ["a"] * 30 + ["b"] * 5 + ["c"] * 4 + [f"rare {i}" for i in range(20)] + [None] * 3
+    step = ColumnKinds(categorical=["c"], min_category_rows=5, max_categories=1)
+    out = step.fit(pd.DataFrame({"c": values})).transform(pd.DataFrame({"c": values}))
+    assert step.categories_ == {"c": ["a"]}
+    assert out["c"].value_counts(dropna=False).to_dict() == {"a": 30, "(other)": 29, np.nan: 3}
+    step = ColumnKinds(categorical=["c"], min_category_rows=5).fit(pd.DataFrame({"c": values}))
+    assert step.categories_ == {"c": ["a", "b"]}

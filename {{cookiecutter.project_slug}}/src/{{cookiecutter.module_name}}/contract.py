@@ -16,6 +16,8 @@ METRICS = {
         "balanced_accuracy": HIGHER,
         "f1_macro": HIGHER,
         "roc_auc": HIGHER,
+        # Area under the precision-recall curve: the positive class's, or the mean over classes.
+        "average_precision": HIGHER,
         "log_loss": LOWER,
     },
     "regression": {"rmse": LOWER, "mae": LOWER, "r2": HIGHER},

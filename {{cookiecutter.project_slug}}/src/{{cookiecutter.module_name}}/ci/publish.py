@@ -65,6 +65,7 @@ def build_bundle(version: str) -> Path:
         "target": params["data"]["target"],
         "id_column": params["data"]["id_column"],
         "categorical_columns": params["data"]["categorical_columns"] or [],
+        "features": bundle.features(model),
         "revision": repo.quiet("git", "rev-parse", "HEAD"),
         "data": {"path": data_path, "md5": repo.lock_entries(lock).get(data_path)},
         "model_md5": model_md5(lock),

@@ -23,7 +23,9 @@ SUMS_FILE = "SHA256SUMS"
 # estimators, NumPy arrays, built-in containers). Anything else is refused, never built.
 # Gradient boosting with categorical features holds partial(check_array); skops lists the
 # function inside a partial on its own, so partial(os.system) is still refused as posix.system.
+# The model's first step is this project's own ColumnKinds (plain lists and dicts inside).
 ALLOWED_TYPES = [
+    f"{__package__}.features.ColumnKinds",
     "functools.partial",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -40,6 +42,20 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# How the model card names each kind of input column of ColumnKinds.
+KINDS = {"numeric": "number", "booleans": "yes/no", "dates": "date", "categorical": "category"}
+
+
+def features(model) -> list[dict[str, str]]:
+    """The raw columns the model reads, each with its kind, in the model's order."""
+    columns = model.named_steps["columns"]
+    return [
+        {"column": name, "kind": kind}
+        for attribute, kind in KINDS.items()
+        for name in getattr(columns, attribute)
+    ]
+
+
 def model_card(info: dict, metrics: dict) -> str:
     """The model card: what the model is, where it came from, how it scores, how to use it."""
     rows = [
@@ -47,6 +63,7 @@ def model_card(info: dict, metrics: dict) -> str:
         for name, value in metrics[MODEL].items()
     ]
     settings = json.dumps(info["params"], indent=2)
+    inputs = [f"| `{row['column']}` | {row['kind']} |" for row in info.get("features", [])]
     libraries = ", ".join(f"{name} {version}" for name, version in info["libraries"].items())
     return "\n".join(
         [
@@ -64,6 +81,15 @@ def model_card(info: dict, metrics: dict) -> str:
             "| Metric | Model | Baseline |",
             "| --- | ---: | ---: |",
             *rows,
+            "",
+            "## Features",
+            "",
+            f"The model reads these {len(inputs)} columns of a row; it ignores any other column.",
+            "Category values shared by fewer than a few training rows were left out of the model.",
+            "",
+            "| Column | Kind |",
+            "| --- | --- |",
+            *inputs,
             "",
             "## Parameters",
             "",

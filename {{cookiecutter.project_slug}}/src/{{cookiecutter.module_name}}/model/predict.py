@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError, run
-from ..stages.prepare import read_raw
+from ..stages.prepare import DIALECT_KEYS, read_raw
 from .bundle import load_bundle
 
 
@@ -42,11 +42,21 @@ def main() -> None:
     parser.add_argument("bundle", type=Path, help="folder of a published model bundle")
     parser.add_argument("input", type=Path, help="CSV file of raw rows to score")
     parser.add_argument("output", type=Path, help="CSV file to write the predictions to")
+    parser.add_argument("--separator", help="the CSV's field separator (detected if not given)")
+    parser.add_argument("--decimal", help="the CSV's decimal mark, '.' or ',' (detected too)")
+    parser.add_argument("--encoding", help="the CSV's text encoding (UTF-8 if not given)")
     args = parser.parse_args()
     model, info = load_bundle(args.bundle)
     if not args.input.is_file():
         raise UserError(f"{args.input} does not exist: give the path of a CSV file to score")
-    rows = read_raw(args.input, info.get("categorical_columns") or [])
+    rows = read_raw(
+        args.input,
+        info.get("categorical_columns") or [],
+        separator=args.separator,
+        decimal=args.decimal,
+        encoding=args.encoding,
+        keys={name: f"--{name}" for name in DIALECT_KEYS},
+    )
     predictions = predict(model, rows, info)
     predictions.to_csv(args.output, index=False)
     print(f"predict: scored {len(predictions)} rows with {info['artifact']} {info['version']}")

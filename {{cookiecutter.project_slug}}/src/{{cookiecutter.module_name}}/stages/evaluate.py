@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
     balanced_accuracy_score,
     f1_score,
+    get_scorer,
     log_loss,
     mean_absolute_error,
     r2_score,
@@ -27,7 +28,7 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import label_binarize
 
-from ..contract import BASELINE, METRICS, MODEL
+from ..contract import BASELINE, MAIN_METRIC, METRICS, MODEL
 from ..errors import UserError, run
 from ..params import load_params
 
@@ -37,6 +38,7 @@ PARAMS = {
     "data.target": str,
     "evaluate.seed": int,
     "evaluate.importance_repeats": int,
+    "evaluate.importance_features": int,
     "evaluate.max_plot_rows": int,
 }
 DIGITS = 6  # metrics are rounded so that tiny float noise never changes metrics.json
@@ -80,6 +82,14 @@ def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, fl
                 if len(labels) == 2
                 else roc_auc_score(truth, probabilities, multi_class="ovr", labels=labels)
             ),
+            # Precision-recall area: of the positive class (binary), or the mean over classes.
+            "average_precision": (
+                average_precision_score(truth == 1, probabilities[:, 1])
+                if len(labels) == 2
+                else average_precision_score(
+                    label_binarize(truth, classes=labels), probabilities, average="macro"
+                )
+            ),
             "log_loss": log_loss(truth, probabilities, labels=labels),
         }
     # In the contract's order and names: a contract metric not computed above fails here.
@@ -99,18 +109,99 @@ def roc_points(model, test: pd.DataFrame, *, target: str) -> pd.DataFrame:
     return pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(DIGITS)
 
 
-def importance(model, test: pd.DataFrame, *, target: str, repeats: int, seed: int) -> pd.DataFrame:
-    """Permutation importance of each raw input column on the test split, largest first."""
-    features = test.drop(columns=[target])
-    result = permutation_importance(
-        model, features, test[target], n_repeats=repeats, random_state=seed
-    )
-    table = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean})
+def input_sources(model) -> list[str]:
+    """The raw column behind each input of the Pipeline's estimator (train.build_pipeline's
+    layout: raw columns to model inputs, preprocessing, estimator)."""
+    columns, preprocess = model.named_steps["columns"], model.named_steps["preprocess"]
+    source = dict(zip(columns.get_feature_names_out(), columns.sources(), strict=True))
+    sources = []
+    for name, transformer, selected in preprocess.transformers_:
+        if name == "remainder" or len(selected) == 0:
+            continue
+        produced = preprocess.output_indices_[name]
+        if produced.stop - produced.start == len(selected):
+            sources += [source[column] for column in selected]
+        else:
+            # One-hot encoding: a column per category of each column.
+            encoder = transformer[-1] if hasattr(transformer, "steps") else transformer
+            widths = [len(categories) for categories in encoder.categories_]
+            sources += [
+                source[column]
+                for column, width in zip(selected, widths, strict=True)
+                for _ in range(width)
+            ]
+    return sources
+
+
+def own_importance(model) -> pd.Series | None:
+    """The estimator's own importance of each raw column (impurity or gain of tree splits,
+    size of linear coefficients on scaled inputs), or None if it has none."""
+    estimator = model[-1]
+    if hasattr(estimator, "feature_importances_"):
+        weights = estimator.feature_importances_
+    elif hasattr(estimator, "coef_"):
+        weights = np.abs(np.atleast_2d(estimator.coef_)).sum(axis=0)
+    elif hasattr(estimator, "_predictors"):
+        # Histogram gradient boosting exposes no importances: add up the gain of its splits.
+        weights = np.zeros(estimator.n_features_in_)
+        for trees in estimator._predictors:
+            for tree in trees:
+                splits = tree.nodes[~tree.nodes["is_leaf"].astype(bool)]
+                np.add.at(weights, splits["feature_idx"], splits["gain"])
+    else:
+        return None
+    return pd.Series(weights, dtype="float64").groupby(input_sources(model)).sum()
+
+
+def importance(
+    model,
+    test: pd.DataFrame,
+    *,
+    task: str,
+    target: str,
+    repeats: int,
+    seed: int,
+    max_features: int,
+) -> pd.DataFrame:
+    """Permutation importance on the test split: how much the task's main metric drops when a
+    column's values are shuffled, largest first.
+
+    Wide tables would take a predict per column and shuffle: with more than ``max_features``
+    columns, only those the model itself ranks highest are shuffled.
+    """
+    features, actual = test.drop(columns=[target]), test[target]
+    columns = list(features.columns)
+    if len(columns) > max_features:
+        ranking = own_importance(model)
+        if ranking is not None:
+            ranking = ranking.reindex(columns, fill_value=0.0)
+            position = {name: index for index, name in enumerate(columns)}
+            columns = sorted(columns, key=lambda name: (-ranking[name], position[name]))
+            columns = columns[:max_features]
+    scorer = get_scorer(MAIN_METRIC[task])
+    reference = scorer(model, features, actual)
+    rng = np.random.default_rng(seed)
+    drops = []
+    for name in columns:
+        values = features[name].to_numpy()
+        shuffled = [
+            scorer(model, features.assign(**{name: values[rng.permutation(len(values))]}), actual)
+            for _ in range(repeats)
+        ]
+        drops.append(reference - np.mean(shuffled))
+    table = pd.DataFrame({"feature": columns, "importance": drops})
     return table.round(DIGITS).sort_values(["importance", "feature"], ascending=[False, True])
 
 
 def plot_data(
-    model, test: pd.DataFrame, *, task: str, target: str, repeats: int, seed: int
+    model,
+    test: pd.DataFrame,
+    *,
+    task: str,
+    target: str,
+    repeats: int,
+    seed: int,
+    max_features: int = 30,
 ) -> dict[str, pd.DataFrame]:
     """Plot tables by file name, as dvc.yaml declares them: predictions and importance, then
     the ROC curve for classification or the residuals for regression."""
@@ -118,7 +209,15 @@ def plot_data(
     predictions = pd.DataFrame({"actual": test[target].to_numpy(), "predicted": predicted})
     tables = {
         "predictions.csv": predictions.round(DIGITS),
-        "importance.csv": importance(model, test, target=target, repeats=repeats, seed=seed),
+        "importance.csv": importance(
+            model,
+            test,
+            task=task,
+            target=target,
+            repeats=repeats,
+            seed=seed,
+            max_features=max_features,
+        ),
     }
     if task == "classification":
         tables["roc.csv"] = roc_points(model, test, target=target)
@@ -163,6 +262,7 @@ def main() -> None:
         target=target,
         repeats=params["evaluate.importance_repeats"],
         seed=params["evaluate.seed"],
+        max_features=params["evaluate.importance_features"],
     )
     for name, table in tables.items():
         table.to_csv(args.plots / name, index=False)

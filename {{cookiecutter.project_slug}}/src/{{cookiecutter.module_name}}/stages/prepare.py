@@ -1,19 +1,34 @@
 """prepare stage: check the raw CSV against its inferred schema, then split it into train and test.
 
-The schema is inferred from the data: a column is numeric when all of its values are numbers,
-categorical when most are text, and an error when most are numbers but some are not (a typo in
-a numeric column). ``data.categorical_columns`` forces number-like codes to be categories.
+The CSV's dialect (separator, decimal comma, encoding) is detected unless params.yaml sets it.
+Each column's kind is inferred from its values: numbers; yes/no (true/false, yes/no); dates and
+times in ISO 8601 (they become year, month, day, weekday and hour); or categories (text).
+A column that is mostly of one kind with a few stray values (a typo) stops the stage with the line
+to fix. Columns that would mislead the model or leak private values are left out, by name: ids
+(unique whole numbers in sequence), text that differs in almost every row (names, comments), and
+any column that predicts the target almost perfectly on its own. ``data.categorical_columns``
+forces categories, ``data.keep_columns`` keeps a column prepare would leave out.
+
+Rows are never deleted: rows with the same features, and rows sharing a value of
+``data.group_column``, land on the same side of the split, so no example is in both.
 """
 
 import argparse
+import codecs
+import csv
+import io
 import math
+import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ..errors import UserError, run
+from ..model.features import BOOLEAN_PAIRS, DATE_PARTS, date_values
 from ..params import load_params
 
 NONE = type(None)
@@ -22,24 +37,188 @@ PARAMS = {
     "data.task": str,
     "data.target": str,
     "data.id_column": (str, NONE),
+    "data.group_column": (str, NONE),
     "data.drop_columns": (list, NONE),
     "data.categorical_columns": (list, NONE),
+    "data.keep_columns": (list, NONE),
+    "data.separator": (str, NONE),
+    "data.decimal": (str, NONE),
+    "data.encoding": (str, NONE),
     "prepare.test_size": float,
     "prepare.seed": int,
+    "prepare.min_test_rows_per_class": int,
 }
 TASKS = ("classification", "regression")
+# Where each reading setting comes from, for error messages (predict names its own options).
+DIALECT_KEYS = {
+    "separator": "data.separator",
+    "decimal": "data.decimal",
+    "encoding": "data.encoding",
+}
+SEPARATORS = (",", ";", "\t", "|")
+SNIFF_BYTES = 1 << 16
+DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+\s*")
+ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?"
+)
+# A yes/no or date column may hold this share of stray values before they are called typos
+# rather than a column of another kind.
+STRAY_SHARE = 0.05
+# Text with at least this share of distinct values (and this many) is free text or an identifier.
+NEAR_UNIQUE_SHARE, NEAR_UNIQUE_MIN = 0.5, 10
+# A single column that scores this well alone (balanced accuracy or R², on held-out rows) is
+# taken for a leak of the target.
+LEAK_SCORE = 0.99
+ID_MIN_ROWS = 10
 
 
-def read_raw(path: Path, categorical_columns: list[str] = ()) -> pd.DataFrame:
-    """Read a raw CSV; ``categorical_columns`` are read as text whatever they look like."""
+class Checked(NamedTuple):
+    """What validate() found: the features and target, group keys, and lines for the user."""
+
+    frame: pd.DataFrame
+    groups: pd.Series | None  # values of data.group_column, or None
+    notes: list[str]
+
+
+# --- reading the CSV -----------------------------------------------------------------------------
+
+
+def _codec(encoding: str | None, keys: dict[str, str]) -> str:
+    if encoding is None:
+        return "utf-8-sig"  # UTF-8, with or without the byte-order mark spreadsheets write
     try:
-        return pd.read_csv(path, dtype={name: "str" for name in categorical_columns})
+        codecs.lookup(encoding)
+    except LookupError:
+        raise UserError(
+            f"{keys['encoding']} is {encoding!r}, which is not a known text encoding: use one "
+            "such as utf-8, latin-1 or cp1252"
+        ) from None
+    return encoding
+
+
+def _not_text(path: Path, encoding: str, keys: dict[str, str]) -> UserError:
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start : error.start + 1].hex()
+        shown = "UTF-8" if encoding == "utf-8-sig" else encoding
+        return UserError(
+            f"{path} is not {shown} text (byte 0x{byte} on line {line}): set "
+            f"{keys['encoding']} to the file's encoding, such as latin-1 or cp1252, or save it "
+            "as UTF-8"
+        )
+    return UserError(f"{path} could not be read as {encoding} text: set {keys['encoding']}")
+
+
+def _sniff(head: str) -> str:
+    """The separator that splits the first lines into the same number of fields, most of all."""
+    best, best_fields = ",", 1
+    for separator in SEPARATORS:
+        rows = [row for row in csv.reader(io.StringIO(head), delimiter=separator) if row]
+        if len(rows) > 1 and not head.endswith("\n"):
+            rows = rows[:-1]  # the sample may end inside a line
+        counts = {len(row) for row in rows}
+        if len(counts) == 1 and (fields := counts.pop()) > best_fields:
+            best, best_fields = separator, fields
+    return best
+
+
+def _has_decimal_commas(frame: pd.DataFrame, text_columns) -> bool:
+    """Whether a text column holds numbers written with a decimal comma, for the most part."""
+    for name in frame.columns:
+        values = frame[name]
+        if name in text_columns or pd.api.types.is_numeric_dtype(values):
+            continue
+        distinct = pd.Series(values.dropna().unique(), dtype=object).astype(str)
+        if len(distinct) and distinct.str.fullmatch(DECIMAL_COMMA).mean() > 0.5:
+            return True
+    return False
+
+
+def _decimal_commas(frame: pd.DataFrame, text_columns) -> pd.DataFrame:
+    """Numbers written with a decimal comma, in text columns, rewritten with a decimal point."""
+    frame = frame.copy()
+    for name in frame.columns:
+        values = frame[name]
+        if name in text_columns or pd.api.types.is_numeric_dtype(values):
+            continue
+        codes, distinct = pd.factorize(values)
+        text = pd.Series(distinct, dtype=object).astype(str)
+        fixed = text.where(~text.str.fullmatch(DECIMAL_COMMA), text.str.replace(",", "."))
+        if not fixed.equals(text):
+            column = fixed.to_numpy(dtype=object)[np.maximum(codes, 0)]
+            frame[name] = pd.Series(column, index=frame.index).where(codes >= 0)
+    return frame
+
+
+def read_raw(
+    path: Path,
+    categorical_columns: list[str] = (),
+    *,
+    separator: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    keys: dict[str, str] = DIALECT_KEYS,
+) -> pd.DataFrame:
+    """Read a raw CSV; ``categorical_columns`` are read as text whatever they look like.
+
+    ``separator``, ``decimal`` and ``encoding`` are detected when None: the separator among
+    ``, ; tab |``, a decimal comma when the separator is not a comma, UTF-8 with or without a
+    byte-order mark. ``keys`` names the settings in error messages.
+    """
+    codec = _codec(encoding, keys)
+    with open(path, "rb") as file:
+        sample = file.read(SNIFF_BYTES)
+    try:
+        head = codecs.getincrementaldecoder(codec)().decode(sample)
+    except UnicodeDecodeError:
+        raise _not_text(path, codec, keys) from None
+    if not head.strip():
+        raise UserError(f"{path} is empty: give it a header line and data rows")
+    if separator is None:
+        separator = _sniff(head)
+    elif len(separator) != 1:
+        raise UserError(
+            f"{keys['separator']} is {separator!r}, but must be one character, such as ';'"
+        )
+    if decimal not in (None, ".", ","):
+        raise UserError(f"{keys['decimal']} is {decimal!r}, but must be '.' or ','")
+
+    header = next(csv.reader(io.StringIO(head), delimiter=separator))
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen and name.strip():
+            raise UserError(
+                f"the header of {path} names column '{name}' twice (columns {seen[name]} and "
+                f"{position}): rename or remove one, since a copy of the target would hand the "
+                "model the answer"
+            )
+        seen.setdefault(name, position)
+    text_columns = set(categorical_columns)
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=separator,
+            encoding=codec,
+            dtype={name: "str" for name in categorical_columns},
+        )
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty: give it a header line and data rows") from None
     except pd.errors.ParserError as error:
-        raise UserError(f"{path} is not a well-formed CSV ({error}): fix that line") from None
+        raise UserError(
+            f"{path} is not a well-formed CSV ({error}): fix that line, or set "
+            f"{keys['separator']} if its fields are separated by another character"
+        ) from None
     except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text: save it as UTF-8 CSV") from None
+        raise _not_text(path, codec, keys) from None
+    if decimal is None:
+        decimal = "," if separator != "," and _has_decimal_commas(frame, text_columns) else "."
+    return _decimal_commas(frame, text_columns) if decimal == "," else frame
+
+
+# --- checking the columns ------------------------------------------------------------------------
 
 
 def _line(rows: pd.DataFrame | pd.Series, position: int) -> int:
@@ -47,14 +226,18 @@ def _line(rows: pd.DataFrame | pd.Series, position: int) -> int:
     return int(rows.index[position]) + 2
 
 
-def _first(mask: pd.Series) -> int:
+def _first(mask) -> int:
     """Position of the first True in ``mask``."""
-    return int(mask.to_numpy().nonzero()[0][0])
+    return int(np.asarray(mask).nonzero()[0][0])
 
 
 def _show(value) -> str:
     """A value as the user wrote it: ``1`` or ``'abc'``, not ``np.int64(1)``."""
     return repr(value.item() if hasattr(value, "item") else value)
+
+
+def _names(columns) -> str:
+    return ", ".join(f"'{name}'" for name in columns)
 
 
 def _check_columns(frame: pd.DataFrame, named: dict[str, list[str]], source: str) -> None:
@@ -74,26 +257,29 @@ def _check_unique_ids(frame: pd.DataFrame, id_column: str, source: str) -> None:
         second = first + 1 + _first(repeated.iloc[first + 1 :])
         raise UserError(
             f"id column '{id_column}' repeats the value {_show(frame[id_column].iloc[first])} "
-            f"(lines {_line(frame, first)} and {_line(frame, second)}) in {source}: "
-            "ids must be unique, so remove or renumber the repeated rows"
+            f"(lines {_line(frame, first)} and {_line(frame, second)}) in {source}: ids must be "
+            "unique, so if rows sharing a value belong together (several records of one "
+            f"customer), set data.group_column to '{id_column}' instead of data.id_column"
         )
 
 
-def _numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """``values`` as floats, and a mask of the values that are not finite numbers."""
     if pd.api.types.is_numeric_dtype(values):
-        numbers = values.astype("float64")
+        # NumPy, not pandas, per column: wide tables have thousands of columns.
+        array = values.to_numpy("float64", na_value=np.nan)
+        return pd.Series(array, index=values.index, name=values.name), np.isinf(array)
     else:
         # Converting text is slow and text columns repeat few distinct values: convert each once.
         codes, distinct = pd.factorize(values)
         converted = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce")
         numbers = np.where(codes < 0, np.nan, converted.to_numpy("float64")[codes])
         numbers = pd.Series(numbers, index=values.index, name=values.name)
-    return numbers, values.notna() & ~np.isfinite(numbers)
+    return numbers, (values.notna() & ~np.isfinite(numbers)).to_numpy()
 
 
 def _as_number(values: pd.Series, name: str, source: str) -> pd.Series | None:
-    """Return ``values`` as floats if they are numbers, None if they are categories.
+    """Return ``values`` as floats if they are numbers, None if they are not.
 
     Raises UserError when most values are numbers but some are not (text or infinity).
     """
@@ -108,6 +294,142 @@ def _as_number(values: pd.Series, name: str, source: str) -> pd.Series | None:
             f"those values, or list '{name}' in data.categorical_columns to treat it as categories"
         )
     return None
+
+
+def _stray(values: pd.Series, fits: pd.Series, name: str, kind: str, source: str) -> None:
+    """Stop on the few values of a column of ``kind`` that do not fit (``fits`` per value)."""
+    bad = values.notna() & ~fits
+    position = _first(bad)
+    raise UserError(
+        f"column '{name}' in {source} holds {kind} but line {_line(values, position)} has "
+        f"{_show(values.iloc[position])} ({int(bad.sum())} such values in all): fix those values, "
+        f"or list '{name}' in data.categorical_columns to treat it as categories"
+    )
+
+
+def _as_boolean(values: pd.Series, name: str, source: str) -> pd.Series | None:
+    """``values`` as a yes/no column (pandas' nullable boolean) if they are, else None."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    if pd.api.types.is_numeric_dtype(values):
+        return None  # 1 and 0 are numbers; list them in categorical_columns to make categories
+    codes, distinct = pd.factorize(values)
+    if not 1 < len(distinct) <= 20:
+        return None
+    tokens = pd.Series(distinct, dtype=object).astype(str).str.strip().str.lower()
+    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    for true, false in BOOLEAN_PAIRS:
+        is_true, is_false = (tokens == true).to_numpy(), (tokens == false).to_numpy()
+        if not (is_true.any() and is_false.any()):
+            continue
+        fits = is_true | is_false
+        if fits.all():
+            flags = np.where(codes < 0, pd.NA, is_true[np.maximum(codes, 0)])
+            return pd.Series(flags, index=values.index, name=name, dtype="boolean")
+        if counts[~fits].sum() <= STRAY_SHARE * counts.sum():
+            row_fits = pd.Series(fits[np.maximum(codes, 0)], index=values.index)
+            _stray(values, row_fits, name, "yes/no values", source)
+    return None
+
+
+def _as_date(values: pd.Series, name: str, source: str) -> pd.Series | None:
+    """``values`` as times if they are ISO 8601 dates or times, else None."""
+    codes, distinct = pd.factorize(values)
+    text = pd.Series(distinct, dtype=object).astype(str)
+    iso = text.where(text.str.fullmatch(ISO_DATE))
+    fits = pd.to_datetime(iso, format="ISO8601", utc=True, errors="coerce").notna().to_numpy()
+    present = codes >= 0
+    row_fits = fits[np.maximum(codes, 0)] | ~present
+    stray = int((~row_fits).sum())
+    if not fits.any() or stray > STRAY_SHARE * present.sum():
+        return None
+    if stray:
+        _stray(values, pd.Series(row_fits, index=values.index), name, "dates", source)
+    return date_values(values)
+
+
+def _check_date_part_names(columns: pd.Index, name: str) -> None:
+    for part in DATE_PARTS:
+        if f"{name}_{part}" in columns:
+            raise UserError(
+                f"column '{name}_{part}' has the name of the {part} feature of date column "
+                f"'{name}': rename it, or list one of them in data.drop_columns"
+            )
+
+
+def _is_id(numbers: pd.Series) -> bool:
+    """Whole numbers, all different, in sequence (consecutive, or rising or falling by row)."""
+    array = numbers.to_numpy("float64")
+    if len(array) < ID_MIN_ROWS or np.isnan(array).any() or (array % 1 != 0).any():
+        return False
+    steps = np.diff(array)
+    if (steps > 0).all() or (steps < 0).all():
+        return True
+    distinct = np.unique(array)
+    return len(distinct) == len(array) and distinct[-1] - distinct[0] == len(array) - 1
+
+
+def _guess_by_value(keys: np.ndarray, truth: np.ndarray, fit: np.ndarray, classification: bool):
+    """The majority class (or mean) of the fitted rows with the same key, for the other rows."""
+    count, held = int(keys.max()) + 1, ~fit
+    if classification:
+        classes = int(truth.max()) + 1
+        table = np.bincount(keys[fit] * classes + truth[fit], minlength=count * classes)
+        table = table.reshape(count, classes)
+        fallback = np.bincount(truth[fit], minlength=classes).argmax()
+        return np.where(table.sum(axis=1) > 0, table.argmax(axis=1), fallback)[keys[held]]
+    counts = np.bincount(keys[fit], minlength=count)
+    sums = np.bincount(keys[fit], weights=truth[fit], minlength=count)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), truth[fit].mean())[keys[held]]
+
+
+def _guess_by_nearest(numbers: np.ndarray, truth: np.ndarray, fit: np.ndarray, fallback):
+    """The target of the fitted row with the nearest number, for the other rows."""
+    known = fit & ~np.isnan(numbers)
+    if not known.any():
+        return np.full((~fit).sum(), fallback)
+    order = np.argsort(numbers[known], kind="stable")
+    sorted_numbers, sorted_truth = numbers[known][order], truth[known][order]
+    wanted = numbers[~fit]
+    right = np.clip(np.searchsorted(sorted_numbers, wanted), 0, len(order) - 1)
+    left = np.clip(right - 1, 0, len(order) - 1)
+    nearer = np.where(
+        np.abs(sorted_numbers[left] - wanted) <= np.abs(sorted_numbers[right] - wanted), left, right
+    )
+    return np.where(np.isnan(wanted), fallback, sorted_truth[nearer])
+
+
+def _score_alone(values: pd.Series, truth: np.ndarray, classification: bool) -> float:
+    """How well ``values`` alone predict the target (``truth``: class numbers, or numbers for
+    regression) on held-out rows: each half of the rows (alternate rows) is predicted from the
+    other, by the nearest number for a number with many values, else by the majority or mean
+    per value. The worse half's balanced accuracy for classification, R² for regression.
+    Only a column that determines the target scores near 1: real features are noisier."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        ticks = values.to_numpy("datetime64[ns]").view("int64").astype("float64")
+        values = pd.Series(np.where(values.isna(), np.nan, ticks), index=values.index)
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    numbers = values.to_numpy("float64", na_value=np.nan) if numeric else None
+    many = numeric and len(np.unique(numbers[~np.isnan(numbers)])) > 20
+    keys = None if many else pd.factorize(values, use_na_sentinel=False)[0]
+    even = np.arange(len(values)) % 2 == 0
+    scores = []
+    for fit in (even, ~even):
+        held = ~fit
+        if keys is not None:
+            guess = _guess_by_value(keys, truth, fit, classification)
+        else:
+            fallback = np.bincount(truth[fit]).argmax() if classification else truth[fit].mean()
+            guess = _guess_by_nearest(numbers, truth, fit, fallback)
+        if classification:
+            totals = np.bincount(truth[held])
+            hits = np.bincount(truth[held], weights=guess == truth[held], minlength=len(totals))
+            scores.append(float((hits[totals > 0] / totals[totals > 0]).mean()))
+        else:
+            total = ((truth[held] - truth[held].mean()) ** 2).sum()
+            errors = ((truth[held] - guess) ** 2).sum()
+            scores.append(1 - errors / total if total else 0.0)
+    return min(scores)
 
 
 def _check_target(target: pd.Series, task: str, source: str) -> pd.Series:
@@ -146,6 +468,8 @@ def _check_target(target: pd.Series, task: str, source: str) -> pd.Series:
             "which classification cannot predict: choose a categorical target column in "
             "data.target, or generate a regression project"
         )
+    if pd.api.types.is_float_dtype(target):
+        return target.astype("int64")  # whole numbers read as floats are class codes
     return target
 
 
@@ -155,76 +479,178 @@ def validate(
     task: str,
     target: str,
     id_column: str | None = None,
+    group_column: str | None = None,
     drop_columns: list[str] = (),
     categorical_columns: list[str] = (),
+    keep_columns: list[str] = (),
     source: str = "the data",
-) -> pd.DataFrame:
-    """Check a raw frame and return its features (floats or text) and target, ready to split.
+) -> Checked:
+    """Check a raw frame; return its features (floats, yes/no, times or text) and target, ready
+    to split, with the group column's values and lines saying what was inferred or left out.
 
     Raises UserError, naming the problem and what to do, for anything that would make a
-    misleading model: missing columns, typos in numeric columns, empty columns, an unusable
-    target, repeated ids, or duplicate rows (which would land in both train and test).
+    misleading model: missing columns, typos in numeric, yes/no or date columns, empty columns,
+    an unusable target, repeated ids.
     """
     if task not in TASKS:
         raise UserError(f"data.task is '{task}' but must be one of: {', '.join(TASKS)}")
     if frame.empty:
         raise UserError(f"{source} has a header but no data rows: add rows")
-    _check_columns(
-        frame,
-        {
-            "data.target": [target],
-            "data.id_column": [id_column] if id_column else [],
-            "data.drop_columns": list(drop_columns),
-            "data.categorical_columns": list(categorical_columns),
-        },
-        source,
-    )
-    for param, columns in (
-        ("data.id_column", [id_column]),
-        ("data.drop_columns", drop_columns),
-        ("data.categorical_columns", categorical_columns),
-    ):
+    roles = {
+        "data.id_column": [id_column] if id_column else [],
+        "data.group_column": [group_column] if group_column else [],
+        "data.drop_columns": list(drop_columns),
+        "data.categorical_columns": list(categorical_columns),
+        "data.keep_columns": list(keep_columns),
+    }
+    _check_columns(frame, {"data.target": [target], **roles}, source)
+    for param, columns in roles.items():
         if target in columns:
             raise UserError(f"the target '{target}' is also listed in {param}: remove it there")
     if id_column:
         _check_unique_ids(frame, id_column, source)
-    frame = frame.drop(columns=[c for c in [id_column, *drop_columns] if c])
+    groups = None
+    if group_column:
+        groups = frame[group_column]
+        if groups.isna().any():
+            raise UserError(
+                f"group column '{group_column}' is empty on {int(groups.isna().sum())} rows of "
+                f"{source} (first on line {_line(groups, _first(groups.isna()))}): fill them in"
+            )
+    frame = frame.drop(
+        columns=list(dict.fromkeys(c for c in [id_column, group_column, *drop_columns] if c))
+    )
+    labels = _check_target(frame[target], task, source)
 
-    features = {}
+    explicit = set(categorical_columns) | set(keep_columns)
+    features, left_out, dates = {}, {}, []
     for name in frame.columns.drop(target):
         values = frame[name]
-        if values.isna().all():
+        non_missing = int(values.notna().sum())
+        if not non_missing:
             raise UserError(
                 f"column '{name}' is empty in every row of {source}: fill it in or list it "
                 "in data.drop_columns"
             )
-        numbers = None if name in categorical_columns else _as_number(values, name, source)
-        features[name] = values.astype("str").where(values.notna()) if numbers is None else numbers
+        if name in categorical_columns:
+            features[name] = values.astype("str").where(values.notna())
+            continue
+        column = _as_boolean(values, name, source)
+        if column is None:
+            column = _as_number(values, name, source)
+            if column is not None and name not in explicit and _is_id(column):
+                left_out[name] = "an id: whole numbers, all different, in sequence"
+                continue
+        if column is None:
+            column = _as_date(values, name, source)
+            if column is not None:
+                dates.append(name)
+                _check_date_part_names(frame.columns, name)
+        if column is None:
+            distinct = values.nunique()
+            if name not in explicit and distinct >= max(
+                NEAR_UNIQUE_MIN, NEAR_UNIQUE_SHARE * non_missing
+            ):
+                left_out[name] = f"text with {distinct} different values in {non_missing} rows"
+                continue
+            column = values.astype("str").where(values.notna())
+        features[name] = column
+    classification = task == "classification"
+    truth = pd.factorize(labels)[0] if classification else labels.to_numpy("float64")
+    for name, column in list(features.items()):
+        if name not in explicit and _score_alone(column, truth, classification) >= LEAK_SCORE:
+            metric = "balanced accuracy" if classification else "R²"
+            left_out[name] = (
+                f"predicts '{target}' almost perfectly on its own ({metric} ≥ {LEAK_SCORE})"
+            )
+            del features[name]
+            if name in dates:
+                dates.remove(name)
     if not features:
         raise UserError(
-            f"no feature columns are left in {source} once the target, id and dropped columns "
-            "are set aside: keep at least one column out of data.drop_columns"
+            f"no feature columns are left in {source} once the target, id, group, dropped and "
+            "left-out columns are set aside: keep at least one column out of data.drop_columns, "
+            "or list a left-out one in data.keep_columns"
         )
     clean = pd.DataFrame(features, index=frame.index)
-    clean[target] = _check_target(frame[target], task, source)
-
-    repeats = clean.duplicated()
-    if repeats.any():
-        row = clean.groupby(list(clean.columns), dropna=False, sort=False).ngroup()
-        later = _first(repeats)
-        first = _first(row == row.iloc[later])
-        raise UserError(
-            f"{source} has {int(repeats.sum())} duplicate rows (line {_line(clean, later)} "
-            f"repeats line {_line(clean, first)}), which would put the same row in both train "
-            "and test: remove the duplicates"
+    clean[target] = labels
+    notes = []
+    if dates:
+        notes.append(
+            f"date columns become year, month, day, weekday and hour: {_names(dates)} "
+            "(list one in data.drop_columns to leave it out)"
         )
-    return clean
+    if left_out:
+        reasons = "; ".join(f"'{name}' ({why})" for name, why in left_out.items())
+        notes.append(
+            f"left out of the model: {reasons}; list a column in data.keep_columns to use it"
+        )
+    return Checked(clean, groups, notes)
+
+
+# --- splitting ----------------------------------------------------------------------------------
+
+
+def row_groups(
+    features: pd.DataFrame, group_values: pd.Series | None = None
+) -> tuple[np.ndarray, int]:
+    """A group number per row, and how many rows repeat the features of an earlier row.
+
+    Rows with the same ``features`` share a group whatever their targets (split apart, a model
+    would be tested on rows it was trained on, or taught the opposite answer for them), and so do
+    rows with the same ``group_values``, transitively.
+    """
+    hashes = pd.util.hash_pandas_object(features, index=False).to_numpy()
+    rows = pd.factorize(hashes)[0]
+    repeated = len(features) - (int(rows.max()) + 1 if len(features) else 0)
+    if group_values is None:
+        return rows, repeated
+    groups = pd.factorize(group_values.to_numpy())[0]
+    size = int(rows.max()) + int(groups.max()) + 2
+    # A graph of row keys and group keys, one edge per row: each connected part is one group.
+    ones = np.ones(len(features), dtype=np.int64)
+    graph = coo_matrix((ones, (rows, rows.max() + 1 + groups)), shape=(size, size))
+    _, parts = connected_components(graph, directed=False)
+    return pd.factorize(parts[rows])[0], repeated
+
+
+def _quotas(counts: np.ndarray, total: int) -> np.ndarray:
+    """``total`` split in proportion to ``counts`` (largest remainders), each below its count."""
+    shares = counts * total / counts.sum()
+    quotas = np.floor(shares).astype(int)
+    order = np.argsort(-(shares - quotas), kind="stable")
+    quotas[order[: total - quotas.sum()]] += 1
+    return np.minimum(quotas, counts - 1)
+
+
+def _take(order: np.ndarray, sizes: np.ndarray, quota: int) -> list[int]:
+    """Groups from ``order`` whose rows add up to ``quota`` or just under: a prefix, then any
+    later groups small enough to fill the gap."""
+    ends = np.cumsum(sizes[order])
+    prefix = int(np.searchsorted(ends, quota, side="right"))
+    taken, gap = list(order[:prefix]), quota - (int(ends[prefix - 1]) if prefix else 0)
+    for group in order[prefix:]:
+        if gap <= 0:
+            break
+        if sizes[group] <= gap:
+            taken.append(group)
+            gap -= sizes[group]
+    return taken
 
 
 def split(
-    frame: pd.DataFrame, *, task: str, target: str, test_size: float, seed: int
+    frame: pd.DataFrame,
+    *,
+    task: str,
+    target: str,
+    test_size: float,
+    seed: int,
+    groups: np.ndarray | None = None,
+    min_test_rows_per_class: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split into train and test, seeded, and stratified by the target for classification."""
+    """Split into train and test, seeded; ``groups`` (a number per row) keeps rows of a group on
+    one side. Stratified by the target for classification: each class's groups fill its share
+    of the test split in a seeded random order."""
     if not 0 < test_size < 1:
         raise UserError(f"prepare.test_size is {test_size} but must be a fraction between 0 and 1")
     classification = task == "classification"
@@ -236,22 +662,44 @@ def split(
             f"in the train or the test split{' (one per class)' if classification else ''}: "
             "change prepare.test_size or add rows"
         )
-    train, test = train_test_split(
-        frame,
-        test_size=test_size,
-        random_state=seed,
-        stratify=frame[target] if classification else None,
+    groups = np.arange(len(frame)) if groups is None else np.asarray(groups)
+    count = int(groups.max()) + 1
+    labels, classes = (
+        pd.factorize(frame[target]) if classification else (np.zeros(len(frame), int), [None])
     )
+    # Each group counts for the class most of its rows have.
+    table = np.zeros((count, len(classes)), dtype=np.int64)
+    np.add.at(table, (groups, labels), 1)
+    sizes, group_class = table.sum(axis=1), table.argmax(axis=1)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(count)
+    class_rows = np.bincount(group_class, weights=sizes, minlength=len(classes)).astype(int)
+    quotas = _quotas(class_rows, test_rows) if classification else [test_rows]
+    in_test = np.zeros(count, dtype=bool)
+    for label, quota in enumerate(quotas):
+        in_test[_take(order[group_class[order] == label], sizes, int(quota))] = True
+    test_mask = in_test[groups]
+    train = frame.iloc[rng.permutation(np.flatnonzero(~test_mask))]
+    test = frame.iloc[rng.permutation(np.flatnonzero(test_mask))]
     if classification:
-        classes = frame[target].unique()
-        for part, name in ((train, "train"), (test, "test")):
-            present = set(part[target].unique())
-            missing = [value for value in classes if value not in present]
-            if missing:
+        for label in classes:
+            in_train, in_split = (
+                int((train[target] == label).sum()),
+                int((test[target] == label).sum()),
+            )
+            if not in_train:
                 raise UserError(
-                    f"class {_show(missing[0])} of target '{target}' has too few rows to "
-                    f"appear in the {name} split with prepare.test_size {test_size}: add rows of "
-                    "that class, change prepare.test_size, or remove the class"
+                    f"class {_show(label)} of target '{target}' has too few rows to appear in the "
+                    f"train split with prepare.test_size {test_size}: add rows of that class, "
+                    "change prepare.test_size, or remove the class"
+                )
+            if in_split < max(min_test_rows_per_class, 1):
+                raise UserError(
+                    f"class {_show(label)} of target '{target}' has too few rows for the test "
+                    f"split: {in_split} of its {in_train + in_split} rows land there with "
+                    f"prepare.test_size {test_size}, and metrics on fewer than "
+                    f"{max(min_test_rows_per_class, 1)} (prepare.min_test_rows_per_class) mean "
+                    "little: add rows of that class, raise prepare.test_size, or remove the class"
                 )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
@@ -265,27 +713,53 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params, PARAMS)
 
-    raw = read_raw(args.raw, params["data.categorical_columns"] or [])
-    frame = validate(
+    categorical = params["data.categorical_columns"] or []
+    raw = read_raw(
+        args.raw,
+        categorical,
+        separator=params["data.separator"],
+        decimal=params["data.decimal"],
+        encoding=params["data.encoding"],
+    )
+    checked = validate(
         raw,
         task=params["data.task"],
         target=params["data.target"],
         id_column=params["data.id_column"],
+        group_column=params["data.group_column"],
         drop_columns=params["data.drop_columns"] or [],
-        categorical_columns=params["data.categorical_columns"] or [],
+        categorical_columns=categorical,
+        keep_columns=params["data.keep_columns"] or [],
         source=str(args.raw),
     )
+    target = params["data.target"]
+    groups, repeated = row_groups(checked.frame.drop(columns=[target]), checked.groups)
     train, test = split(
-        frame,
+        checked.frame,
         task=params["data.task"],
         target=params["data.target"],
         test_size=params["prepare.test_size"],
         seed=params["prepare.seed"],
+        groups=groups,
+        min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
     )
     for part, path in ((train, args.train), (test, args.test)):
         path.parent.mkdir(parents=True, exist_ok=True)
         part.to_parquet(path, index=False)
-    print(f"prepare: {len(train)} train rows, {len(test)} test rows, {frame.shape[1] - 1} features")
+    for note in checked.notes:
+        print(f"prepare: {note}")
+    if repeated:
+        print(
+            f"prepare: {repeated} rows repeat the features of another row once ids and left-out "
+            "columns are set aside; rows with the same features stay on one side of the split"
+        )
+    if checked.groups is not None:
+        print(
+            f"prepare: {checked.groups.nunique()} groups of data.group_column; each group stays "
+            "on one side of the split"
+        )
+    features = checked.frame.shape[1] - 1
+    print(f"prepare: {len(train)} train rows, {len(test)} test rows, {features} features")
 
 
 if __name__ == "__main__":

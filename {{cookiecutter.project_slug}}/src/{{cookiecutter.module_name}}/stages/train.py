@@ -1,7 +1,8 @@
 """train stage: fit one scikit-learn Pipeline (preprocessing + estimator) on the training split.
 
-The saved Pipeline scores raw rows: it selects its feature columns by name, imputes missing
-values and encodes categories itself, so extra columns (an id, say) are ignored.
+The saved Pipeline scores raw rows: its first step (``model/features.py``) selects its feature
+columns by name and turns yes/no columns and dates into numbers, then it imputes missing values
+and encodes categories itself, so extra columns (an id, say) are ignored.
 """
 
 import argparse
@@ -26,6 +27,7 @@ from sklearn.utils._param_validation import (
 )
 
 from ..errors import UserError, run
+from ..model.features import ColumnKinds
 from ..params import load_params
 
 # The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
@@ -34,6 +36,7 @@ PARAMS = {
     "data.target": str,
     "train.estimator": str,
     "train.seed": int,
+    "train.class_weight": (str, type(None)),
     "train.hyperparameters": (dict, type(None)),
 }
 ESTIMATORS = {
@@ -48,12 +51,17 @@ ESTIMATORS = {
         "hist_gradient_boosting": HistGradientBoostingRegressor,
     },
 }
-# Categories kept per categorical feature; rarer ones share one "infrequent" category.
+# Values kept per categorical feature: the most frequent ones, each shared by several training
+# rows (see model/features.py); the others share one value.
 MAX_CATEGORIES = 20
+CLASS_WEIGHTS = ("balanced",)
 
 
-def make_estimator(task: str, name: str, hyperparameters: dict, seed: int):
-    """Build the estimator called ``name`` for ``task`` with its hyperparameters and seed."""
+def make_estimator(
+    task: str, name: str, hyperparameters: dict, seed: int, class_weight: str | None = None
+):
+    """Build the estimator called ``name`` for ``task`` with its hyperparameters and seed, and
+    ``class_weight`` (None, or "balanced": each class weighs as much in all as any other)."""
     if task not in ESTIMATORS:
         raise UserError(f"data.task is '{task}' but must be one of: {', '.join(ESTIMATORS)}")
     choices = ESTIMATORS[task]
@@ -71,13 +79,41 @@ def make_estimator(task: str, name: str, hyperparameters: dict, seed: int):
         ) from None
     if "random_state" in estimator.get_params():
         estimator.set_params(random_state=seed)
+    if class_weight is not None:
+        if class_weight not in CLASS_WEIGHTS:
+            raise UserError(
+                f"train.class_weight is {class_weight!r} but must be null or one of: "
+                f"{', '.join(CLASS_WEIGHTS)}"
+            )
+        if "class_weight" not in estimator.get_params():
+            raise UserError(
+                f"train.class_weight is {class_weight!r}, but {estimator_class.__name__} weighs "
+                "no classes (only classification estimators do): set it to null"
+            )
+        estimator.set_params(class_weight=class_weight)
     return estimator
 
 
+def column_kinds(features: pd.DataFrame) -> ColumnKinds:
+    """The model's first step for the columns of ``features``, by their types as prepare wrote
+    them: yes/no (booleans), dates, numbers, and anything else as categories."""
+    kinds = {"numeric": [], "booleans": [], "dates": [], "categorical": []}
+    for name, values in features.items():
+        if pd.api.types.is_bool_dtype(values):
+            kinds["booleans"].append(name)
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            kinds["dates"].append(name)
+        elif pd.api.types.is_numeric_dtype(values):
+            kinds["numeric"].append(name)
+        else:
+            kinds["categorical"].append(name)
+    return ColumnKinds(**kinds, max_categories=MAX_CATEGORIES)
+
+
 def build_pipeline(features: pd.DataFrame, estimator) -> Pipeline:
-    """Preprocessing for the columns of ``features`` (numeric or text), then ``estimator``."""
-    numeric = [name for name in features.columns if pd.api.types.is_numeric_dtype(features[name])]
-    categorical = [name for name in features.columns if name not in numeric]
+    """Raw columns to model inputs (``ColumnKinds``), preprocessing, then ``estimator``."""
+    columns = column_kinds(features)
+    numeric, categorical = columns.numeric_names(), list(columns.categorical)
     if isinstance(estimator, HistGradientBoostingClassifier | HistGradientBoostingRegressor):
         # It bins numbers itself, learns where gaps go and splits on categories directly:
         # fitting 20 columns instead of their one-hot expansion is several times faster.
@@ -86,11 +122,7 @@ def build_pipeline(features: pd.DataFrame, estimator) -> Pipeline:
                 ("numeric", "passthrough", numeric),
                 (
                     "categorical",
-                    OrdinalEncoder(
-                        handle_unknown="use_encoded_value",
-                        unknown_value=np.nan,
-                        max_categories=MAX_CATEGORIES,
-                    ),
+                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
                     categorical,
                 ),
             ],
@@ -99,19 +131,22 @@ def build_pipeline(features: pd.DataFrame, estimator) -> Pipeline:
         )
         positions = list(range(len(numeric), len(numeric) + len(categorical)))
         estimator.set_params(categorical_features=positions or None)
-        return Pipeline([("preprocess", preprocess), ("model", estimator)])
+        return Pipeline([("columns", columns), ("preprocess", preprocess), ("model", estimator)])
     preprocess = ColumnTransformer(
         [
-            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            (
+                "numeric",
+                # keep_empty_features: a column empty in training still has its one input.
+                make_pipeline(
+                    SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+                ),
+                numeric,
+            ),
             (
                 "categorical",
                 make_pipeline(
                     SimpleImputer(strategy="constant", fill_value="missing"),
-                    OneHotEncoder(
-                        handle_unknown="infrequent_if_exist",
-                        max_categories=MAX_CATEGORIES,
-                        sparse_output=False,
-                    ),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
                 ),
                 categorical,
             ),
@@ -119,7 +154,7 @@ def build_pipeline(features: pd.DataFrame, estimator) -> Pipeline:
         remainder="drop",
         verbose_feature_names_out=False,
     )
-    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+    return Pipeline([("columns", columns), ("preprocess", preprocess), ("model", estimator)])
 
 
 def train(
@@ -130,10 +165,11 @@ def train(
     estimator: str,
     hyperparameters: dict,
     seed: int,
+    class_weight: str | None = None,
 ) -> Pipeline:
     """Fit the Pipeline for ``estimator`` on ``frame`` (features and the ``target`` column)."""
     features, labels = frame.drop(columns=[target]), frame[target]
-    model = make_estimator(task, estimator, hyperparameters, seed)
+    model = make_estimator(task, estimator, hyperparameters, seed, class_weight)
     try:
         pipeline = build_pipeline(features, model).fit(features, labels)
     except InvalidParameterError as error:
@@ -163,6 +199,7 @@ def main() -> None:
         estimator=name,
         hyperparameters=(params["train.hyperparameters"] or {}).get(name),
         seed=params["train.seed"],
+        class_weight=params["train.class_weight"],
     )
     args.model.parent.mkdir(parents=True, exist_ok=True)
     # A seeded pickle is byte-identical run to run, so `dvc repro -f` leaves dvc.lock unchanged.
