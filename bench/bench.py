@@ -331,11 +331,22 @@ def ci_table(ci: dict) -> list[str]:
 
 
 def tables(results: dict) -> str:
-    runs, lines = results["runs"], []
-    for ci in results["ci"]:
+    """Every measured part as markdown tables, then the targets."""
+    lines = []
+    for ci in results.get("ci", []):
         lines += ci_table(ci)
-    overhead, setup = results["overhead"], results["setup"]
-    lines += [
+    if "overhead" in results:
+        lines += comparison_table(results)
+    if "scale" in results:
+        lines += scale_tables(results["scale"])
+    lines += ["", *targets(results)]
+    return "\n".join(lines)
+
+
+def comparison_table(results: dict) -> list[str]:
+    """Pipeline overhead and set-up, each against its alternative."""
+    runs, overhead, setup = results["runs"], results["overhead"], results["setup"]
+    lines = [
         "| Comparison | Ours | Against | Ratio |",
         "| --- | ---: | ---: | ---: |",
         f"| Pipeline overhead, sample data: `dvc repro --force` vs the stage commands run "
@@ -348,9 +359,13 @@ def tables(results: dict) -> str:
         f"| Set-up, `make setup`: uv ({len(setup['uv'])} runs) vs pip ({len(setup['pip'])} "
         f"run(s)), warm caches | {uv} | {pip} | {ratio(setup['ratio'])} |"
     )
-    scale = results["scale"]
+    return lines
+
+
+def scale_tables(scale: dict) -> list[str]:
+    """Time and peak memory per stage and size, and how time grows with the rows."""
     names = list(next(iter(scale.values()))["stages"])
-    lines += [
+    lines = [
         "",
         "Scale (synthetic data, 20 features; one run per size; peak memory of the largest "
         "process):",
@@ -395,19 +410,18 @@ def tables(results: dict) -> str:
             + " | ".join(f"{value:.1f}x" for value in growth)
             + " |"
         )
-    lines += ["", *targets(results)]
-    return "\n".join(lines)
+    return lines
 
 
 def targets(results: dict) -> list[str]:
     """The performance targets, each met or not."""
-    lines = [
-        "| Target | Measured | Met |",
-        "| --- | --- | :---: |",
-        f"| Pipeline overhead at most 1.25x | {ratio(results['overhead']['ratio'])} "
-        f"| {mark(results['overhead']['ratio'] <= 1.25)} |",
-    ]
-    for ci in results["ci"]:
+    lines = ["| Target | Measured | Met |", "| --- | --- | :---: |"]
+    if "overhead" in results:
+        lines.append(
+            f"| Pipeline overhead at most 1.25x | {ratio(results['overhead']['ratio'])} "
+            f"| {mark(results['overhead']['ratio'] <= 1.25)} |"
+        )
+    for ci in results.get("ci", []):
         readme = ci["kinds"]["README only"]
         share = readme["ours"]["median_seconds"] / readme["common"]["median_seconds"]
         lines.append(
@@ -426,7 +440,8 @@ def targets(results: dict) -> list[str]:
                 f"| {kind} pull request, on {ci['data']}: at most {limit:.2f}x the common "
                 f"pattern's time | {ratio(measured)} | {mark(measured <= limit)} |"
             )
-    million = results["scale"].get(1_000_000) or results["scale"].get("1000000")
+    scale = results.get("scale", {})
+    million = scale.get(1_000_000) or scale.get("1000000")
     if million:
         repro, floor = million["dvc_repro"], million["floor"]
         peak = max(repro["peak_mib"], *(s["peak_mib"] for s in million["stages"].values()))
@@ -455,7 +470,11 @@ def main() -> None:
         help="comma-separated data for the CI part: sample, or a number of synthetic rows "
         "(measured once each: a run takes about a minute)",
     )
+    parser.add_argument(
+        "--parts", default="ci,overhead,setup,scale", help="comma-separated parts to measure"
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     sizes = [int(size) for size in args.rows.split(",")]
     ci_data = [None if data == "sample" else int(data) for data in args.ci_data.split(",")]
     started = time.perf_counter()
@@ -468,14 +487,17 @@ def main() -> None:
                 "system": platform.platform(),
             },
             "runs": args.runs,
-            "ci": [
+        }
+        if "ci" in parts:
+            results["ci"] = [
                 bench_ci(root / f"ci-{rows or 'sample'}", 1 if rows else args.runs, rows)
                 for rows in ci_data
-            ],
-            "overhead": bench_overhead(root, args.runs),
-            "setup": bench_setup(root, args.runs, args.pip_runs),
-            "scale": bench_scale(root, sizes),
-        }
+            ]
+        if {"overhead", "setup"} <= parts:
+            results["overhead"] = bench_overhead(root, args.runs)
+            results["setup"] = bench_setup(root, args.runs, args.pip_runs)
+        if "scale" in parts:
+            results["scale"] = bench_scale(root, sizes)
     results["bench_seconds"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
