@@ -358,6 +358,28 @@ def test_a_tampered_bundle_is_refused(loop, tmp_path):
     ]
 
 
+def test_a_bundle_is_checked_against_the_version_its_tag_records(loop, tmp_path):
+    predict = f"python -m {MODULE}.model.predict"
+    data = "data/raw/breast_cancer.csv"
+    scored = loop.sh(f"{predict} dist/model-v1.1.0 {data} out.csv --version model@v1.1.0")
+    assert "scored 569 rows" in scored.stdout
+    # Another valid bundle, with checksums of its own, is not the one v1.1.0 published.
+    other = loop.sh(
+        f"{predict} dist/model-v1.0.0 {data} out.csv --version model@v1.1.0", check=False
+    )
+    assert other.returncode == 1
+    assert other.stderr.strip() == (
+        "error: dist/model-v1.0.0 is not the bundle published as model@v1.1.0: it is not loaded"
+    )
+    # The output may not replace the input, nor go to a folder that does not exist.
+    same = loop.sh(f"{predict} dist/model-v1.1.0 {data} {data}", check=False)
+    assert same.stderr.strip() == (
+        f"error: {data} is the input file: give another file for the predictions"
+    )
+    nowhere = loop.sh(f"{predict} dist/model-v1.1.0 {data} {tmp_path}/no/out.csv", check=False)
+    assert nowhere.stderr.strip().startswith("error: ") and "does not exist" in nowhere.stderr
+
+
 def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
     evil = tmp_path / "evil"
     loop.sh(

@@ -6,13 +6,14 @@ row (and, for classification, the probability of each class).
 """
 
 import argparse
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import UserError, run
 from ..stages.prepare import DIALECT_KEYS, read_raw
-from .bundle import load_bundle
+from .bundle import SUMS_FILE, digest, digest_in, load_bundle
 
 
 def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
@@ -37,6 +38,22 @@ def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
     return result
 
 
+def verify_version(folder: Path, tag: str) -> None:
+    """Check that the bundle in ``folder`` is the one the version tag ``tag`` records in Git
+    (its digest is in the annotated tag's message, which a release cannot rewrite)."""
+    done = subprocess.run(
+        ["git", "tag", "--list", "--format=%(contents)", tag], capture_output=True, text=True
+    )
+    recorded = digest_in(done.stdout) if done.returncode == 0 else None
+    if recorded is None:
+        raise UserError(
+            f"{tag} is not a version tag with a recorded bundle digest here: run this in the "
+            "project's repository after `git fetch --tags`"
+        )
+    if not (folder / SUMS_FILE).is_file() or digest(folder) != recorded:
+        raise UserError(f"{folder} is not the bundle published as {tag}: it is not loaded")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path, help="folder of a published model bundle")
@@ -45,10 +62,20 @@ def main() -> None:
     parser.add_argument("--separator", help="the CSV's field separator (detected if not given)")
     parser.add_argument("--decimal", help="the CSV's decimal mark, '.' or ',' (detected too)")
     parser.add_argument("--encoding", help="the CSV's text encoding (UTF-8 if not given)")
+    parser.add_argument(
+        "--version",
+        help="a published version (model@v1.2.0): the bundle must be the one its tag records",
+    )
     args = parser.parse_args()
+    if args.version:
+        verify_version(args.bundle, args.version)
     model, info = load_bundle(args.bundle)
     if not args.input.is_file():
         raise UserError(f"{args.input} does not exist: give the path of a CSV file to score")
+    if args.output.resolve() == args.input.resolve():
+        raise UserError(f"{args.output} is the input file: give another file for the predictions")
+    if not args.output.parent.is_dir():
+        raise UserError(f"{args.output.parent} does not exist: create it or write elsewhere")
     rows = read_raw(
         args.input,
         info.get("categorical_columns") or [],
