@@ -253,6 +253,8 @@ class Runner:
             f"--directory={self.root / 'empty'}",  # the runner gets the code from checkout only
         ]
         (self.root / "empty").mkdir(exist_ok=True)
+        empty_file = self.root / "empty.ini"
+        empty_file.touch()
         inherited = {k: v for k, v in os.environ.items() if not NOT_INHERITED.match(k)}
         path = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != TOOLS]
         environment = {
@@ -264,8 +266,8 @@ class Runner:
             "UV_CACHE_DIR": str(self.uv_cache),
             "UV_PYTHON_DOWNLOADS": "never",
             # The S3 secrets are the only credentials: no AWS files, no instance metadata.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_CONFIG_FILE": str(empty_file),
+            "AWS_SHARED_CREDENTIALS_FILE": str(empty_file),
             "AWS_EC2_METADATA_DISABLED": "true",
             "XDG_CACHE_HOME": str(self.root / "xdg-cache"),
             # https://github.com/<repository> is the bare origin; no user or system git config.
