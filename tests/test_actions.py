@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -277,7 +278,7 @@ class Runner:
             "GIT_CONFIG_KEY_0": f"url.{self.project.origin}.insteadOf",
             "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}",
         }
-        start = time.monotonic()
+        start, cpu = time.monotonic(), children_cpu()
         with open(folder / "act.jsonl", "w") as log, open(folder / "act.stderr", "w") as errors:
             process = subprocess.Popen(
                 command, stdout=log, stderr=errors, env=environment, start_new_session=True
@@ -286,16 +287,23 @@ class Runner:
                 process.wait(timeout=600)
             finally:
                 stop(process)
-        seconds = time.monotonic() - start
+        seconds, cpu = time.monotonic() - start, children_cpu() - cpu
         # A failed run leaves its workspace (hundreds of MB) in the action cache.
         for workspace in (self.root / "action-cache").glob("*"):
             shutil.rmtree(workspace)
         job = parse(folder / "act.jsonl", artifacts, seconds)
         job.calls = [json.loads(line) for line in calls.read_text().splitlines()[calls_before:]]
-        print(f"act {event_name} {workflow}: job {job.result} in {seconds:.0f} s")
+        print(f"act {event_name} {workflow}: job {job.result} in {seconds:.0f} s, {cpu:.0f} s CPU")
         if not job.result:
             pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
         return job
+
+
+def children_cpu() -> float:
+    """CPU seconds of the processes this one has waited for: a measure the machine's load
+    does not inflate."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def repository_payload() -> dict:
@@ -335,8 +343,15 @@ def actions_runner(project, tmp_path_factory, uv_cache) -> Runner:
     return Runner(project, tmp_path_factory.mktemp("act"), uv_cache)
 
 
-def pull_request(project: Loop, number: int, branch: str, *, head_repository: str = REPOSITORY):
-    """The event of pull request ``number`` from ``branch`` (as pushed to origin) into main."""
+def pull_request(
+    project: Loop,
+    number: int,
+    branch: str,
+    *,
+    base: str = "main",
+    head_repository: str = REPOSITORY,
+) -> dict:
+    """The event of pull request ``number`` from ``branch`` (HEAD, pushed) into ``base``."""
 
     def sha(ref: str) -> str:
         return project.sh(f"git rev-parse {ref}").stdout.strip()
@@ -349,7 +364,7 @@ def pull_request(project: Loop, number: int, branch: str, *, head_repository: st
         "pull_request": {
             "number": number,
             "head": {"ref": branch, "sha": head, "repo": {"full_name": head_repository}},
-            "base": {"ref": "main", "sha": sha("origin/main"), "repo": repository_payload()},
+            "base": {"ref": base, "sha": sha(f"origin/{base}"), "repo": repository_payload()},
         },
     }
 
@@ -379,10 +394,16 @@ def test_a_readme_only_pull_request_comments_that_nothing_changed(project, actio
     project.edit("README.md", "\n", "\nMore about the project.\n")
     project.commit("Document more")
     project.sh("git push -q origin docs")
-    job = actions_runner.run("pull-request.yml", "pull_request", pull_request(project, 1, "docs"))
+    # Into a branch other than main: the base comes from the event, not from a default.
+    project.sh("git push -q origin main:refs/heads/develop")
+    event = pull_request(project, 1, "docs", base="develop")
+    job = actions_runner.run("pull-request.yml", "pull_request", event)
     assert job.result == "success", job.stdout
     assert "ci-pr: only documentation changed (README.md)" in job.stdout
     body = comment(job)
+    assert body.startswith(
+        f"## Model report for `{event['pull_request']['head']['sha'][:7]}` against `origin/develop`"
+    ), body
     assert "Nothing in the pipeline changed: no stage ran." in body
     assert "✅ **All quality gates pass.**" in body
     # CML comes from npm, on the runner's Node.js.
