@@ -30,16 +30,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TOOLS, bake, run
+from conftest import DEFAULT_SLUG, TOOLS, bake, run
 from test_ci_loop import LEARNING_RATE, Loop, stages_restored, stages_run
 
 pytestmark = pytest.mark.slow
 STANDINS = Path(__file__).parent / "standins"
-REPOSITORY = "octo/churn-model"
+REPOSITORY = f"octo/{DEFAULT_SLUG}"
 BUCKET = "ci-remote"
 ACCESS_KEY, SECRET_KEY = "tests-access-key", "tests-secret-key"
-CREDENTIALS = f"AWS_ACCESS_KEY_ID={ACCESS_KEY} AWS_SECRET_ACCESS_KEY={SECRET_KEY}"
 S3_SECRETS = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+CREDENTIALS = " ".join(f"{name}={value}" for name, value in S3_SECRETS.items())  # for a shell
 # The stand-in folder that each action the workflows use runs as.
 STANDIN_ACTIONS = {
     "actions/checkout": "checkout",
@@ -167,7 +167,7 @@ def uv_cache() -> Path:
 def project(tmp_path_factory, object_store, uv_cache) -> Loop:
     """An s3-remote project whose main is reproduced and pushed to S3 and to origin."""
     root = tmp_path_factory.mktemp("actions")
-    path = bake(root, dvc_remote="s3", dvc_remote_url=f"s3://{BUCKET}/{path_name()}")
+    path = bake(root, dvc_remote="s3", dvc_remote_url=f"s3://{BUCKET}/{DEFAULT_SLUG}")
     origin = root / "origin.git"
     run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
     loop = Loop(path, origin)
@@ -179,10 +179,6 @@ def project(tmp_path_factory, object_store, uv_cache) -> Loop:
     loop.sh(f"{CREDENTIALS} dvc push --quiet --run-cache")
     loop.sh(f"git remote add origin {origin} && git push -q origin main")
     return loop
-
-
-def path_name() -> str:
-    return REPOSITORY.split("/")[1]
 
 
 def s3(loop: Loop, endpoint: str, operation: str, path: str) -> list[str]:
@@ -416,7 +412,7 @@ def test_a_readme_only_pull_request_comments_that_nothing_changed(project, actio
 def test_b_train_param_change_is_committed_back_and_its_run_cache_pushed(
     project, actions_runner, object_store
 ):
-    run_cache = f"{BUCKET}/{path_name()}/runs"
+    run_cache = f"{BUCKET}/{DEFAULT_SLUG}/runs"
     cached_before = set(s3(project, object_store, "find", run_cache))
     project.branch("learning-rate")
     project.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.05")
