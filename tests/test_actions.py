@@ -201,7 +201,6 @@ class Job:
     summary: str  # what the steps wrote to the job summary
     calls: list[dict]  # the cml, gh and npm calls, with what they would post
     artifacts: Path  # one folder per uploaded artifact
-    seconds: float
 
     def called(self, tool: str, *args: str) -> list[dict]:
         """The calls of ``tool`` whose arguments start with ``args``."""
@@ -221,6 +220,11 @@ class Runner:
     uv_cache: Path
     runs: int = 0
 
+    def __post_init__(self) -> None:
+        (self.root / "empty").mkdir()
+        (self.root / "empty.ini").touch()
+        (self.root / "calls.jsonl").touch()  # one for the module: `gh release view` reads it
+
     def run(self, workflow: str, event_name: str, event: dict, **secrets: str) -> Job:
         self.runs += 1
         folder = self.root / f"{self.runs}-{event_name}"
@@ -229,8 +233,8 @@ class Runner:
         event_file = folder / "event.json"
         event_file.write_text(json.dumps({"repository": repository_payload(), **event}))
         workflow_file = self.project.path / ".github/workflows" / workflow
-        calls = self.root / "calls.jsonl"  # one for the module: `gh release view` reads it
-        calls_before = len(calls.read_text().splitlines()) if calls.exists() else 0
+        calls = self.root / "calls.jsonl"
+        calls_before = len(calls.read_text().splitlines())
         secrets = {"GITHUB_TOKEN": "tests-github-token", **secrets}
         command = [
             str(TOOLS / "act"),
@@ -249,9 +253,6 @@ class Runner:
             "--artifact-server-addr=127.0.0.1",
             f"--directory={self.root / 'empty'}",  # the runner gets the code from checkout only
         ]
-        (self.root / "empty").mkdir(exist_ok=True)
-        empty_file = self.root / "empty.ini"
-        empty_file.touch()
         inherited = {k: v for k, v in os.environ.items() if not NOT_INHERITED.match(k)}
         path = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != TOOLS]
         environment = {
@@ -263,8 +264,8 @@ class Runner:
             "UV_CACHE_DIR": str(self.uv_cache),
             "UV_PYTHON_DOWNLOADS": "never",
             # The S3 secrets are the only credentials: no AWS files, no instance metadata.
-            "AWS_CONFIG_FILE": str(empty_file),
-            "AWS_SHARED_CREDENTIALS_FILE": str(empty_file),
+            "AWS_CONFIG_FILE": str(self.root / "empty.ini"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.root / "empty.ini"),
             "AWS_EC2_METADATA_DISABLED": "true",
             "XDG_CACHE_HOME": str(self.root / "xdg-cache"),
             # https://github.com/<repository> is the bare origin; no user or system git config.
@@ -287,12 +288,12 @@ class Runner:
         # A failed run leaves its workspace (hundreds of MB) in the action cache.
         for workspace in (self.root / "action-cache").glob("*"):
             shutil.rmtree(workspace)
-        job = parse(folder / "act.jsonl", artifacts, seconds)
-        job.calls = [json.loads(line) for line in calls.read_text().splitlines()[calls_before:]]
-        print(f"act {event_name} {workflow}: job {job.result} in {seconds:.0f} s, {cpu:.0f} s CPU")
-        if not job.result:
+        result, stdout, summary = parse(folder / "act.jsonl")
+        print(f"act {event_name} {workflow}: job {result} in {seconds:.0f} s, {cpu:.0f} s CPU")
+        if not result:
             pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
-        return job
+        new_calls = [json.loads(line) for line in calls.read_text().splitlines()[calls_before:]]
+        return Job(result, stdout, summary, new_calls, artifacts)
 
 
 def children_cpu() -> float:
@@ -317,8 +318,8 @@ def actions(workflow: Path) -> list[tuple[str, Path]]:
     return [(uses, STANDINS / STANDIN_ACTIONS[uses.split("@")[0]]) for uses in pinned]
 
 
-def parse(log: Path, artifacts: Path, seconds: float) -> Job:
-    """The job's result, output and summary from act's JSON log."""
+def parse(log: Path) -> tuple[str, str, str]:
+    """The job's result, what its steps printed and its summary, from act's JSON log."""
     result, output, summary = "", [], []
     for line in log.read_text().splitlines():
         try:
@@ -331,7 +332,7 @@ def parse(log: Path, artifacts: Path, seconds: float) -> Job:
             output.append(entry["msg"])
         elif entry.get("command") == "summary":
             summary.append(entry["content"])
-    return Job(result, "".join(output), "".join(summary), [], artifacts, seconds)
+    return result, "".join(output), "".join(summary)
 
 
 @pytest.fixture(scope="module")
