@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,8 @@ REPOSITORY = f"octo/{DEFAULT_SLUG}"
 BUCKET = "ci-remote"
 ACCESS_KEY, SECRET_KEY = "tests-access-key", "tests-secret-key"
 S3_SECRETS = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+# A token that may push and whose pushes start workflows: the lock is committed back.
+PUSH_TOKEN = {"CI_PUSH_TOKEN": "tests-push-token"}
 CREDENTIALS = " ".join(f"{name}={value}" for name, value in S3_SECRETS.items())  # for a shell
 # The stand-in folder that each action the workflows use runs as.
 STANDIN_ACTIONS = {
@@ -218,16 +220,16 @@ class Runner:
     project: Loop
     root: Path
     uv_cache: Path
-    runs: int = 0
+    jobs: dict[str, Job] = field(default_factory=dict)  # by name, in the order they ran
 
     def __post_init__(self) -> None:
         (self.root / "empty").mkdir()
         (self.root / "empty.ini").touch()
         (self.root / "calls.jsonl").touch()  # one for the module: `gh release view` reads it
 
-    def run(self, workflow: str, event_name: str, event: dict, **secrets: str) -> Job:
-        self.runs += 1
-        folder = self.root / f"{self.runs}-{event_name}"
+    def run(self, name: str, workflow: str, event_name: str, event: dict, **secrets: str) -> Job:
+        """Run ``workflow``'s job for the event; ``name`` the run (its folder, its log line)."""
+        folder = self.root / f"{len(self.jobs) + 1}-{name}"
         artifacts = folder / "artifacts"
         artifacts.mkdir(parents=True)
         event_file = folder / "event.json"
@@ -289,11 +291,12 @@ class Runner:
         for workspace in (self.root / "action-cache").glob("*"):
             shutil.rmtree(workspace)
         result, stdout, summary = parse(folder / "act.jsonl")
-        print(f"act {event_name} {workflow}: job {result} in {seconds:.0f} s, {cpu:.0f} s CPU")
+        print(f"act {name} ({workflow}): job {result} in {seconds:.0f} s, {cpu:.0f} s CPU")
         if not result:
             pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
         new_calls = [json.loads(line) for line in calls.read_text().splitlines()[calls_before:]]
-        return Job(result, stdout, summary, new_calls, artifacts)
+        self.jobs[name] = Job(result, stdout, summary, new_calls, artifacts)
+        return self.jobs[name]
 
 
 def children_cpu() -> float:
@@ -394,7 +397,7 @@ def test_a_readme_only_pull_request_comments_that_nothing_changed(project, actio
     # Into a branch other than main: the base comes from the event, not from a default.
     project.sh("git push -q origin main:refs/heads/develop")
     event = pull_request(project, 1, "docs", base="develop")
-    job = actions_runner.run("pull-request.yml", "pull_request", event)
+    job = actions_runner.run("readme", "pull-request.yml", "pull_request", event)
     assert job.result == "success", job.stdout
     assert "ci-pr: only documentation changed (README.md)" in job.stdout
     body = comment(job)
@@ -422,7 +425,7 @@ def test_b_train_param_change_is_committed_back_and_its_run_cache_pushed(
     pushed = origin_head(project, "learning-rate")
     event = pull_request(project, 2, "learning-rate")
     job = actions_runner.run(
-        "pull-request.yml", "pull_request", event, CI_PUSH_TOKEN="tests-push-token", **S3_SECRETS
+        "learning-rate", "pull-request.yml", "pull_request", event, **PUSH_TOKEN, **S3_SECRETS
     )
     assert job.result == "success", job.stdout
     assert stages_run(job) == ["train", "evaluate", "metrics"]
@@ -442,28 +445,37 @@ def test_b_train_param_change_is_committed_back_and_its_run_cache_pushed(
     project.sh(f"{CREDENTIALS} dvc pull --quiet")
     assert project.sh("dvc status --json").stdout.strip() == "{}"
 
-    # The commit starts a new run (its token is not GITHUB_TOKEN): it runs nothing.
-    again = actions_runner.run(
-        "pull-request.yml",
-        "pull_request",
-        pull_request(project, 2, "learning-rate"),
-        CI_PUSH_TOKEN="tests-push-token",
-        **S3_SECRETS,
+
+def test_c_the_committed_lock_starts_a_run_that_reproduces_nothing(project, actions_runner):
+    # The bot's commit starts a new run (its token is not GITHUB_TOKEN), on the new head.
+    head = origin_head(project, "learning-rate")
+    project.sh(f"git fetch -q origin && git checkout -q {head}")
+    event = pull_request(project, 2, "learning-rate")
+    job = actions_runner.run(
+        "learning-rate-again", "pull-request.yml", "pull_request", event, **PUSH_TOKEN, **S3_SECRETS
     )
-    assert again.result == "success", again.stdout
-    assert "$ dvc repro" in again.stdout
-    assert stages_run(again) == [] and stages_restored(again) == [], again.stdout
-    assert origin_head(project, "learning-rate") == head
-    assert "Nothing in the pipeline changed: no stage ran." in comment(again)
+    assert job.result == "success", job.stdout
+    assert "$ dvc repro" in job.stdout
+    assert stages_run(job) == [] and stages_restored(job) == [], job.stdout
+    assert origin_head(project, "learning-rate") == head  # nothing more to commit
+    assert "- Stages ran: none" in comment(job)
 
 
-def test_c_a_gate_failure_fails_the_job_and_the_comment_names_the_metric(project, actions_runner):
+@pytest.mark.xfail(
+    strict=True,
+    reason="report.py says 'this run committed' whenever HEAD's subject is the auto-commit's",
+)
+def test_d_a_run_that_committed_nothing_does_not_say_it_did(actions_runner):
+    assert "this run committed" not in comment(actions_runner.jobs["learning-rate-again"])
+
+
+def test_e_a_gate_failure_fails_the_job_and_the_comment_names_the_metric(project, actions_runner):
     project.branch("one-round")
     project.edit("params.yaml", "max_iter: 200", "max_iter: 1")
     project.commit("One boosting round")
     project.sh("git push -q origin one-round")
     event = pull_request(project, 3, "one-round")
-    job = actions_runner.run("pull-request.yml", "pull_request", event, **S3_SECRETS)
+    job = actions_runner.run("gate", "pull-request.yml", "pull_request", event, **S3_SECRETS)
     assert job.result == "failure"
     assert "gate failed: balanced_accuracy" in job.stdout
     body = comment(job)
@@ -477,7 +489,7 @@ def test_c_a_gate_failure_fails_the_job_and_the_comment_names_the_metric(project
     }
 
 
-def test_d_a_fork_pull_request_reports_in_the_summary_without_secrets(project, actions_runner):
+def test_f_a_fork_pull_request_reports_in_the_summary_without_secrets(project, actions_runner):
     project.branch("fork")
     test = "def test_sum():\n    assert sum([1, 2]) == 3\n"
     (project.path / "tests/test_fork.py").write_text(test)
@@ -485,7 +497,8 @@ def test_d_a_fork_pull_request_reports_in_the_summary_without_secrets(project, a
     # A fork's commits reach the repository only as the pull request's ref.
     project.sh("git push -q origin HEAD:refs/pull/4/head")
     event = pull_request(project, 4, "fork", head_repository="someone/churn-model")
-    job = actions_runner.run("pull-request.yml", "pull_request", event)  # GitHub gives no secrets
+    # GitHub gives a fork's run no secrets.
+    job = actions_runner.run("fork", "pull-request.yml", "pull_request", event)
     assert job.result == "success", job.stdout
     assert "--trusted 0 --auto-commit 0" in job.stdout
     assert "$ pytest" in job.stdout and "$ dvc push" not in job.stdout
@@ -494,13 +507,14 @@ def test_d_a_fork_pull_request_reports_in_the_summary_without_secrets(project, a
     assert (job.artifacts / "report/report.md").read_text() == job.summary
 
 
-def test_e_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
+def test_g_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
     project.branch("merges")
     project.sh("git checkout -q main && git merge -q --ff-only origin/main")
     before = project.sh("git rev-parse main").stdout.strip()
     project.sh("git fetch -q origin learning-rate")
     project.sh("git merge -q --no-ff -m 'Merge learning-rate' FETCH_HEAD")
-    job = actions_runner.run("publish.yml", "push", push_to_main(project, before), **S3_SECRETS)
+    event = push_to_main(project, before)
+    job = actions_runner.run("publish", "publish.yml", "push", event, **S3_SECRETS)
     assert job.result == "success", job.stdout
     assert stages_run(job) == []  # the pull request reproduced and pushed it
     tags = run("git", "tag", "--list", "model@*", cwd=project.origin).stdout.split()
@@ -513,7 +527,8 @@ def test_e_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
 
     before = project.sh("git rev-parse main").stdout.strip()
     project.sh("git fetch -q origin docs && git merge -q --no-ff -m 'Merge docs' FETCH_HEAD")
-    job = actions_runner.run("publish.yml", "push", push_to_main(project, before), **S3_SECRETS)
+    event = push_to_main(project, before)
+    job = actions_runner.run("publish-docs", "publish.yml", "push", event, **S3_SECRETS)
     assert job.result == "success", job.stdout
     assert "the model is the same as model@v1.0.0: nothing to publish" in job.stdout
     assert job.called("gh", "release", "create") == []
