@@ -3,6 +3,7 @@ every kind of DVC remote."""
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,25 @@ def test_generated_workflows_only_prepare_the_runner_and_call_make(generated):
     readme = (project / "README.md").read_text()
     for secret in [*SECRETS[remote], "CI_PUSH_TOKEN"]:
         assert secret in readme
+
+
+def test_workflows_pin_the_uv_the_template_tests_with(generated):
+    """setup-uv without `version:` downloads the latest uv on every run; the pin is the one in
+    requirements-dev.txt, which the workflow tests put on the runner's PATH."""
+    project, _ = generated
+    requirements = (TEMPLATE / "requirements-dev.txt").read_text()
+    pinned = re.search(r"^uv==(\S+)$", requirements, re.M)[1]
+    workflows = [*(project / ".github/workflows").glob("*.yml")]
+    workflows += (TEMPLATE / ".github/workflows").glob("*.yml")
+    versions = [
+        step["with"].get("version")
+        for workflow in workflows
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values()
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("astral-sh/setup-uv@")
+    ]
+    assert len(versions) >= 2  # one in each generated workflow
+    assert versions == [pinned] * len(versions)
 
 
 def test_ci_runs_the_readme_test_command():

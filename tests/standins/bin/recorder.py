@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Test stand-in for the `cml`, `gh` and `npm` commands (each a link to this file).
+
+Appends one JSON line per call to the file named by $STANDIN_CALLS: the command, its arguments,
+which tokens it was given, and the file bodies it would post (a CML comment, release notes).
+Exits 0, except `gh release view TAG`, which answers "release not found" unless an earlier call
+created that release.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+TOKENS = ("GH_TOKEN", "GITHUB_TOKEN", "REPO_TOKEN")
+
+
+def calls(record: Path) -> list[dict]:
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+
+
+def body(args: list[str]) -> str | None:
+    """The text the command would post: `cml comment` reads its last argument, `gh release
+    create` its --notes-file."""
+    if args[:1] == ["comment"] and Path(args[-1]).is_file():
+        return Path(args[-1]).read_text(encoding="utf-8")
+    if "--notes-file" in args:
+        return Path(args[args.index("--notes-file") + 1]).read_text(encoding="utf-8")
+    return None
+
+
+def main() -> int:
+    tool = Path(sys.argv[0]).name
+    args = sys.argv[1:]
+    record = Path(os.environ["STANDIN_CALLS"])
+    released = {
+        call["args"][2]
+        for call in calls(record)
+        if call["tool"] == "gh" and call["args"][:2] == ["release", "create"]
+    }
+    call = {
+        "tool": tool,
+        "args": args,
+        "tokens": sorted(name for name in TOKENS if os.environ.get(name)),
+        "body": body(args),
+    }
+    with record.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(call) + "\n")
+    if tool == "gh" and args[:2] == ["release", "view"] and args[2] not in released:
+        print("release not found", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

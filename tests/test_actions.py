@@ -1,0 +1,535 @@
+"""Slow tier: a generated project's GitHub workflows, run by a real Actions runner.
+
+act runs the project's own ``pull-request.yml`` and ``publish.yml`` on this machine (host mode:
+no Docker, no network), with the events GitHub would send. The DVC remote is a real S3 object
+store (SeaweedFS on loopback), ``https://github.com/<repository>`` is a bare Git repository
+(git's ``insteadOf``), and the pinned actions run as the stand-ins in ``standins/``: they do what
+the actions document for the inputs the workflows give them. ``cml``, ``gh`` and ``npm`` are
+stand-ins on PATH that record what they would post. ``test_ci_loop.py`` checks what ``make ci-pr``
+and ``make ci-publish`` do; this file checks that the workflows feed them the right settings,
+secrets, refs and files, and that what they post reaches the pull request and the release.
+The tests run in file order and share the project.
+"""
+
+import contextlib
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import DEFAULT_SLUG, TOOLS, bake, run
+from test_ci_loop import LEARNING_RATE, Loop, stages_restored, stages_run
+
+pytestmark = pytest.mark.slow
+STANDINS = Path(__file__).parent / "standins"
+REPOSITORY = f"octo/{DEFAULT_SLUG}"
+BUCKET = "ci-remote"
+ACCESS_KEY, SECRET_KEY = "tests-access-key", "tests-secret-key"
+S3_SECRETS = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+# A token that may push and whose pushes start workflows: the lock is committed back.
+PUSH_TOKEN = {"CI_PUSH_TOKEN": "tests-push-token"}
+CREDENTIALS = " ".join(f"{name}={value}" for name, value in S3_SECRETS.items())  # for a shell
+# The stand-in folder that each action the workflows use runs as.
+STANDIN_ACTIONS = {
+    "actions/checkout": "checkout",
+    "astral-sh/setup-uv": "setup-uv",
+    "actions/upload-artifact": "upload-artifact",
+}
+# What the runner must not inherit from the machine running the tests: the tests' Git identity
+# (the workflows set their own), a surrounding CI's variables, and credentials.
+NOT_INHERITED = re.compile(r"GIT_(AUTHOR|COMMITTER)_|GITHUB_|RUNNER_|ACTIONS_|AWS_|GH_|VIRTUAL_ENV")
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on loopback now, all different."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def stop(process: subprocess.Popen, grace: float = 5) -> None:
+    """End ``process`` and its process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait()
+    with contextlib.suppress(ProcessLookupError):  # what the group started and left behind
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def object_store(tmp_path_factory) -> Iterator[str]:
+    """A SeaweedFS server with an S3 gateway on loopback; yields its endpoint URL."""
+    root = tmp_path_factory.mktemp("seaweedfs")
+    identities = root / "identities.json"
+    identities.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "tests",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
+    services = ["s3", "master", "volume", "filer"]
+    ports = free_ports(2 * len(services))  # each service's HTTP and gRPC ports
+    flags = [
+        flag
+        for name, http, grpc in zip(services, ports, ports[len(services) :], strict=False)
+        for flag in (f"-{name}.port={http}", f"-{name}.port.grpc={grpc}")
+    ]
+    (root / "data").mkdir()
+    command = [
+        str(TOOLS / "weed"),
+        "server",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-dir={root / 'data'}",
+        "-master.telemetry=false",
+        # Small volumes, enough of them for a bucket's collection to grow on the first upload.
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=100",
+        "-s3",
+        f"-s3.config={identities}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.localSocket={root / 's3.sock'}",
+        f"-filer.localSocket={root / 'filer.sock'}",
+        *flags,
+    ]
+    endpoint = f"http://127.0.0.1:{ports[0]}"
+    with open(root / "weed.log", "w") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "TMPDIR": str(root)},  # its own log files
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(endpoint):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"SeaweedFS did not start:\n{(root / 'weed.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield endpoint
+    finally:
+        stop(process)
+        # Its gRPC sockets are always made in /tmp, named after the port.
+        for port in ports:
+            for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                leftover.unlink(missing_ok=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+    except urllib.error.HTTPError:
+        return True  # an S3 error (access denied): it is serving
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def uv_cache() -> Path:
+    """The uv cache the other tests' set-ups use, for the set-ups here and in the runner."""
+    return Path(run(str(TOOLS / "uv"), "cache", "dir", cwd=STANDINS).stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, object_store, uv_cache) -> Loop:
+    """An s3-remote project whose main is reproduced and pushed to S3 and to origin."""
+    root = tmp_path_factory.mktemp("actions")
+    path = bake(root, dvc_remote="s3", dvc_remote_url=f"s3://{BUCKET}/{DEFAULT_SLUG}")
+    origin = root / "origin.git"
+    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
+    loop = Loop(path, origin)
+    tools = f"{TOOLS}{os.pathsep}{os.environ['PATH']}"
+    run("make", "setup", cwd=path, env={"PATH": tools, "UV_CACHE_DIR": str(uv_cache)})
+    loop.sh(f"dvc remote modify storage endpointurl {object_store}")
+    s3(loop, object_store, "mkdir", BUCKET)
+    loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Reproduce the pipeline'")
+    loop.sh(f"{CREDENTIALS} dvc push --quiet --run-cache")
+    loop.sh(f"git remote add origin {origin} && git push -q origin main")
+    return loop
+
+
+def s3(loop: Loop, endpoint: str, operation: str, path: str) -> list[str]:
+    """``mkdir`` or ``find`` on the object store, through the S3 client DVC uses (s3fs)."""
+    script = (
+        "import json, sys, s3fs; "
+        "fs = s3fs.S3FileSystem(endpoint_url=sys.argv[1]); "
+        "print(json.dumps(getattr(fs, sys.argv[2])(sys.argv[3]) or []))"
+    )
+    result = loop.sh(f"{CREDENTIALS} python -c '{script}' {endpoint} {operation} {path}")
+    return json.loads(result.stdout)
+
+
+@dataclass
+class Job:
+    """One act run of a workflow's job."""
+
+    result: str  # act's job result: success or failure
+    stdout: str  # what the steps printed
+    summary: str  # what the steps wrote to the job summary
+    calls: list[dict]  # the cml, gh and npm calls, with what they would post
+    artifacts: Path  # one folder per uploaded artifact
+
+    def called(self, tool: str, *args: str) -> list[dict]:
+        """The calls of ``tool`` whose arguments start with ``args``."""
+        return [
+            call
+            for call in self.calls
+            if call["tool"] == tool and call["args"][: len(args)] == list(args)
+        ]
+
+
+@dataclass
+class Runner:
+    """act, set up to run a project's workflows against its bare origin and the object store."""
+
+    project: Loop
+    root: Path
+    uv_cache: Path
+    jobs: dict[str, Job] = field(default_factory=dict)  # by name, in the order they ran
+
+    def __post_init__(self) -> None:
+        (self.root / "empty").mkdir()
+        (self.root / "empty.ini").touch()
+        (self.root / "calls.jsonl").touch()  # one for the module: `gh release view` reads it
+
+    def run(self, name: str, workflow: str, event_name: str, event: dict, **secrets: str) -> Job:
+        """Run ``workflow``'s job for the event; ``name`` the run (its folder, its log line)."""
+        folder = self.root / f"{len(self.jobs) + 1}-{name}"
+        artifacts = folder / "artifacts"
+        artifacts.mkdir(parents=True)
+        event_file = folder / "event.json"
+        event_file.write_text(json.dumps({"repository": repository_payload(), **event}))
+        workflow_file = self.project.path / ".github/workflows" / workflow
+        calls = self.root / "calls.jsonl"
+        calls_before = len(calls.read_text().splitlines())
+        secrets = {"GITHUB_TOKEN": "tests-github-token", **secrets}
+        command = [
+            str(TOOLS / "act"),
+            event_name,
+            "--json",
+            "--platform=ubuntu-latest=-self-hosted",
+            f"--workflows={workflow_file}",
+            f"--eventpath={event_file}",
+            f"--env=GITHUB_REPOSITORY={REPOSITORY}",
+            *(f"--secret={name}={value}" for name, value in secrets.items()),
+            "--no-skip-checkout",
+            *(f"--local-repository={uses}={standin}" for uses, standin in actions(workflow_file)),
+            f"--action-cache-path={self.root / 'action-cache'}",
+            "--cache-server-addr=127.0.0.1",
+            f"--cache-server-path={self.root / 'cache-server'}",
+            "--artifact-server-addr=127.0.0.1",
+            f"--directory={self.root / 'empty'}",  # the runner gets the code from checkout only
+        ]
+        inherited = {k: v for k, v in os.environ.items() if not NOT_INHERITED.match(k)}
+        path = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != TOOLS]
+        environment = {
+            **inherited,
+            "PATH": os.pathsep.join([str(STANDINS / "bin"), *path]),
+            "STANDIN_UV": str(TOOLS / "uv"),
+            "STANDIN_CALLS": str(calls),
+            "STANDIN_ARTIFACTS": str(artifacts),
+            "UV_CACHE_DIR": str(self.uv_cache),
+            "UV_PYTHON_DOWNLOADS": "never",
+            # The S3 secrets are the only credentials: no AWS files, no instance metadata.
+            "AWS_CONFIG_FILE": str(self.root / "empty.ini"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.root / "empty.ini"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "XDG_CACHE_HOME": str(self.root / "xdg-cache"),
+            # https://github.com/<repository> is the bare origin; no user or system git config.
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"url.{self.project.origin}.insteadOf",
+            "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}",
+        }
+        start, cpu = time.monotonic(), children_cpu()
+        with open(folder / "act.jsonl", "w") as log, open(folder / "act.stderr", "w") as errors:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=errors, env=environment, start_new_session=True
+            )
+            try:
+                process.wait(timeout=600)
+            finally:
+                stop(process)
+        seconds, cpu = time.monotonic() - start, children_cpu() - cpu
+        # A failed run leaves its workspace (hundreds of MB) in the action cache.
+        for workspace in (self.root / "action-cache").glob("*"):
+            shutil.rmtree(workspace)
+        result, stdout, summary = parse(folder / "act.jsonl")
+        print(f"act {name} ({workflow}): job {result} in {seconds:.0f} s, {cpu:.0f} s CPU")
+        if not result:
+            pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
+        new_calls = [json.loads(line) for line in calls.read_text().splitlines()[calls_before:]]
+        self.jobs[name] = Job(result, stdout, summary, new_calls, artifacts)
+        return self.jobs[name]
+
+
+def children_cpu() -> float:
+    """CPU seconds of the processes this one has waited for: a measure the machine's load
+    does not inflate."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def repository_payload() -> dict:
+    owner, name = REPOSITORY.split("/")
+    return {"full_name": REPOSITORY, "name": name, "owner": {"login": owner}}
+
+
+def actions(workflow: Path) -> list[tuple[str, Path]]:
+    """Each pinned ``uses:`` of the workflow (owner/name@sha) and the stand-in it runs as."""
+    jobs = yaml.safe_load(workflow.read_text())["jobs"].values()
+    steps = [step for job in jobs for step in job["steps"]]
+    pinned = sorted({step["uses"] for step in steps if "uses" in step})
+    unknown = [uses for uses in pinned if uses.split("@")[0] not in STANDIN_ACTIONS]
+    assert not unknown, f"no stand-in for {unknown}: add one to tests/standins"
+    return [(uses, STANDINS / STANDIN_ACTIONS[uses.split("@")[0]]) for uses in pinned]
+
+
+def parse(log: Path) -> tuple[str, str, str]:
+    """The job's result, what its steps printed and its summary, from act's JSON log."""
+    result, output, summary = "", [], []
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "jobResult" in entry:
+            result = entry["jobResult"]
+        elif entry.get("raw_output"):
+            output.append(entry["msg"])
+        elif entry.get("command") == "summary":
+            summary.append(entry["content"])
+    return result, "".join(output), "".join(summary)
+
+
+@pytest.fixture(scope="module")
+def actions_runner(project, tmp_path_factory, uv_cache) -> Runner:
+    return Runner(project, tmp_path_factory.mktemp("act"), uv_cache)
+
+
+def pull_request(
+    project: Loop,
+    number: int,
+    branch: str,
+    *,
+    base: str = "main",
+    head_repository: str = REPOSITORY,
+) -> dict:
+    """The event of pull request ``number`` from ``branch`` (HEAD, pushed) into ``base``."""
+
+    def sha(ref: str) -> str:
+        return project.sh(f"git rev-parse {ref}").stdout.strip()
+
+    head = sha("HEAD")
+    project.sh("git fetch -q origin")
+    return {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"ref": branch, "sha": head, "repo": {"full_name": head_repository}},
+            "base": {"ref": base, "sha": sha(f"origin/{base}"), "repo": repository_payload()},
+        },
+    }
+
+
+def push_to_main(project: Loop, before: str) -> dict:
+    """The event of a push of the local main to origin."""
+    project.sh("git push -q origin main")
+    after = project.sh("git rev-parse main").stdout.strip()
+    return {"ref": "refs/heads/main", "before": before, "after": after, "deleted": False}
+
+
+def origin_head(project: Loop, branch: str) -> str:
+    refs = run("git", "ls-remote", str(project.origin), f"refs/heads/{branch}", cwd=project.path)
+    return refs.stdout.split()[0]
+
+
+def comment(job: Job) -> str:
+    """The body of the one report comment the job posted."""
+    (call,) = job.called("cml", "comment", "update")
+    assert "--target=pr" in call["args"] and "--watermark-title=Model report" in call["args"]
+    assert call["tokens"] == ["REPO_TOKEN"]
+    return call["body"]
+
+
+def test_a_readme_only_pull_request_comments_that_nothing_changed(project, actions_runner):
+    project.branch("docs")
+    project.edit("README.md", "\n", "\nMore about the project.\n")
+    project.commit("Document more")
+    project.sh("git push -q origin docs")
+    # Into a branch other than main: the base comes from the event, not from a default.
+    project.sh("git push -q origin main:refs/heads/develop")
+    event = pull_request(project, 1, "docs", base="develop")
+    job = actions_runner.run("readme", "pull-request.yml", "pull_request", event)
+    assert job.result == "success", job.stdout
+    assert "ci-pr: only documentation changed (README.md)" in job.stdout
+    body = comment(job)
+    assert body.startswith(
+        f"## Model report for `{event['pull_request']['head']['sha'][:7]}` against `origin/develop`"
+    ), body
+    assert "Nothing in the pipeline changed: no stage ran." in body
+    assert "✅ **All quality gates pass.**" in body
+    # CML comes from npm, on the runner's Node.js.
+    (install,) = job.called("npm", "install", "--global")
+    assert install["args"][-1].startswith("@dvcorg/cml@")
+    assert job.summary == body
+    assert (job.artifacts / "report/report.md").read_text() == body
+
+
+def test_b_train_param_change_is_committed_back_and_its_run_cache_pushed(
+    project, actions_runner, object_store
+):
+    run_cache = f"{BUCKET}/{DEFAULT_SLUG}/runs"
+    cached_before = set(s3(project, object_store, "find", run_cache))
+    project.branch("learning-rate")
+    project.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.05")
+    project.commit("Lower the learning rate")
+    project.sh("git push -q origin learning-rate")
+    pushed = origin_head(project, "learning-rate")
+    event = pull_request(project, 2, "learning-rate")
+    job = actions_runner.run(
+        "learning-rate", "pull-request.yml", "pull_request", event, **PUSH_TOKEN, **S3_SECRETS
+    )
+    assert job.result == "success", job.stdout
+    assert stages_run(job) == ["train", "evaluate", "metrics"]
+    assert "this run committed the reproduced results" in comment(job)
+    # The reproduced lock went to the pull request's branch on origin, by the workflow's bot.
+    head = origin_head(project, "learning-rate")
+    assert head != pushed
+    message = run("git", "log", "-1", "--format=%an|%P|%s", head, cwd=project.origin).stdout
+    assert message.strip() == (
+        f"github-actions[bot]|{pushed}|Reproduce the pipeline: update dvc.lock and metrics"
+    )
+    (setup_git,) = job.called("gh", "auth", "setup-git")
+    assert setup_git["tokens"] == ["GH_TOKEN"]
+    # The object store got the new results' run-cache, and every output of the new lock.
+    assert set(s3(project, object_store, "find", run_cache)) > cached_before
+    project.sh(f"git fetch -q origin && git checkout -q {head}")
+    project.sh(f"{CREDENTIALS} dvc pull --quiet")
+    assert project.sh("dvc status --json").stdout.strip() == "{}"
+
+
+def test_c_the_committed_lock_starts_a_run_that_reproduces_nothing(project, actions_runner):
+    # The bot's commit starts a new run (its token is not GITHUB_TOKEN), on the new head.
+    head = origin_head(project, "learning-rate")
+    project.sh(f"git fetch -q origin && git checkout -q {head}")
+    event = pull_request(project, 2, "learning-rate")
+    job = actions_runner.run(
+        "learning-rate-again", "pull-request.yml", "pull_request", event, **PUSH_TOKEN, **S3_SECRETS
+    )
+    assert job.result == "success", job.stdout
+    assert "$ dvc repro" in job.stdout
+    assert stages_run(job) == [] and stages_restored(job) == [], job.stdout
+    assert origin_head(project, "learning-rate") == head  # nothing more to commit
+    assert "- Stages ran: none" in comment(job)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="report.py says 'this run committed' whenever HEAD's subject is the auto-commit's",
+)
+def test_d_a_run_that_committed_nothing_does_not_say_it_did(actions_runner):
+    assert "this run committed" not in comment(actions_runner.jobs["learning-rate-again"])
+
+
+def test_e_a_gate_failure_fails_the_job_and_the_comment_names_the_metric(project, actions_runner):
+    project.branch("one-round")
+    project.edit("params.yaml", "max_iter: 200", "max_iter: 1")
+    project.commit("One boosting round")
+    project.sh("git push -q origin one-round")
+    event = pull_request(project, 3, "one-round")
+    job = actions_runner.run("gate", "pull-request.yml", "pull_request", event, **S3_SECRETS)
+    assert job.result == "failure"
+    assert "gate failed: balanced_accuracy" in job.stdout
+    body = comment(job)
+    assert "quality gate(s) failed" in body
+    assert re.search(r"- balanced_accuracy is [\d.]+, below the minimum of", body), body
+    # The report and the logs it was made from are kept with the run.
+    assert {p.name for p in (job.artifacts / "report").iterdir()} == {
+        "pytest.log",
+        "repro.log",
+        "report.md",
+    }
+
+
+def test_f_a_fork_pull_request_reports_in_the_summary_without_secrets(project, actions_runner):
+    project.branch("fork")
+    test = "def test_sum():\n    assert sum([1, 2]) == 3\n"
+    (project.path / "tests/test_fork.py").write_text(test)
+    project.sh("git add tests && git commit -q -m 'A test from a fork'")
+    # A fork's commits reach the repository only as the pull request's ref.
+    project.sh("git push -q origin HEAD:refs/pull/4/head")
+    event = pull_request(project, 4, "fork", head_repository="someone/churn-model")
+    # GitHub gives a fork's run no secrets.
+    job = actions_runner.run("fork", "pull-request.yml", "pull_request", event)
+    assert job.result == "success", job.stdout
+    assert "--trusted 0 --auto-commit 0" in job.stdout
+    assert "$ pytest" in job.stdout and "$ dvc push" not in job.stdout
+    assert job.calls == []  # no CML, no comment
+    assert "Nothing in the pipeline changed: no stage ran." in job.summary
+    assert (job.artifacts / "report/report.md").read_text() == job.summary
+
+
+def test_g_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
+    project.branch("merges")
+    project.sh("git checkout -q main && git merge -q --ff-only origin/main")
+    before = project.sh("git rev-parse main").stdout.strip()
+    project.sh("git fetch -q origin learning-rate")
+    project.sh("git merge -q --no-ff -m 'Merge learning-rate' FETCH_HEAD")
+    event = push_to_main(project, before)
+    job = actions_runner.run("publish", "publish.yml", "push", event, **S3_SECRETS)
+    assert job.result == "success", job.stdout
+    assert stages_run(job) == []  # the pull request reproduced and pushed it
+    tags = run("git", "tag", "--list", "model@*", cwd=project.origin).stdout.split()
+    assert tags == ["model@v1.0.0"]
+    (release,) = job.called("gh", "release", "create", "model@v1.0.0")
+    files = {Path(arg).name for arg in release["args"][3 : release["args"].index("--title")]}
+    assert files == {"SHA256SUMS", "bundle.json", "metrics.json", "model.skops", "model_card.md"}
+    assert release["body"].startswith("# model v1.0.0")
+    assert release["tokens"] == ["GH_TOKEN"]
+
+    before = project.sh("git rev-parse main").stdout.strip()
+    project.sh("git fetch -q origin docs && git merge -q --no-ff -m 'Merge docs' FETCH_HEAD")
+    event = push_to_main(project, before)
+    job = actions_runner.run("publish-docs", "publish.yml", "push", event, **S3_SECRETS)
+    assert job.result == "success", job.stdout
+    assert "the model is the same as model@v1.0.0: nothing to publish" in job.stdout
+    assert job.called("gh", "release", "create") == []
+    assert run("git", "tag", "--list", "model@*", cwd=project.origin).stdout.split() == tags
