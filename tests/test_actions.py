@@ -11,18 +11,13 @@ secrets, refs and files, and that what they post reaches the pull request and th
 The tests run in file order and share the project.
 """
 
-import contextlib
 import json
 import os
 import re
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,14 +26,15 @@ import pytest
 import yaml
 
 from conftest import DEFAULT_SLUG, TOOLS, bake, run
+from object_store import CREDENTIALS, stop
+from object_store import object_store as seaweedfs
 from test_ci_loop import LEARNING_RATE, Loop, stages_restored, stages_run
 
 pytestmark = pytest.mark.slow
 STANDINS = Path(__file__).parent / "standins"
 REPOSITORY = f"octo/{DEFAULT_SLUG}"
 BUCKET = "ci-remote"
-ACCESS_KEY, SECRET_KEY = "tests-access-key", "tests-secret-key"
-S3_SECRETS = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+S3_SECRETS = CREDENTIALS
 # A token that may push and whose pushes start workflows: the lock is committed back.
 PUSH_TOKEN = {"CI_PUSH_TOKEN": "tests-push-token"}
 CREDENTIALS = " ".join(f"{name}={value}" for name, value in S3_SECRETS.items())  # for a shell
@@ -53,110 +49,11 @@ STANDIN_ACTIONS = {
 NOT_INHERITED = re.compile(r"GIT_(AUTHOR|COMMITTER)_|GITHUB_|RUNNER_|ACTIONS_|AWS_|GH_|VIRTUAL_ENV")
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports free on loopback now, all different."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def stop(process: subprocess.Popen, grace: float = 5) -> None:
-    """End ``process`` and its process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-    process.wait()
-    with contextlib.suppress(ProcessLookupError):  # what the group started and left behind
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def object_store(tmp_path_factory) -> Iterator[str]:
     """A SeaweedFS server with an S3 gateway on loopback; yields its endpoint URL."""
-    root = tmp_path_factory.mktemp("seaweedfs")
-    identities = root / "identities.json"
-    identities.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "tests",
-                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
-    services = ["s3", "master", "volume", "filer"]
-    ports = free_ports(2 * len(services))  # each service's HTTP and gRPC ports
-    flags = [
-        flag
-        for name, http, grpc in zip(services, ports, ports[len(services) :], strict=False)
-        for flag in (f"-{name}.port={http}", f"-{name}.port.grpc={grpc}")
-    ]
-    (root / "data").mkdir()
-    command = [
-        str(TOOLS / "weed"),
-        "server",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-dir={root / 'data'}",
-        "-master.telemetry=false",
-        # Small volumes, enough of them for a bucket's collection to grow on the first upload.
-        "-master.volumeSizeLimitMB=64",
-        "-volume.max=100",
-        "-s3",
-        f"-s3.config={identities}",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-s3.localSocket={root / 's3.sock'}",
-        f"-filer.localSocket={root / 'filer.sock'}",
-        *flags,
-    ]
-    endpoint = f"http://127.0.0.1:{ports[0]}"
-    with open(root / "weed.log", "w") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "TMPDIR": str(root)},  # its own log files
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(endpoint):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"SeaweedFS did not start:\n{(root / 'weed.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as endpoint:
         yield endpoint
-    finally:
-        stop(process)
-        # Its gRPC sockets are always made in /tmp, named after the port.
-        for port in ports:
-            for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
-                leftover.unlink(missing_ok=True)
-
-
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-    except urllib.error.HTTPError:
-        return True  # an S3 error (access denied): it is serving
-    except OSError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
