@@ -110,7 +110,7 @@ def test_workflows_pin_the_uv_the_template_tests_with(generated):
     workflows = [*(project / ".github/workflows").glob("*.yml")]
     workflows += (TEMPLATE / ".github/workflows").glob("*.yml")
     versions = [
-        step["with"].get("version")
+        step.get("with", {}).get("version")
         for workflow in workflows
         for job in yaml.safe_load(workflow.read_text())["jobs"].values()
         for step in job["steps"]
