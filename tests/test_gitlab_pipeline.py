@@ -367,7 +367,7 @@ def test_c_a_gate_failure_fails_the_job_and_the_note_names_the_metric(project):
     assert "gate failed: balanced_accuracy" in result.output
     body = note(project, 3)  # posted although the check failed
     assert "quality gate(s) failed" in body
-    assert re.search(r"- balanced_accuracy is [\d.]+, below the minimum of", body), body
+    assert re.search(r"- balanced_accuracy got worse by [\d.]+ against the base", body), body
 
 
 def test_d_a_merge_request_without_secrets_is_not_verified_and_posts_nothing(project):

@@ -205,7 +205,6 @@ def load_bundle(folder: Path):
     import skops.io
 
     verify(folder)
-    info = read_info(folder)
     model_path = folder / MODEL_FILE
     try:
         found = skops.io.get_untrusted_types(file=model_path)
@@ -219,4 +218,5 @@ def load_bundle(folder: Path):
             f"{model_path} contains types that a published model may not hold "
             f"({', '.join(unexpected)}), so it is not loaded"
         )
-    return skops.io.load(model_path, trusted=ALLOWED_TYPES), info
+    # The types first: a model that may not be loaded is refused whatever bundle.json says.
+    return skops.io.load(model_path, trusted=ALLOWED_TYPES), read_info(folder)
