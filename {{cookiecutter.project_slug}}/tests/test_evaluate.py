@@ -141,6 +141,16 @@ def test_a_class_the_model_never_saw_is_a_user_error():
         scores(model, test_split, task="classification", target="target")
 
 
+def test_a_target_too_large_for_metrics_is_a_user_error():
+    frame = _frame("regression", 60, seed=1)
+    frame["target"] = frame["target"] * 1e160
+    model = train(
+        frame, task="regression", target="target", estimator="linear", hyperparameters={}, seed=0
+    )
+    with pytest.raises(UserError, match=r"rmse is inf, .*: rescale data\.target 'target'"):
+        scores(model, frame, task="regression", target="target")
+
+
 def test_baseline_is_worse_than_the_model(case):
     _, task, train_split, test_split, model = case
     baseline = fit_baseline(train_split, task=task, target="target")

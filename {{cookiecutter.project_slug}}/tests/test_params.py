@@ -1,4 +1,4 @@
-"""stage helpers: params are read as DVC reads them, with their types checked."""
+"""params.yaml is read as DVC reads it, and every setting's type, range and name is checked."""
 
 import pytest
 
@@ -11,27 +11,52 @@ from {{ cookiecutter.module_name }}.params import (
 )
 
 
-@pytest.fixture
-def params_file(tmp_path):
+def _params(tmp_path, text: str):
     path = tmp_path / "params.yaml"
-    path.write_text("train:\n  rate: 1e-3\n  columns: notes\n  seed: 1\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
-def test_numbers_follow_yaml_1_2(params_file):
-    assert load_params(params_file, {"train.rate": float}) == {"train.rate": 0.001}
+def test_numbers_follow_yaml_1_2(tmp_path):
+    path = _params(tmp_path, "prepare:\n  test_size: 2e-1\n")
+    assert load_params(path, ["prepare.test_size"]) == {"prepare.test_size": 0.2}
 
 
-def test_missing_key_is_named(params_file):
-    with pytest.raises(UserError, match=r"has no 'train\.estimator'"):
-        load_params(params_file, {"train.estimator": str})
+def test_missing_key_is_named(tmp_path):
+    with pytest.raises(UserError, match=r"has no 'train\.estimator': add it"):
+        load_params(_params(tmp_path, "train:\n  seed: 1\n"), ["train.estimator"])
 
 
-def test_wrong_type_is_named(params_file):
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        ("data:\n  drop_columns: notes\n", "data.drop_columns", "must be a list or null"),
+        ("train:\n  seed: -1\n", "train.seed", "must be from 0 to 4294967295"),
+        ("train:\n  seed: 4294967296\n", "train.seed", "must be from 0 to 4294967295"),
+        ("train:\n  seed: true\n", "train.seed", "must be a whole number from 0"),
+        ("train:\n  seed: 4.5\n", "train.seed", "must be a whole number from 0"),
+        ("evaluate:\n  importance_repeats: 0\n", "evaluate.importance_repeats", "must be from 1 up"),
+        ("evaluate:\n  max_plot_rows: 0\n", "evaluate.max_plot_rows", "must be from 1 up"),
+        ("prepare:\n  test_size: '0.2'\n", "prepare.test_size", "must be a number from 0 to 1"),
+        ("train:\n  estimator: 3\n", "train.estimator", "must be a str"),
+    ],
+)
+def test_wrong_type_or_range_is_one_sentence(tmp_path, text, key, message):
+    with pytest.raises(UserError, match=rf"^{key} in .* is .*, but {message}"):
+        load_params(_params(tmp_path, text), [key])
+
+
+def test_a_setting_nothing_reads_is_a_typo(tmp_path):
+    path = _params(tmp_path, "prepare:\n  test_size: 0.2\n  seeed: 1\n")
     with pytest.raises(
-        UserError, match=r"train\.columns .* is 'notes', but must be a list or null"
+        UserError, match=r"^prepare\.seeed in .* is not a setting .*: test_size, seed, min_test"
     ):
-        load_params(params_file, {"train.columns": (list, type(None))})
+        load_params(path, ["prepare.test_size"])
+
+
+def test_sections_no_stage_reads_are_left_alone(tmp_path):
+    path = _params(tmp_path, "train:\n  seed: 1\ngates:\n  anything: 1\nmine:\n  x: 1\n")
+    assert load_params(path, ["train.seed"]) == {"train.seed": 1}
 
 
 def test_run_turns_user_errors_into_one_line(capsys):

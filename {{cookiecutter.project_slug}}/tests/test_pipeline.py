@@ -14,6 +14,7 @@ from {{ cookiecutter.module_name }}.contract import (
     PLOTS,
 )
 from {{ cookiecutter.module_name }}.params import (
+    SETTINGS,
     load_params,
     read_yaml,
 )
@@ -45,7 +46,7 @@ PARAMS_FILE = ROOT / "params.yaml"
 
 
 def test_model_beats_baseline_on_sample_data():
-    params = load_params(PARAMS_FILE, {"data.file": str, **PREPARE_PARAMS})
+    params = load_params(PARAMS_FILE, ["data.file", *PREPARE_PARAMS])
     if not (ROOT / params["data.file"]).is_file():
         # CI skips the prepare stage when nothing changed, without fetching the data.
         pytest.skip(f"{params['data.file']} is not in the workspace: `dvc pull` it to run this")
@@ -122,7 +123,7 @@ def _interpolate(text: str) -> str:
     """Replace DVC's ``${key}`` with the value of ``key`` in params.yaml."""
     return re.sub(
         r"\$\{([\w.]+)\}",
-        lambda match: str(load_params(PARAMS_FILE, {match[1]: object})[match[1]]),
+        lambda match: str(load_params(PARAMS_FILE, [match[1]])[match[1]]),
         text,
     )
 
@@ -188,6 +189,14 @@ def test_stage_params_are_exactly_what_its_module_reads(stage):
     load_params(PARAMS_FILE, reads)  # and params.yaml has each of them, of the right type
 
 
+def test_every_setting_is_read_by_a_stage_or_by_dvc_yaml():
+    listed = {key for spec in STAGES.values() for key in spec.get("params", [])}
+    interpolated = set(re.findall(r"\$\{([\w.]+)\}", (ROOT / "dvc.yaml").read_text("utf-8")))
+    assert set(SETTINGS) == listed | interpolated
+    # params.yaml has each setting, of its type, and none that nothing reads.
+    assert set(load_params(PARAMS_FILE, SETTINGS)) == set(SETTINGS)
+
+
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_stage_deps_list_its_code(stage):
     deps = _paths(STAGES[stage].get("deps"))
@@ -223,7 +232,7 @@ def test_stage_cmd_paths_are_deps_or_outs(stage):
 
 
 def test_data_file_is_the_prepare_dependency():
-    params = load_params(PARAMS_FILE, {"data.file": str})
+    params = load_params(PARAMS_FILE, ["data.file"])
     # The data itself may be absent (CI does not fetch it when prepare is unchanged).
     assert (ROOT / f"{params['data.file']}.dvc").is_file()
     assert params["data.file"] in _paths(STAGES["prepare"]["deps"])
@@ -235,7 +244,7 @@ def test_every_stage_module_is_a_stage():
 
 
 def test_plots_are_the_output_contracts():
-    task = load_params(PARAMS_FILE, {"data.task": str})["data.task"]
+    task = load_params(PARAMS_FILE, ["data.task"])["data.task"]
     declared = {}
     for spec in STAGES.values():
         for entry in spec.get("plots") or []:
@@ -255,7 +264,7 @@ def test_the_metrics_file_is_the_one_git_keeps():
 
 
 def test_gates_name_only_metrics_of_the_contract():
-    task = load_params(PARAMS_FILE, {"data.task": str})["data.task"]
+    task = load_params(PARAMS_FILE, ["data.task"])["data.task"]
     gates = read_yaml(PARAMS_FILE)["gates"]
     named = [*gates["minimum"], *gates["maximum"], *gates["max_drop"]]
     if isinstance(gates["beat_baseline"], list):

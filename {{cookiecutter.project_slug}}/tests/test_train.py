@@ -17,6 +17,7 @@ from {{ cookiecutter.module_name }}.model.features import (
 )
 from {{ cookiecutter.module_name }}.stages.train import (
     ESTIMATORS,
+    chosen_hyperparameters,
     train,
 )
 
@@ -133,6 +134,56 @@ def test_same_seed_same_bytes(frames, task, name):
 def test_invalid_hyperparameter_value(frames, task):
     with pytest.raises(UserError, match=r"train\.hyperparameters\.random_forest: .*n_estimators"):
         _train(frames[task], task, "random_forest", hyperparameters={"n_estimators": 0})
+
+
+@pytest.mark.parametrize(
+    ("task", "name", "hyperparameters", "keys"),
+    [
+        ("classification", "linear", {"penalty": "l1"}, "penalty"),
+        ("classification", "random_forest", {"bootstrap": False, "max_samples": 0.5}, "bootstrap"),
+        ("regression", "random_forest", {"bootstrap": False, "max_samples": 0.5}, "max_samples"),
+    ],
+)
+def test_settings_scikit_learn_refuses_together_are_one_sentence(
+    frames, task, name, hyperparameters, keys
+):
+    with pytest.raises(
+        UserError, match=rf"refused the settings of train\.hyperparameters\.{name} \(.*{keys}"
+    ) as error:
+        _train(frames[task], task, name, hyperparameters=hyperparameters)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("setting", ["random_state", "class_weight", "categorical_features"])
+def test_settings_the_pipeline_sets_itself_are_refused(frames, setting):
+    with pytest.raises(UserError, match=rf"hist_gradient_boosting\.{setting} is set by the pipe"):
+        _train(
+            frames["classification"],
+            "classification",
+            "hist_gradient_boosting",
+            hyperparameters={setting: None},
+        )
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_a_misspelt_estimator_block_is_refused(task):
+    blocks = {"hist_gradient_boostin": {"max_iter": 3}, "linear": {}}
+    with pytest.raises(UserError, match=r"hyperparameters\.hist_gradient_boostin is not an est"):
+        chosen_hyperparameters(task, "hist_gradient_boosting", blocks)
+    assert chosen_hyperparameters(task, "linear", {"linear": {"tol": 1.0}}) == {"tol": 1.0}
+    assert chosen_hyperparameters(task, "linear", None) is None
+
+
+def test_a_split_prepared_for_another_target_is_refused(frames):
+    with pytest.raises(UserError, match=r"data\.target 'churn' is not a column .* `dvc repro`"):
+        train(
+            frames["regression"],
+            task="regression",
+            target="churn",
+            estimator="linear",
+            hyperparameters={},
+            seed=0,
+        )
 
 
 def test_unknown_task(frames):

@@ -1,7 +1,7 @@
 """User errors: problems the user can fix, reported as one sentence instead of a traceback."""
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 class UserError(Exception):
@@ -16,3 +16,12 @@ def run(main: Callable[[], None]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def check_target(columns: Iterable[str], target: str, split: object) -> None:
+    """Refuse a split that prepare wrote for another target (data.target changed since)."""
+    if target not in columns:
+        raise UserError(
+            f"data.target '{target}' is not a column of {split}, which prepare wrote for another "
+            "target: run `dvc repro` (it runs prepare again)"
+        )

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import UserError, run
 
 # This stage reads no parameters.
-PARAMS: dict[str, type] = {}
+PARAMS: tuple[str, ...] = ()
 
 
 def copy_results(evaluation: Path, metrics: Path, plots: Path) -> list[Path]:

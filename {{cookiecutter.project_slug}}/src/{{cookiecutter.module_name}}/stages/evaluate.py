@@ -7,6 +7,7 @@ in ``contract.py``; dvc.yaml's ``plots`` draw the files.
 
 import argparse
 import json
+import math
 import pickle
 from pathlib import Path
 
@@ -29,18 +30,18 @@ from sklearn.metrics import (
 from sklearn.preprocessing import label_binarize
 
 from ..contract import BASELINE, MAIN_METRIC, METRICS, MODEL
-from ..errors import UserError, run
+from ..errors import UserError, check_target, run
 from ..params import load_params
 
-# The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
-PARAMS = {
-    "data.task": str,
-    "data.target": str,
-    "evaluate.seed": int,
-    "evaluate.importance_repeats": int,
-    "evaluate.importance_features": int,
-    "evaluate.max_plot_rows": int,
-}
+# The params.yaml keys this stage reads (their types: params.SETTINGS); dvc.yaml lists the same.
+PARAMS = (
+    "data.task",
+    "data.target",
+    "evaluate.seed",
+    "evaluate.importance_repeats",
+    "evaluate.importance_features",
+    "evaluate.max_plot_rows",
+)
 DIGITS = 6  # metrics are rounded so that tiny float noise never changes metrics.json
 
 
@@ -55,11 +56,13 @@ def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, fl
     features, actual = test.drop(columns=[target]), test[target]
     if task == "regression":
         predicted = model.predict(features)
-        values = {
-            "rmse": root_mean_squared_error(actual, predicted),
-            "mae": mean_absolute_error(actual, predicted),
-            "r2": r2_score(actual, predicted),
-        }
+        # Errors too large to square become inf, refused below with a sentence, not a warning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = {
+                "rmse": root_mean_squared_error(actual, predicted),
+                "mae": mean_absolute_error(actual, predicted),
+                "r2": r2_score(actual, predicted),
+            }
     else:
         probabilities = model.predict_proba(features)
         # Metrics of class positions equal those of the labels and are many times faster for
@@ -93,7 +96,14 @@ def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, fl
             "log_loss": log_loss(truth, probabilities, labels=labels),
         }
     # In the contract's order and names: a contract metric not computed above fails here.
-    return {name: round(float(values[name]), DIGITS) for name in METRICS[task]}
+    metrics = {name: round(float(values[name]), DIGITS) for name in METRICS[task]}
+    for name, value in metrics.items():
+        if not math.isfinite(value):
+            raise UserError(
+                f"{name} is {value}, a number metrics.json cannot hold (the target's values are "
+                f"too large to square): rescale data.target '{target}' (other units, its logarithm)"
+            )
+    return metrics
 
 
 def roc_points(model, test: pd.DataFrame, *, target: str) -> pd.DataFrame:
@@ -241,8 +251,10 @@ def main() -> None:
 
     with open(args.model, "rb") as file:
         model = pickle.load(file)
-    test = pd.read_parquet(args.test)
-    baseline = fit_baseline(pd.read_parquet(args.train), task=task, target=target)
+    test, train = pd.read_parquet(args.test), pd.read_parquet(args.train)
+    for path, split in ((args.test, test), (args.train, train)):
+        check_target(split.columns, target, path)
+    baseline = fit_baseline(train, task=task, target=target)
     metrics = {
         MODEL: scores(model, test, task=task, target=target),
         BASELINE: scores(baseline, test, task=task, target=target),

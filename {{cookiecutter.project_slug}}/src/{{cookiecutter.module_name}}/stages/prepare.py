@@ -31,23 +31,22 @@ from ..errors import UserError, run
 from ..model.features import BOOLEAN_PAIRS, DATE_PARTS, date_values
 from ..params import load_params
 
-NONE = type(None)
-# The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
-PARAMS = {
-    "data.task": str,
-    "data.target": str,
-    "data.id_column": (str, NONE),
-    "data.group_column": (str, NONE),
-    "data.drop_columns": (list, NONE),
-    "data.categorical_columns": (list, NONE),
-    "data.keep_columns": (list, NONE),
-    "data.separator": (str, NONE),
-    "data.decimal": (str, NONE),
-    "data.encoding": (str, NONE),
-    "prepare.test_size": float,
-    "prepare.seed": int,
-    "prepare.min_test_rows_per_class": int,
-}
+# The params.yaml keys this stage reads (their types: params.SETTINGS); dvc.yaml lists the same.
+PARAMS = (
+    "data.task",
+    "data.target",
+    "data.id_column",
+    "data.group_column",
+    "data.drop_columns",
+    "data.categorical_columns",
+    "data.keep_columns",
+    "data.separator",
+    "data.decimal",
+    "data.encoding",
+    "prepare.test_size",
+    "prepare.seed",
+    "prepare.min_test_rows_per_class",
+)
 TASKS = ("classification", "regression")
 # Where each reading setting comes from, for error messages (predict names its own options).
 DIALECT_KEYS = {

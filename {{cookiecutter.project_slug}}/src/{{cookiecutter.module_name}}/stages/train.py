@@ -26,19 +26,19 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,  # not exported publicly
 )
 
-from ..errors import UserError, run
+from ..errors import UserError, check_target, run
 from ..model.features import ColumnKinds
 from ..params import load_params
 
-# The params.yaml keys this stage reads, and their types; dvc.yaml lists the same keys.
-PARAMS = {
-    "data.task": str,
-    "data.target": str,
-    "train.estimator": str,
-    "train.seed": int,
-    "train.class_weight": (str, type(None)),
-    "train.hyperparameters": (dict, type(None)),
-}
+# The params.yaml keys this stage reads (their types: params.SETTINGS); dvc.yaml lists the same.
+PARAMS = (
+    "data.task",
+    "data.target",
+    "train.estimator",
+    "train.seed",
+    "train.class_weight",
+    "train.hyperparameters",
+)
 ESTIMATORS = {
     "classification": {
         "linear": LogisticRegression,
@@ -55,6 +55,25 @@ ESTIMATORS = {
 # rows (see model/features.py); the others share one value.
 MAX_CATEGORIES = 20
 CLASS_WEIGHTS = ("balanced",)
+# Estimator settings the pipeline sets itself, and where they come from.
+OWN_SETTINGS = {
+    "random_state": "train.seed",
+    "class_weight": "train.class_weight",
+    "categorical_features": "the categorical columns prepare found",
+}
+
+
+def chosen_hyperparameters(task: str, name: str, hyperparameters: dict | None) -> dict | None:
+    """The settings under ``train.hyperparameters`` for estimator ``name``, after checking that
+    every block there names an estimator of ``task`` (a misspelt one would be ignored)."""
+    choices = ESTIMATORS.get(task, {})
+    for block in hyperparameters or {}:
+        if block not in choices:
+            raise UserError(
+                f"train.hyperparameters.{block} is not an estimator: name each block after "
+                f"one of {', '.join(choices)}"
+            )
+    return (hyperparameters or {}).get(name)
 
 
 def make_estimator(
@@ -70,6 +89,12 @@ def make_estimator(
     estimator_class = choices[name]
     if not isinstance(hyperparameters, dict | None):
         raise UserError(f"train.hyperparameters.{name} must be a mapping of settings to values")
+    for setting, key in OWN_SETTINGS.items():
+        if setting in (hyperparameters or {}):
+            raise UserError(
+                f"train.hyperparameters.{name}.{setting} is set by the pipeline itself "
+                f"({key}): remove it from train.hyperparameters.{name}"
+            )
     try:
         estimator = estimator_class(**(hyperparameters or {}))
     except TypeError as error:
@@ -168,6 +193,7 @@ def train(
     class_weight: str | None = None,
 ) -> Pipeline:
     """Fit the Pipeline for ``estimator`` on ``frame`` (features and the ``target`` column)."""
+    check_target(frame.columns, target, "the training split")
     features, labels = frame.drop(columns=[target]), frame[target]
     model = make_estimator(task, estimator, hyperparameters, seed, class_weight)
     try:
@@ -175,6 +201,13 @@ def train(
     except InvalidParameterError as error:
         # scikit-learn checks hyperparameter values when fitting; its message names the value.
         raise UserError(f"train.hyperparameters.{estimator}: {error}") from None
+    except ValueError as error:
+        # Settings that are valid alone but not together (penalty l1 with the default solver).
+        keys = ", ".join(hyperparameters or {}) or "none set"
+        raise UserError(
+            f"{type(model).__name__} refused the settings of train.hyperparameters.{estimator} "
+            f"({keys}): {str(error).rstrip('.')}: change them in params.yaml"
+        ) from None
     # Histogram gradient boosting keeps the thread count it was fitted with, which would make
     # the saved bytes depend on the machine's cores; the fitted model itself does not.
     binner = getattr(pipeline[-1], "_bin_mapper", None)
@@ -197,7 +230,9 @@ def main() -> None:
         task=params["data.task"],
         target=params["data.target"],
         estimator=name,
-        hyperparameters=(params["train.hyperparameters"] or {}).get(name),
+        hyperparameters=chosen_hyperparameters(
+            params["data.task"], name, params["train.hyperparameters"]
+        ),
         seed=params["train.seed"],
         class_weight=params["train.class_weight"],
     )
