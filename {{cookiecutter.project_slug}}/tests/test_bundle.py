@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import sys
 from functools import partial
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from {{ cookiecutter.module_name }}.errors import (
     UserError,
+    run,
 )
 from {{ cookiecutter.module_name }}.model.bundle import (
     SUMS_FILE,
@@ -22,6 +24,7 @@ from {{ cookiecutter.module_name }}.model.bundle import (
     write_bundle,
 )
 from {{ cookiecutter.module_name }}.model.predict import (
+    main,
     predict,
 )
 from {{ cookiecutter.module_name }}.stages.train import (
@@ -203,3 +206,34 @@ def test_the_model_card_lists_the_features(tmp_path):
     raw["member"] = raw["member"].map({True: "yes", False: "no"})
     scored = predict(loaded, raw, info)
     assert list(scored["prediction"]) == list(model.predict(frame))
+
+
+def test_a_batch_scores_categories_as_training_saw_them_and_warns_of_new_ones(
+    tmp_path, monkeypatch, capsys
+):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"level": rng.normal(size=150), "zone": rng.choice(["A1", "7"], 150)})
+    frame["label"] = np.where(frame["level"] + 3 * (frame["zone"] == "7") > 1, "yes", "no")
+    model = train(
+        frame,
+        task="classification",
+        target="label",
+        estimator="linear",
+        hyperparameters={},
+        seed=0,
+    )
+    write_bundle(tmp_path / "bundle", model, INFO, "# card\n", {"model": {}})
+    # In this batch the category column looks like numbers (7, a gap): it is still a category.
+    batch = tmp_path / "rows.csv"
+    batch.write_text("id,level,zone\n1,0.5,7\n2,-1,\n3,0.2,Z9\n", encoding="utf-8")
+    output = tmp_path / "scored.csv"
+    argv = ["predict", str(tmp_path / "bundle"), str(batch), str(output)]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert run(main) == 0
+    scored = pd.read_csv(output)
+    same_rows = pd.DataFrame({"level": [0.5, -1, 0.2], "zone": ["7", None, "Z9"]})
+    expected = model.predict_proba(same_rows)[:, 1].round(6)
+    np.testing.assert_allclose(scored["probability_yes"], expected)
+    assert list(scored["id"]) == [1, 2, 3]
+    warning = "column 'zone': 1 of 3 rows hold values the model did not learn (such as 'Z9')"
+    assert warning in capsys.readouterr().err

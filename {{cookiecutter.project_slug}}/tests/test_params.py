@@ -35,15 +35,22 @@ def test_missing_key_is_named(tmp_path):
         ("train:\n  seed: 4294967296\n", "train.seed", "must be from 0 to 4294967295"),
         ("train:\n  seed: true\n", "train.seed", "must be a whole number from 0"),
         ("train:\n  seed: 4.5\n", "train.seed", "must be a whole number from 0"),
-        ("evaluate:\n  importance_repeats: 0\n", "evaluate.importance_repeats", "must be from 1 up"),
+        ("evaluate:\n  importance_features: 0\n", "evaluate.importance_features", "from 1 up"),
+        ("evaluate:\n  importance_repeats: 0\n", "evaluate.importance_repeats", "from 1 up"),
         ("evaluate:\n  max_plot_rows: 0\n", "evaluate.max_plot_rows", "must be from 1 up"),
         ("prepare:\n  test_size: '0.2'\n", "prepare.test_size", "must be a number from 0 to 1"),
         ("train:\n  estimator: 3\n", "train.estimator", "must be a str"),
     ],
 )
 def test_wrong_type_or_range_is_one_sentence(tmp_path, text, key, message):
-    with pytest.raises(UserError, match=rf"^{key} in .* is .*, but {message}"):
+    with pytest.raises(UserError, match=rf"^{key} in .* is .*, but .*{message}"):
         load_params(_params(tmp_path, text), [key])
+
+
+@pytest.mark.parametrize("text", ["- a list\n", "prepare: 0.2\n"])
+def test_a_params_file_of_another_shape_is_one_sentence(tmp_path, text):
+    with pytest.raises(UserError, match=r"^prepare in .* must be a mapping of settings"):
+        load_params(_params(tmp_path, text), ["prepare.test_size"])
 
 
 def test_a_setting_nothing_reads_is_a_typo(tmp_path):

@@ -89,13 +89,13 @@ def load_params(path: Path, keys: Iterable[str]) -> dict[str, object]:
     file at ``path``, each checked against ``SETTINGS``, after checking that the sections they
     belong to hold no key that nothing reads."""
     params = read_yaml(path) or {}
-    if not isinstance(params, dict):
-        raise UserError(f"{path} must be a mapping of sections (data, prepare...) to settings")
     values = {}
     for section in dict.fromkeys(key.split(".")[0] for key in keys):
+        if not isinstance(params, dict) or not isinstance(params.get(section), dict | None):
+            raise UserError(f"{section} in {path} must be a mapping of settings to values")
         known = [key.split(".", 1)[1] for key in SETTINGS if key.split(".")[0] == section]
         settings = params.get(section)
-        unknown = [name for name in settings if name not in known] if isinstance(settings, dict) else []
+        unknown = [name for name in settings or {} if name not in known]
         if unknown:
             raise UserError(
                 f"{section}.{unknown[0]} in {path} is not a setting the pipeline reads: fix its "

@@ -7,6 +7,7 @@ row (and, for classification, the probability of each class).
 
 import argparse
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ import pandas as pd
 from ..errors import UserError, run
 from ..stages.prepare import DIALECT_KEYS, read_raw
 from .bundle import SUMS_FILE, digest, digest_in, load_bundle
+from .features import OTHER
 
 
 def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
@@ -36,6 +38,21 @@ def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
         # Typically text in a column the model saw as numbers.
         raise UserError(f"the input's values do not fit the model ({error})") from None
     return result
+
+
+def unlearned_values(model, rows: pd.DataFrame) -> list[str]:
+    """One line per category column of ``rows`` with values the model did not learn: it scores
+    them as one "(other)" value, which can give a confident prediction for something new."""
+    lines = []
+    for name, kept in model.named_steps["columns"].categories_.items():
+        values = rows[name].dropna().astype(str)
+        new = values[~values.isin(kept)]
+        if len(new):
+            lines.append(
+                f"column '{name}': {len(new)} of {len(rows)} rows hold values the model did not "
+                f"learn (such as {new.iloc[0]!r}), scored as {OTHER!r}"
+            )
+    return lines
 
 
 def verify_version(folder: Path, tag: str) -> None:
@@ -76,15 +93,23 @@ def main() -> None:
         raise UserError(f"{args.output} is the input file: give another file for the predictions")
     if not args.output.parent.is_dir():
         raise UserError(f"{args.output.parent} does not exist: create it or write elsewhere")
+    # The model's category columns are read as text, as in training, even when a batch holds
+    # only number-like values there (a code 7 must stay '7', not become 7.0).
+    categorical = [
+        *(info.get("categorical_columns") or []),
+        *model.named_steps["columns"].categorical,
+    ]
     rows = read_raw(
         args.input,
-        info.get("categorical_columns") or [],
+        list(dict.fromkeys(categorical)),
         separator=args.separator,
         decimal=args.decimal,
         encoding=args.encoding,
         keys={name: f"--{name}" for name in DIALECT_KEYS},
     )
     predictions = predict(model, rows, info)
+    for line in unlearned_values(model, rows):
+        print(f"warning: {line}", file=sys.stderr)
     predictions.to_csv(args.output, index=False)
     print(f"predict: scored {len(predictions)} rows with {info['artifact']} {info['version']}")
 
