@@ -24,7 +24,8 @@ SECRETS = {
 
 
 def check(workflows: list[Path], cwd: Path) -> None:
-    """actionlint, the workflow JSON schema, and zizmor with no finding of medium or higher.
+    """actionlint, the workflow JSON schema, and zizmor (auditor) with no finding of medium or
+    higher.
 
     Each checker runs once over all ``workflows``: starting it takes longer than checking a file.
     """
@@ -37,7 +38,10 @@ def check(workflows: list[Path], cwd: Path) -> None:
         *files,
         cwd=cwd,
     )
-    result = run(str(TOOLS / "zizmor"), "--offline", "--min-severity", "medium", *files, cwd=cwd)
+    # The auditor persona reports what the default one leaves out (secrets outside an
+    # environment, among others).
+    zizmor = [str(TOOLS / "zizmor"), "--offline", "--persona=auditor", "--min-severity", "medium"]
+    result = run(*zizmor, *files, cwd=cwd)
     assert "No findings" in result.stdout
 
 
@@ -50,7 +54,7 @@ def test_template_workflow_passes_checkers(workflow: Path):
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory) -> dict[str, Path]:
-    """A project for every kind of remote, baked without Git and DVC, by remote."""
+    """A GitHub project for every kind of remote, baked without Git and DVC, by remote."""
     root = tmp_path_factory.mktemp("workflows")
     projects = {}
     for remote in REMOTES:
@@ -59,17 +63,25 @@ def projects(tmp_path_factory) -> dict[str, Path]:
     return projects
 
 
-def test_generated_workflows_pass_checkers(projects):
-    names = ("pull-request.yml", "publish.yml")
-    workflows = [
-        project / ".github/workflows" / name for project in projects.values() for name in names
+def test_generated_workflows_pass_checkers(projects, tmp_path):
+    # Every option combination: the other task too, for every remote.
+    others = [
+        bake(tmp_path / remote, set_up=False, dvc_remote=remote, task="regression")
+        for remote in REMOTES
     ]
-    check(workflows, Path(os.path.commonpath(list(projects.values()))))
+    names = ("pull-request.yml", "publish.yml")
+    folders = [*projects.values(), *others]
+    workflows = [folder / ".github/workflows" / name for folder in folders for name in names]
+    check(workflows, Path(os.path.commonpath(folders)))
 
 
 @pytest.fixture(params=REMOTES)
 def generated(request, projects) -> tuple[Path, str]:
     return projects[request.param], request.param
+
+
+# What a step of a job that must run none of the branch's code may not call.
+BRANCH_CODE = re.compile(r"\b(make|python|pip|uv|npm|npx|pytest|dvc)\b")
 
 
 def test_generated_workflows_only_prepare_the_runner_and_call_make(generated):
@@ -79,17 +91,20 @@ def test_generated_workflows_only_prepare_the_runner_and_call_make(generated):
     assert pr[True] == {"pull_request": None}  # PyYAML reads the key `on` as True
     assert publish[True] == {"push": {"branches": ["main"]}}
     assert "pull_request_target" not in json.dumps(pr)
-    for workflow, make in ((pr, "make ci-pr"), (publish, "make ci-publish")):
+    assert list(pr["jobs"]) == ["check", "commit", "comment"]
+    for workflow, job, make in (
+        (pr, "check", "make ci-pr"),
+        (publish, "publish", "make ci-publish"),
+    ):
         assert workflow["permissions"] == {}
-        (job,) = workflow["jobs"].values()
-        runs = [step["run"] for step in job["steps"] if "run" in step]
+        runs = [step["run"] for step in workflow["jobs"][job]["steps"] if "run" in step]
         assert sum(make in script for script in runs) == 1
+    for job in [*pr["jobs"].values(), *publish["jobs"].values()]:
         for step in job["steps"]:
             if "uses" in step:
                 assert len(step["uses"].split("@")[1]) == 40  # pinned to a full commit SHA
             if str(step.get("uses", "")).startswith("actions/checkout"):
                 assert step["with"]["persist-credentials"] is False
-                assert step["with"]["fetch-depth"] == 0  # main reachable for the diff
     assert pr["concurrency"]["cancel-in-progress"] is True
     assert publish["concurrency"]["cancel-in-progress"] is False
     text = (project / ".github/workflows/pull-request.yml").read_text()
@@ -97,8 +112,38 @@ def test_generated_workflows_only_prepare_the_runner_and_call_make(generated):
     for secret in SECRETS[remote]:
         assert f"secrets.{secret}" in text
     readme = (project / "README.md").read_text()
-    for secret in [*SECRETS[remote], "CI_PUSH_TOKEN"]:
-        assert secret in readme
+    environments = ["ci-push", "dvc-remote"] if SECRETS[remote] else ["ci-push"]
+    for name in [*SECRETS[remote], "CI_PUSH_TOKEN", *environments]:
+        assert name in readme
+
+
+def test_no_job_that_runs_the_branch_code_can_push(generated):
+    project, remote = generated
+    jobs = yaml.safe_load((project / ".github/workflows/pull-request.yml").read_text())["jobs"]
+    check, commit, comment = jobs["check"], jobs["commit"], jobs["comment"]
+    # The check runs the branch's code: a read-only token, no push token, only the DVC
+    # remote's keys, bound to an environment.
+    assert check["permissions"] == {"contents": "read"}
+    assert "CI_PUSH_TOKEN" not in json.dumps(check) and "GH_TOKEN" not in json.dumps(check)
+    assert check.get("environment") == ("dvc-remote" if SECRETS[remote] else None)
+    assert check["steps"][0]["with"]["fetch-depth"] == 0  # main reachable for the diff
+    # The jobs that hold write access run nothing of the branch: git, gh and shell only.
+    assert commit["permissions"] == {} and commit["environment"] == "ci-push"
+    assert comment["permissions"] == {"pull-requests": "write"}
+    for job in (commit, comment):
+        for step in job["steps"]:
+            assert not BRANCH_CODE.search(step.get("run", "")), step["run"]
+            assert not any(secret in json.dumps(step) for secret in SECRETS[remote])
+    assert "secrets.CI_PUSH_TOKEN" in json.dumps(commit)
+    # The commit job takes dvc.lock and the metrics from the check, and refuses anything else.
+    script = commit["steps"][-1]["run"]
+    dvc_yaml = yaml.safe_load((project / "dvc.yaml").read_text())
+    metrics = [
+        next(iter(e)) for stage in dvc_yaml["stages"].values() for e in stage.get("metrics", [])
+    ]
+    assert [Path(path).parent.as_posix() for path in metrics] == ["metrics"]
+    assert "! -path ./dvc.lock ! -path './metrics/*'" in script
+    assert "git add --all -- dvc.lock metrics" in script
 
 
 def test_workflows_pin_the_uv_the_template_tests_with(generated):

@@ -2,13 +2,15 @@
 
 Reproduce only what changed (restoring anything computed before from the DVC remote's
 run-cache) while the project's tests run beside it, write report.md and apply the quality gates.
-If reproducing changed dvc.lock, either commit and push the results (``--auto-commit``) or fail
-with the fix. A change to documentation alone (Markdown, docs/, licences) reproduces and tests
-nothing: the report and gates then read the committed metrics, which are the base's.
+If reproducing changed dvc.lock, either commit and push the results (``--auto-commit``), leave
+them in a folder for another job to commit (``--hand-off``), or fail with the fix. A change to
+documentation alone (Markdown, docs/, licences) reproduces and tests nothing: the report and
+gates then read the committed metrics, which are the base's.
 """
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -35,9 +37,11 @@ TESTS_LOG = Path("pytest.log")
 LINT = (("ruff", "check", "."), ("ruff", "format", "--check", "."))
 
 
-def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> tuple[Run, list]:
-    """Reproduce and test, push the run-cache and commit a stale lock if asked; return what was
-    done and the problems found (the report says more)."""
+def check_pipeline(
+    *, trusted: bool, auto_commit: bool, branch: str | None, hand_off: Path | None = None
+) -> tuple[Run, list]:
+    """Reproduce and test, push the run-cache and commit a stale lock (or hand it off) if asked;
+    return what was done and the problems found (the report says more)."""
     # The tests read no output of the pipeline, so they run beside it, on one core of their own:
     # threaded libraries (OpenMP) in both would fight over the cores and slow each other down.
     tests = repo.start("pytest", log=TESTS_LOG, env={"OMP_NUM_THREADS": "1"})
@@ -68,6 +72,13 @@ def check_pipeline(*, trusted: bool, auto_commit: bool, branch: str | None) -> t
         repo.sh("git", "commit", "--quiet", "-m", AUTO_COMMIT_MESSAGE)
         repo.sh("git", "push", "origin", f"HEAD:refs/heads/{target}")
         done.commit, done.committed, stale = repo.head(), True, []
+    elif done.reproduced and stale and hand_off is not None:
+        # For a job that runs none of this branch's code to commit: the results, nothing else.
+        for path in map(Path, repo.results()):
+            copy = shutil.copytree if path.is_dir() else shutil.copy2
+            (hand_off / path).parent.mkdir(parents=True, exist_ok=True)
+            copy(path, hand_off / path)
+        done.handed_off, stale = True, []
     if done.access:
         stages = ", ".join(done.not_run)
         failed = f"the pipeline changed, but this run could not reproduce it ({stages}): "
@@ -103,7 +114,12 @@ def explain_failure(done: Run, log: str, *, trusted: bool, remote: str | None) -
 
 
 def pr(
-    base: str, *, trusted: bool, auto_commit: bool, branch: str | None, images: Path | None = None
+    base: str,
+    *,
+    trusted: bool,
+    auto_commit: bool,
+    branch: str | None,
+    hand_off: Path | None = None,
 ) -> int:
     """The pull request check; returns the exit code. Whatever stops it, report.md says why."""
     done = None
@@ -111,14 +127,16 @@ def pr(
         repo.require_revision(base)
         documentation = repo.documentation_only(repo.merge_base(base))
         if documentation is None:
-            done, problems = check_pipeline(trusted=trusted, auto_commit=auto_commit, branch=branch)
+            done, problems = check_pipeline(
+                trusted=trusted, auto_commit=auto_commit, branch=branch, hand_off=hand_off
+            )
         else:
             # Main's results and tests hold for a change to documentation alone: nothing re-runs.
             print(f"ci-pr: only documentation changed ({', '.join(documentation) or 'nothing'})")
             done, problems = Run(commit=repo.head(), documentation=documentation), []
         done.save()
         state = gather(base, done)
-        report.write(state, images)
+        report.write(state)
     except UserError as error:
         report.write_stopped(base, str(error), done)
         raise
@@ -146,14 +164,18 @@ def main() -> None:
         default=os.environ.get("BRANCH") or None,
         help="the pull request's branch (default: $BRANCH, else the current one)",
     )
-    parser.add_argument("--images", type=Path, help="also draw the plots as PNG files here")
+    parser.add_argument(
+        "--hand-off",
+        type=Path,
+        help="copy a reproduced dvc.lock and metrics here for another job to commit and push",
+    )
     args = parser.parse_args()
     code = pr(
         args.base,
         trusted=bool(args.trusted),
         auto_commit=bool(args.auto_commit),
         branch=args.branch,
-        images=args.images,
+        hand_off=args.hand_off,
     )
     sys.exit(code)
 

@@ -317,6 +317,12 @@ def report(pr: PullRequest) -> str:
         ]
     elif pr.run is not None and pr.run.committed:
         lines += ["ℹ️ dvc.lock was out of date: this run committed the reproduced results.", ""]
+    elif pr.run is not None and pr.run.handed_off:
+        lines += [
+            "ℹ️ dvc.lock was out of date: the workflow's next job commits the reproduced results",
+            f"({', '.join(f'`{p}`' for p in pr.results)}) to this branch, which starts a new check.",
+            "",
+        ]
     if pr.run is not None and checks(pr.run) and not pr.run.access:  # else said above
         lines += [f"Checked: {', '.join(checks(pr.run))}", ""]
     lines += ["### Pipeline", "", *pipeline_lines(pr), ""]
@@ -326,8 +332,6 @@ def report(pr: PullRequest) -> str:
     lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
     lines += ["### Parameters changed", "", *params_table(pr.params), ""]
     lines += plots_section(pr.plots)
-    for image in pr.images:
-        lines += [f"![{image.stem}]({image.as_posix()})", ""]
     lines += [f"<sub>Made by `make report BASE={pr.base}`; the same command gives this file.</sub>"]
     return "\n".join(lines) + "\n"
 

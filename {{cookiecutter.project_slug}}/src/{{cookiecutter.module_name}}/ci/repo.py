@@ -282,7 +282,3 @@ def file_at(revision: str, path: Path) -> str | None:
     """The text of ``path`` at ``revision``, or None if it has no such file."""
     return git("show", f"{revision}:{path.as_posix()}")
 
-
-def plots_diff(base: str) -> dict:
-    """``dvc plots diff`` against ``base``: Vega-Lite specs by plot file."""
-    return dvc_json("plots", "diff", base)

@@ -86,6 +86,8 @@ class Run:
     tests: str | None = None  # pytest's summary line
     lint: bool | None = None  # whether `make lint` passed
     committed: bool = False  # the run committed the reproduced lock: `commit` is that commit
+    # The run left the reproduced results in a folder for a later job to commit (--hand-off).
+    handed_off: bool = False
     # When reproducing failed because inputs only the DVC remote holds were not here: why not
     # (NO_REMOTE, ...), the stages that could not run and the missing inputs.
     access: str | None = None
@@ -129,7 +131,6 @@ class PullRequest:
     gates_problems: list[str]
     params: dict  # `dvc params diff`
     plots: dict[str, tuple[list[dict], list[dict]]]  # file name: (rows at base, rows now)
-    images: list[Path] = field(default_factory=list)
 
 
 def read_csv(text: str | None) -> list[dict[str, str]]:
@@ -165,7 +166,7 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         run=run,
         documentation=documentation,
         results=repo.results(),
-        stale=repo.uncommitted_results(),
+        stale=[] if run is not None and run.handed_off else repo.uncommitted_results(),
         data_changed=repo.tracked_data(changed),
         model_changed=model in changed,
         metrics=metrics,
