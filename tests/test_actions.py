@@ -4,8 +4,8 @@ act runs the project's own ``pull-request.yml`` and ``publish.yml`` on this mach
 no Docker, no network), with the events GitHub would send. The DVC remote is a real S3 object
 store (SeaweedFS on loopback), ``https://github.com/<repository>`` is a bare Git repository
 (git's ``insteadOf``), and the pinned actions run as the stand-ins in ``standins/``: they do what
-the actions document for the inputs the workflows give them. ``cml``, ``gh`` and ``npm`` are
-stand-ins on PATH that record what they would post. ``test_ci_loop.py`` checks what ``make ci-pr``
+the actions document for the inputs the workflows give them. ``gh`` is a stand-in on PATH that
+records what it would post. ``test_ci_loop.py`` checks what ``make ci-pr``
 and ``make ci-publish`` do; this file checks that the workflows feed them the right settings,
 secrets, refs and files, and that what they post reaches the pull request and the release.
 The tests run in file order and share the project.
@@ -35,14 +35,18 @@ STANDINS = Path(__file__).parent / "standins"
 REPOSITORY = f"octo/{DEFAULT_SLUG}"
 BUCKET = "ci-remote"
 S3_SECRETS = CREDENTIALS
-# A token that may push and whose pushes start workflows: the lock is committed back.
+# A token that may push and whose pushes start workflows, and the opt-in: the lock is committed
+# back.
 PUSH_TOKEN = {"CI_PUSH_TOKEN": "tests-push-token"}
+AUTO_COMMIT = {"AUTO_COMMIT": "true"}
 CREDENTIALS = " ".join(f"{name}={value}" for name, value in S3_SECRETS.items())  # for a shell
 # The stand-in folder that each action the workflows use runs as.
 STANDIN_ACTIONS = {
     "actions/checkout": "checkout",
     "astral-sh/setup-uv": "setup-uv",
     "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+    "actions/attest": "attest",
 }
 # What the runner must not inherit from the machine running the tests: the tests' Git identity
 # (the workflows set their own), a surrounding CI's variables, and credentials.
@@ -93,13 +97,19 @@ def s3(loop: Loop, endpoint: str, operation: str, path: str) -> list[str]:
 
 @dataclass
 class Job:
-    """One act run of a workflow's job."""
+    """One act run of a workflow."""
 
-    result: str  # act's job result: success or failure
+    results: dict[str, str]  # act's result of each job that ran: success or failure
     stdout: str  # what the steps printed
     summary: str  # what the steps wrote to the job summary
-    calls: list[dict]  # the cml, gh and npm calls, with what they would post
+    calls: list[dict]  # the gh calls (and attestations), with what they would post
     artifacts: Path  # one folder per uploaded artifact
+
+    @property
+    def result(self) -> str:
+        """The workflow run's result: success if every job that ran succeeded."""
+        failed = any(result != "success" for result in self.results.values())
+        return "failure" if failed else "success"
 
     def called(self, tool: str, *args: str) -> list[dict]:
         """The calls of ``tool`` whose arguments start with ``args``."""
@@ -124,8 +134,17 @@ class Runner:
         (self.root / "empty.ini").touch()
         (self.root / "calls.jsonl").touch()  # one for the module: `gh release view` reads it
 
-    def run(self, name: str, workflow: str, event_name: str, event: dict, **secrets: str) -> Job:
-        """Run ``workflow``'s job for the event; ``name`` the run (its folder, its log line)."""
+    def run(
+        self,
+        name: str,
+        workflow: str,
+        event_name: str,
+        event: dict,
+        variables: dict | None = None,
+        **secrets: str,
+    ) -> Job:
+        """Run ``workflow``'s jobs for the event, with the repository ``variables`` and
+        ``secrets``; ``name`` the run (its folder, its log line)."""
         folder = self.root / f"{len(self.jobs) + 1}-{name}"
         artifacts = folder / "artifacts"
         artifacts.mkdir(parents=True)
@@ -144,6 +163,7 @@ class Runner:
             f"--eventpath={event_file}",
             f"--env=GITHUB_REPOSITORY={REPOSITORY}",
             *(f"--secret={name}={value}" for name, value in secrets.items()),
+            *(f"--var={name}={value}" for name, value in (variables or {}).items()),
             "--no-skip-checkout",
             *(f"--local-repository={uses}={standin}" for uses, standin in actions(workflow_file)),
             f"--action-cache-path={self.root / 'action-cache'}",
@@ -187,12 +207,12 @@ class Runner:
         # A failed run leaves its workspace (hundreds of MB) in the action cache.
         for workspace in (self.root / "action-cache").glob("*"):
             shutil.rmtree(workspace)
-        result, stdout, summary = parse(folder / "act.jsonl")
-        print(f"act {name} ({workflow}): job {result} in {seconds:.0f} s, {cpu:.0f} s CPU")
-        if not result:
+        results, stdout, summary = parse(folder / "act.jsonl")
+        print(f"act {name} ({workflow}): {results} in {seconds:.0f} s, {cpu:.0f} s CPU")
+        if not results:
             pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
         new_calls = [json.loads(line) for line in calls.read_text().splitlines()[calls_before:]]
-        self.jobs[name] = Job(result, stdout, summary, new_calls, artifacts)
+        self.jobs[name] = Job(results, stdout, summary, new_calls, artifacts)
         return self.jobs[name]
 
 
@@ -218,21 +238,21 @@ def actions(workflow: Path) -> list[tuple[str, Path]]:
     return [(uses, STANDINS / STANDIN_ACTIONS[uses.split("@")[0]]) for uses in pinned]
 
 
-def parse(log: Path) -> tuple[str, str, str]:
-    """The job's result, what its steps printed and its summary, from act's JSON log."""
-    result, output, summary = "", [], []
+def parse(log: Path) -> tuple[dict[str, str], str, str]:
+    """Each job's result, what the steps printed and the summaries, from act's JSON log."""
+    results, output, summary = {}, [], []
     for line in log.read_text().splitlines():
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
         if "jobResult" in entry:
-            result = entry["jobResult"]
+            results[entry["jobID"]] = entry["jobResult"]
         elif entry.get("raw_output"):
             output.append(entry["msg"])
         elif entry.get("command") == "summary":
             summary.append(entry["content"])
-    return result, "".join(output), "".join(summary)
+    return results, "".join(output), "".join(summary)
 
 
 @pytest.fixture(scope="module")
@@ -278,11 +298,22 @@ def origin_head(project: Loop, branch: str) -> str:
     return refs.stdout.split()[0]
 
 
+# A test in a pull request's branch: the check runs it with the workflow's environment.
+NO_PUSH_TOKEN = """import os
+
+
+def test_the_branch_code_holds_no_token_that_can_push():
+    assert not {"CI_PUSH_TOKEN", "GH_TOKEN"} & set(os.environ)
+    assert "GITHUB_TOKEN" not in os.environ
+"""
+
+
 def comment(job: Job) -> str:
-    """The body of the one report comment the job posted."""
-    (call,) = job.called("cml", "comment", "update")
-    assert "--target=pr" in call["args"] and "--watermark-title=Model report" in call["args"]
-    assert call["tokens"] == ["REPO_TOKEN"]
+    """The body of the one report comment the run posted (a new one, or its last one edited)."""
+    (call,) = job.called("gh", "pr", "comment")
+    assert {"--edit-last", "--create-if-none"} <= set(call["args"]), call["args"]
+    assert call["args"][call["args"].index("--repo") + 1] == REPOSITORY
+    assert call["tokens"] == ["GH_TOKEN"]
     return call["body"]
 
 
@@ -303,9 +334,8 @@ def test_a_readme_only_pull_request_comments_that_nothing_changed(project, actio
     ), body
     assert "Nothing in the pipeline changed: no stage ran." in body
     assert "✅ **All quality gates pass.**" in body
-    # CML comes from npm, on the runner's Node.js.
-    (install,) = job.called("npm", "install", "--global")
-    assert install["args"][-1].startswith("@dvcorg/cml@")
+    # Nothing to commit: the commit job does not run.
+    assert job.results == {"check": "success", "comment": "success"}
     assert job.summary == body
     assert (job.artifacts / "report/report.md").read_text() == body
 
@@ -317,16 +347,33 @@ def test_b_train_param_change_is_committed_back_and_its_run_cache_pushed(
     cached_before = set(s3(project, object_store, "find", run_cache))
     project.branch("learning-rate")
     project.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.05")
+    # The branch's own code runs in the check: it must find no token that can push.
+    (project.path / "tests/test_no_push_token.py").write_text(NO_PUSH_TOKEN)
+    project.sh("git add tests")
     project.commit("Lower the learning rate")
     project.sh("git push -q origin learning-rate")
     pushed = origin_head(project, "learning-rate")
     event = pull_request(project, 2, "learning-rate")
     job = actions_runner.run(
-        "learning-rate", "pull-request.yml", "pull_request", event, **PUSH_TOKEN, **S3_SECRETS
+        "learning-rate",
+        "pull-request.yml",
+        "pull_request",
+        event,
+        AUTO_COMMIT,
+        **PUSH_TOKEN,
+        **S3_SECRETS,
     )
-    assert job.result == "success", job.stdout
+    assert job.results == {"check": "success", "commit": "success", "comment": "success"}
     assert stages_run(job) == ["train", "evaluate", "copy_evaluation"]
-    assert "this run committed the reproduced results" in comment(job)
+    assert "passed" in job.stdout and "test_no_push_token" not in job.stdout.split("failed")[-1]
+    assert "the workflow's next job commits the reproduced results" in comment(job)
+    # The check handed over dvc.lock and the metrics folder, nothing else.
+    handed = {
+        p.relative_to(job.artifacts / "results").parts[0]
+        for p in (job.artifacts / "results").rglob("*")
+        if p.is_file()
+    }
+    assert handed == {"dvc.lock", "metrics"}
     # The reproduced lock went to the pull request's branch on origin, by the workflow's bot.
     head = origin_head(project, "learning-rate")
     assert head != pushed
@@ -349,9 +396,15 @@ def test_c_the_committed_lock_starts_a_run_that_reproduces_nothing(project, acti
     project.sh(f"git fetch -q origin && git checkout -q {head}")
     event = pull_request(project, 2, "learning-rate")
     job = actions_runner.run(
-        "learning-rate-again", "pull-request.yml", "pull_request", event, **PUSH_TOKEN, **S3_SECRETS
+        "learning-rate-again",
+        "pull-request.yml",
+        "pull_request",
+        event,
+        AUTO_COMMIT,
+        **PUSH_TOKEN,
+        **S3_SECRETS,
     )
-    assert job.result == "success", job.stdout
+    assert job.results == {"check": "success", "comment": "success"}, job.stdout
     assert "$ dvc repro" in job.stdout
     assert stages_run(job) == [] and stages_restored(job) == [], job.stdout
     assert origin_head(project, "learning-rate") == head  # nothing more to commit
@@ -359,7 +412,8 @@ def test_c_the_committed_lock_starts_a_run_that_reproduces_nothing(project, acti
 
 
 def test_d_a_run_that_committed_nothing_does_not_say_it_did(actions_runner):
-    assert "this run committed" not in comment(actions_runner.jobs["learning-rate-again"])
+    body = comment(actions_runner.jobs["learning-rate-again"])
+    assert "commits the reproduced results" not in body and "this run committed" not in body
 
 
 def test_e_a_gate_failure_fails_the_job_and_the_comment_names_the_metric(project, actions_runner):
@@ -369,7 +423,7 @@ def test_e_a_gate_failure_fails_the_job_and_the_comment_names_the_metric(project
     project.sh("git push -q origin one-round")
     event = pull_request(project, 3, "one-round")
     job = actions_runner.run("gate", "pull-request.yml", "pull_request", event, **S3_SECRETS)
-    assert job.result == "failure"
+    assert job.results == {"check": "failure", "comment": "success"}
     assert "gate failed: balanced_accuracy" in job.stdout
     body = comment(job)
     assert "quality gate(s) failed" in body
@@ -395,7 +449,8 @@ def test_f_a_fork_pull_request_reports_in_the_summary_without_secrets(project, a
     assert job.result == "success", job.stdout
     assert "--trusted 0 --auto-commit 0" in job.stdout
     assert "$ pytest" in job.stdout and "$ dvc push" not in job.stdout
-    assert job.calls == []  # no CML, no comment
+    assert job.calls == []  # no comment
+    assert job.results == {"check": "success"}
     assert "Nothing in the pipeline changed: no stage ran." in job.summary
     assert (job.artifacts / "report/report.md").read_text() == job.summary
 
@@ -417,6 +472,11 @@ def test_g_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
     assert files == {"SHA256SUMS", "bundle.json", "metrics.json", "model.skops", "model_card.md"}
     assert release["body"].startswith("# model v1.0.0")
     assert release["tokens"] == ["GH_TOKEN"]
+    # Each released file gets signed build provenance, for the bytes that were released.
+    (attest,) = job.called("attest")
+    attested = {Path(path).name: digest for path, digest in attest["digests"].items()}
+    released = {Path(path).name: digest for path, digest in release["digests"].items()}
+    assert attested == {name: released[name] for name in files}
 
     before = project.sh("git rev-parse main").stdout.strip()
     project.sh("git fetch -q origin docs && git merge -q --no-ff -m 'Merge docs' FETCH_HEAD")
@@ -424,5 +484,5 @@ def test_g_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
     job = actions_runner.run("publish-docs", "publish.yml", "push", event, **S3_SECRETS)
     assert job.result == "success", job.stdout
     assert "the model is the same as model@v1.0.0: nothing to publish" in job.stdout
-    assert job.called("gh", "release", "create") == []
+    assert job.called("gh", "release", "create") == [] and job.called("attest") == []
     assert run("git", "tag", "--list", "model@*", cwd=project.origin).stdout.split() == tags

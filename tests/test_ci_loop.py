@@ -401,16 +401,6 @@ def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
     assert "posix.system" in result.stderr and "is not loaded" in result.stderr
 
 
-def test_opt_in_plot_images_are_drawn_and_linked(loop):
-    loop.branch("images")
-    loop.sh("uv pip install --quiet vl-convert-python==1.9.0")
-    loop.sh("make report PLOT_IMAGES=1")
-    report = loop.report()
-    for name in ("predictions", "roc", "importance"):
-        assert f"![{name}](plots/{name}.png)" in report
-        assert (loop.path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-
-
 def test_publish_refuses_a_main_whose_lock_is_stale(loop):
     loop.branch("stale-main")
     loop.sh("git checkout -q main && git reset -q --hard origin/main")

@@ -81,7 +81,7 @@ def generated(request, projects) -> tuple[Path, str]:
 
 
 # What a step of a job that must run none of the branch's code may not call.
-BRANCH_CODE = re.compile(r"\b(make|python|pip|uv|npm|npx|pytest|dvc)\b")
+BRANCH_CODE = re.compile(r"(?:^|&&|\|\||;|\|)\s*(make|python3?|pip|uv|npm|npx|pytest|dvc)\b", re.M)
 
 
 def test_generated_workflows_only_prepare_the_runner_and_call_make(generated):

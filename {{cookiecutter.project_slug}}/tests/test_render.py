@@ -261,6 +261,10 @@ def test_a_stale_lock_gives_the_commands_that_fix_it():
     assert "dvc repro\ngit add dvc.lock metrics\n" in text
     committed = Run(commit="abc1234", stages={"train": "ran"}, committed=True)
     assert "this run committed the reproduced results" in report(state("regression", run=committed))
+    handed = Run(commit="abc1234", stages={"train": "ran"}, handed_off=True)
+    text = report(state("regression", run=handed))
+    assert "the workflow's next job commits the reproduced results" in text
+    assert "out of date**" not in text
 
 
 def test_a_documentation_only_change_says_nothing_ran():

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Test stand-in for the `cml`, `gh` and `npm` commands (each a link to this file).
+"""Test stand-in for the `gh` command (a link to this file).
 
 Appends one JSON line per call to the file named by $STANDIN_CALLS: the command, its arguments,
-which tokens it was given, and the file bodies it would post (a CML comment, release notes).
+which tokens it was given, the text it would post (a comment, release notes) and the SHA-256 of
+the files it would upload.
 Exits 0, except `gh release view TAG`, which answers "release not found" unless an earlier call
 created that release.
 """
 
+import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 
-TOKENS = ("GH_TOKEN", "GITHUB_TOKEN", "REPO_TOKEN")
+TOKENS = ("GH_TOKEN", "GITHUB_TOKEN", "CI_PUSH_TOKEN")
 
 
 def calls(record: Path) -> list[dict]:
@@ -22,12 +24,11 @@ def calls(record: Path) -> list[dict]:
 
 
 def body(args: list[str]) -> str | None:
-    """The text the command would post: `cml comment` reads its last argument, `gh release
+    """The text the command would post: `gh pr comment` reads its --body-file, `gh release
     create` its --notes-file."""
-    if args[:1] == ["comment"] and Path(args[-1]).is_file():
-        return Path(args[-1]).read_text(encoding="utf-8")
-    if "--notes-file" in args:
-        return Path(args[args.index("--notes-file") + 1]).read_text(encoding="utf-8")
+    for option in ("--body-file", "--notes-file"):
+        if option in args:
+            return Path(args[args.index(option) + 1]).read_text(encoding="utf-8")
     return None
 
 
@@ -45,6 +46,12 @@ def main() -> int:
         "args": args,
         "tokens": sorted(name for name in TOKENS if os.environ.get(name)),
         "body": body(args),
+        # The files it would upload, by their SHA-256.
+        "digests": {
+            arg: hashlib.sha256(Path(arg).read_bytes()).hexdigest()
+            for arg in args
+            if Path(arg).is_file()
+        },
     }
     with record.open("a", encoding="utf-8") as file:
         file.write(json.dumps(call) + "\n")

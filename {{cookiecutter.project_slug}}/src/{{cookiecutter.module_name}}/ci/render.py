@@ -320,7 +320,8 @@ def report(pr: PullRequest) -> str:
     elif pr.run is not None and pr.run.handed_off:
         lines += [
             "ℹ️ dvc.lock was out of date: the workflow's next job commits the reproduced results",
-            f"({', '.join(f'`{p}`' for p in pr.results)}) to this branch, which starts a new check.",
+            f"({', '.join(f'`{p}`' for p in pr.results)}) to this branch; that push starts a new",
+            "check.",
             "",
         ]
     if pr.run is not None and checks(pr.run) and not pr.run.access:  # else said above
