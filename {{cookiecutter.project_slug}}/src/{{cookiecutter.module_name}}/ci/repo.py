@@ -281,4 +281,3 @@ def diffs(base: str, params: bool = True) -> tuple[dict[str, dict], dict]:
 def file_at(revision: str, path: Path) -> str | None:
     """The text of ``path`` at ``revision``, or None if it has no such file."""
     return git("show", f"{revision}:{path.as_posix()}")
-
