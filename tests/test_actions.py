@@ -28,7 +28,7 @@ import yaml
 from conftest import DEFAULT_SLUG, TOOLS, bake, run
 from object_store import CREDENTIALS, stop
 from object_store import object_store as seaweedfs
-from test_ci_loop import LEARNING_RATE, Loop, stages_restored, stages_run
+from test_ci_loop import LEARNING_RATE, MODULE, Loop, stages_restored, stages_run
 
 pytestmark = pytest.mark.slow
 STANDINS = Path(__file__).parent / "standins"
@@ -271,10 +271,10 @@ def pull_request(
     """The event of pull request ``number`` from ``branch`` (HEAD, pushed) into ``base``."""
 
     def sha(ref: str) -> str:
-        return project.sh(f"git rev-parse {ref}").stdout.strip()
+        return run("git", "rev-parse", ref, cwd=project.path).stdout.strip()
 
     head = sha("HEAD")
-    project.sh("git fetch -q origin")
+    run("git", "fetch", "-q", "origin", cwd=project.path)
     return {
         "action": "synchronize",
         "number": number,
@@ -436,6 +436,67 @@ def test_e_a_gate_failure_fails_the_job_and_the_comment_names_the_metric(project
     }
 
 
+def test_e_evaluation_code_with_a_stale_lock_fails_with_the_fix(project, actions_runner):
+    project.branch("evaluation")
+    project.edit(
+        f"src/{MODULE}/stages/evaluate.py",
+        'if __name__ == "__main__":',
+        '# A change to the evaluation code.\nif __name__ == "__main__":',
+    )
+    project.commit("Touch evaluate")
+    project.sh("git push -q origin evaluation")
+    pushed = origin_head(project, "evaluation")
+    event = pull_request(project, 5, "evaluation")
+    # No AUTO_COMMIT: the check fails with the commands that fix it, and nothing is pushed.
+    job = actions_runner.run("evaluation", "pull-request.yml", "pull_request", event, **S3_SECRETS)
+    assert job.results == {"check": "failure", "comment": "success"}, job.stdout
+    assert stages_run(job) == ["evaluate"]
+    body = comment(job)
+    assert "dvc.lock is out of date" in body
+    assert "dvc repro\ngit add dvc.lock metrics\ngit commit" in body
+    assert origin_head(project, "evaluation") == pushed
+
+
+def test_e_a_change_reproduced_and_pushed_locally_runs_nothing(project, actions_runner):
+    project.branch("faster")
+    project.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.2")
+    project.sh("dvc repro --quiet && git add --all && git commit -q -m 'Faster learning'")
+    project.sh(f"{CREDENTIALS} dvc push --quiet --run-cache && git push -q origin faster")
+    event = pull_request(project, 6, "faster")
+    job = actions_runner.run("faster", "pull-request.yml", "pull_request", event, **S3_SECRETS)
+    assert job.results == {"check": "success", "comment": "success"}, job.stdout
+    assert stages_run(job) == [] and stages_restored(job) == [], job.stdout
+    body = comment(job)
+    assert "| `train.hyperparameters.hist_gradient_boosting.learning_rate` | 0.1 | 0.2 |" in body
+    assert "- Model: changed" in body
+
+
+def test_e_a_result_computed_elsewhere_is_restored_from_the_run_cache(project, actions_runner):
+    # Computed and pushed with `--run-cache` from this workspace, but only the parameter is
+    # committed: the runner, with an empty cache, must restore train and evaluate, not re-run.
+    project.branch("elsewhere")
+    project.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.3")
+    project.sh(f"dvc repro --quiet && {CREDENTIALS} dvc push --quiet --run-cache")
+    project.sh(
+        "git checkout -q -- dvc.lock metrics && git commit -q -m 'Learning rate 0.3' params.yaml"
+    )
+    project.sh("git push -q origin elsewhere")
+    event = pull_request(project, 7, "elsewhere")
+    job = actions_runner.run(
+        "elsewhere",
+        "pull-request.yml",
+        "pull_request",
+        event,
+        AUTO_COMMIT,
+        **PUSH_TOKEN,
+        **S3_SECRETS,
+    )
+    assert job.results == {"check": "success", "commit": "success", "comment": "success"}
+    assert stages_restored(job)[:2] == ["train", "evaluate"], job.stdout
+    assert "train" not in stages_run(job) and "evaluate" not in stages_run(job)
+    assert "Stages restored from the run-cache: `train`, `evaluate`" in comment(job)
+
+
 def test_f_a_fork_pull_request_reports_in_the_summary_without_secrets(project, actions_runner):
     project.branch("fork")
     test = "def test_sum():\n    assert sum([1, 2]) == 3\n"
@@ -486,3 +547,36 @@ def test_g_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
     assert "the model is the same as model@v1.0.0: nothing to publish" in job.stdout
     assert job.called("gh", "release", "create") == [] and job.called("attest") == []
     assert run("git", "tag", "--list", "model@*", cwd=project.origin).stdout.split() == tags
+
+
+@pytest.fixture(scope="module")
+def default_project(tmp_path_factory) -> Loop:
+    """A project with the default answers (a local DVC remote), pushed to its own origin."""
+    root = tmp_path_factory.mktemp("default")
+    path = bake(root)
+    origin = root / "origin.git"
+    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
+    run("git", "remote", "add", "origin", str(origin), cwd=path)
+    run("git", "push", "-q", "origin", "main", cwd=path)
+    return Loop(path, origin)
+
+
+def test_h_the_default_projects_pipeline_change_is_not_verified_and_says_why(
+    default_project, tmp_path_factory, uv_cache
+):
+    """A default project pushed to GitHub unchanged: its first pipeline-changing pull request."""
+    path = default_project.path
+    params = (path / "params.yaml").read_text().replace(LEARNING_RATE, "learning_rate: 0.05")
+    (path / "params.yaml").write_text(params)
+    run("git", "checkout", "-q", "-b", "slower", cwd=path)
+    run("git", "commit", "-q", "-am", "Slower learning", cwd=path)
+    run("git", "push", "-q", "origin", "slower", cwd=path)
+    event = pull_request(default_project, 8, "slower")
+    runner = Runner(default_project, tmp_path_factory.mktemp("act-default"), uv_cache)
+    job = runner.run("default-slower", "pull-request.yml", "pull_request", event)
+    assert job.results == {"check": "failure", "comment": "success"}, job.stdout
+    assert "Traceback" not in job.stdout
+    first = [line for line in comment(job).splitlines() if line][1]
+    assert first.startswith("❌ **Not verified: the pipeline changed"), first
+    assert "a folder that CI runners cannot reach" in first
+    assert "gates pass" not in comment(job)

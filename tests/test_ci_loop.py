@@ -203,19 +203,6 @@ def test_d_a_param_that_breaks_a_gate_fails_and_names_the_metric(loop):
     assert re.search(r"^gate failed: balanced_accuracy got worse by", gate.stdout, re.M)
 
 
-def test_e_change_reproduced_and_pushed_locally_runs_nothing_and_shows_the_diff(loop):
-    loop.branch("faster")
-    loop.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.2")
-    loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Faster learning'")
-    loop.sh("dvc push --quiet --run-cache")
-    result = loop.ci_pr()
-    assert_passed_running_nothing(result)
-    report = loop.report()
-    assert "Nothing in the pipeline changed" in report
-    assert "| `train.hyperparameters.hist_gradient_boosting.learning_rate` | 0.1 | 0.2 |" in report
-    assert "- Model: changed" in report
-
-
 def clone(loop: Loop, folder: Path) -> Path:
     """A fresh clone of origin with its own environment: no DVC cache, no data, no outputs."""
     run("git", "clone", "--quiet", str(loop.origin), str(folder), cwd=folder.parent)
@@ -286,28 +273,6 @@ def test_a_project_without_a_dvc_remote_checks_without_pushing(loop, tmp_path):
     result = loop.sh(f"PYTEST_ADDOPTS={FEW_TESTS} make ci-pr", cwd=no_remote, check=False)
     assert_passed_running_nothing(result)
     assert "--pull" not in result.stdout and "$ dvc push" not in result.stdout
-
-
-def test_f_a_result_computed_on_another_clone_is_restored_not_rerun(loop, tmp_path):
-    other = clone(loop, tmp_path / "other")
-    # The clone's DVC remote is the same folder (the config names it relative to .dvc/).
-    loop.sh(f"dvc remote modify --local storage url {_remote(loop)}", cwd=other)
-    text = (other / "params.yaml").read_text().replace(LEARNING_RATE, "learning_rate: 0.3")
-    (other / "params.yaml").write_text(text)
-    loop.sh("dvc repro --pull --quiet && dvc push --quiet --run-cache", cwd=other)
-
-    loop.branch("same-elsewhere")
-    loop.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.3")
-    loop.commit("Learning rate 0.3")
-    result = loop.ci_pr()
-    assert stages_restored(result)[:2] == ["train", "evaluate"], result.stdout
-    assert "train" not in stages_run(result) and "evaluate" not in stages_run(result)
-    assert "Stages restored from the run-cache: `train`, `evaluate`" in loop.report()
-
-
-def _remote(loop: Loop) -> Path:
-    url = loop.sh("dvc remote list").stdout.split()[1]
-    return (loop.path / ".dvc" / url).resolve()
 
 
 def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_not(loop):
