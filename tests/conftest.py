@@ -1,8 +1,10 @@
 """Baking helpers shared by the template's tests."""
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
@@ -17,6 +19,16 @@ DEFAULT_SLUG = "churn-model"
 SAMPLE = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
 # Set to 1, the post-generation hook leaves Git and DVC out (the README's Tests section).
 SKIP_GIT_DVC = "COOKIECUTTER_DVC_CML_SKIP_GIT_DVC"
+REMOTES = json.loads((TEMPLATE / "cookiecutter.json").read_text())["dvc_remote"]
+REMOTE_URLS = {"s3": "s3://bucket/p", "gs": "gs://bucket/p", "azure": "azure://container/p"}
+# The DVC remote's credentials per remote, as CI secrets; the README tells users to set them.
+REMOTE_SECRETS = {
+    "local": [],
+    "none": [],
+    "s3": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+    "gs": ["GCP_CREDENTIALS"],
+    "azure": ["AZURE_STORAGE_CONNECTION_STRING"],
+}
 
 
 def bake(output_dir: Path, *, set_up: bool = True, **answers: str) -> Path:
@@ -47,6 +59,66 @@ def run(
             f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
         )
     return result
+
+
+def activated(
+    project: Path, script: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``script`` with bash in a generated project, its environment activated, as its
+    developer would (with the template's tools, uv among them, on PATH)."""
+    return run(
+        "bash",
+        "-c",
+        f". .venv/bin/activate && {script}",
+        cwd=project,
+        check=check,
+        env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}", **(env or {})},
+    )
+
+
+def bake_per_remote(root: Path, **answers: str) -> dict[str, Path]:
+    """A project for every kind of DVC remote, baked without Git and DVC, by remote."""
+    return {
+        remote: bake(
+            root / remote,
+            set_up=False,
+            dvc_remote=remote,
+            **({"dvc_remote_url": REMOTE_URLS[remote]} if remote in REMOTE_URLS else {}),
+            **answers,
+        )
+        for remote in REMOTES
+    }
+
+
+@dataclass
+class Loop:
+    """A generated project and its bare Git ``origin``, driven as its developer would."""
+
+    path: Path
+    origin: Path
+
+    def environment(self) -> dict[str, str]:
+        """Variables the project's commands get beside the activated environment."""
+        return {}
+
+    def sh(self, script: str, check: bool = True, cwd: Path | None = None):
+        """Run ``script`` with bash in the project (or ``cwd``), its environment activated."""
+        return activated(cwd or self.path, script, check, self.environment())
+
+    def branch(self, name: str) -> None:
+        """A new branch from origin/main, in a clean workspace."""
+        self.sh("git reset -q --hard && git clean -qfd && git checkout -q main")
+        self.sh(f"git fetch -q origin && git checkout -q -B {name} origin/main")
+        self.sh("dvc checkout --quiet --force --allow-missing")
+
+    def edit(self, path: str, old: str, new: str) -> None:
+        file = self.path / path
+        text = file.read_text()
+        assert old in text, f"{old!r} not in {path}"
+        file.write_text(text.replace(old, new, 1))
+
+    def commit(self, message: str) -> None:
+        self.sh(f"git commit -q -am '{message}'")
 
 
 def git_files(project: Path) -> set[str]:

@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEFAULT_SLUG, TOOLS, bake, run
+from conftest import DEFAULT_SLUG, TOOLS, Loop, bake, run
 from object_store import CREDENTIALS, stop
 from object_store import object_store as seaweedfs
-from test_ci_loop import LEARNING_RATE, MODULE, Loop, stages_restored, stages_run
+from test_ci_loop import LEARNING_RATE, MODULE, stages_restored, stages_run
 
 pytestmark = pytest.mark.slow
 STANDINS = Path(__file__).parent / "standins"

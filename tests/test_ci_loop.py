@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOOLS, bake, run
+from conftest import TOOLS, Loop, bake, run
 
 pytestmark = pytest.mark.slow
 SLUG = "churn-model"
@@ -24,35 +24,8 @@ FEW_TESTS = "tests/test_params.py"
 
 
 @dataclass
-class Loop:
-    path: Path  # the project, with origin and the DVC remote beside it
-    origin: Path
-
-    def sh(self, script: str, check: bool = True, cwd: Path | None = None):
-        """Run ``script`` with bash in the project (or ``cwd``), its environment activated."""
-        return run(
-            "bash",
-            "-c",
-            f". .venv/bin/activate && {script}",
-            cwd=cwd or self.path,
-            check=check,
-            env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"},
-        )
-
-    def branch(self, name: str) -> None:
-        """A new branch from origin/main, in a clean workspace."""
-        self.sh("git reset -q --hard && git clean -qfd && git checkout -q main")
-        self.sh(f"git fetch -q origin && git checkout -q -B {name} origin/main")
-        self.sh("dvc checkout --quiet --force --allow-missing")
-
-    def edit(self, path: str, old: str, new: str) -> None:
-        file = self.path / path
-        text = file.read_text()
-        assert old in text, f"{old!r} not in {path}"
-        file.write_text(text.replace(old, new, 1))
-
-    def commit(self, message: str) -> None:
-        self.sh(f"git commit -q -am '{message}'")
+class CiLoop(Loop):
+    """The project of the CI loop: origin beside it, and a local folder as its DVC remote."""
 
     def ci_pr(self, whole_suite: bool = False, **variables: str) -> subprocess.CompletedProcess:
         """``make ci-pr`` with ``variables``. The project's whole test suite runs once in the
@@ -84,13 +57,13 @@ def assert_passed_running_nothing(result: subprocess.CompletedProcess) -> None:
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory) -> Loop:
+def loop(tmp_path_factory) -> CiLoop:
     """A project whose main is reproduced, pushed to origin and the DVC remote, and published."""
     root = tmp_path_factory.mktemp("loop")
     project = bake(root)
     origin = root / "origin.git"
     run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
-    loop = Loop(project, origin)
+    loop = CiLoop(project, origin)
     run("make", "setup", cwd=project, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
     loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Reproduce the pipeline'")
     loop.sh(f"git remote add origin {origin} && git push -q origin main")

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TOOLS, bake, run
+from conftest import TOOLS, activated, bake, run
 
 pytestmark = pytest.mark.slow
 # The task's main metric, as the generated contract.py names it.
@@ -203,14 +203,7 @@ class Project:
         # One thread per process: the corpus runs beside another test worker, and OpenMP
         # threads competing for the same cores slow gradient boosting several-fold. The
         # results do not depend on it (train's tests check the bytes).
-        return run(
-            "bash",
-            "-c",
-            f". .venv/bin/activate && {script}",
-            cwd=self.path,
-            check=check,
-            env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "1"},
-        )
+        return activated(self.path, script, check, {"OMP_NUM_THREADS": "1"})
 
 
 _BAKED: dict[str, Project] = {}

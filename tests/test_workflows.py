@@ -9,18 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TEMPLATE, TOOLS, bake, run
-
-REMOTES = json.loads((TEMPLATE / "cookiecutter.json").read_text())["dvc_remote"]
-URLS = {"s3": "s3://bucket/p", "gs": "gs://bucket/p", "azure": "azure://container/p"}
-# Secrets each remote's workflows hand to DVC; the README tells users to set these.
-SECRETS = {
-    "local": [],
-    "none": [],
-    "s3": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
-    "gs": ["GCP_CREDENTIALS"],
-    "azure": ["AZURE_STORAGE_CONNECTION_STRING"],
-}
+from conftest import REMOTE_SECRETS, REMOTES, TEMPLATE, TOOLS, bake, bake_per_remote, run
 
 
 def check(workflows: list[Path], cwd: Path) -> None:
@@ -56,11 +45,7 @@ def test_template_workflow_passes_checkers(workflow: Path):
 def projects(tmp_path_factory) -> dict[str, Path]:
     """A GitHub project for every kind of remote, baked without Git and DVC, by remote."""
     root = tmp_path_factory.mktemp("workflows")
-    projects = {}
-    for remote in REMOTES:
-        url = {"dvc_remote_url": URLS[remote]} if remote in URLS else {}
-        projects[remote] = bake(root / remote, set_up=False, dvc_remote=remote, **url)
-    return projects
+    return bake_per_remote(root)
 
 
 def test_generated_workflows_pass_checkers(projects, tmp_path):
@@ -109,11 +94,11 @@ def test_generated_workflows_only_prepare_the_runner_and_call_make(generated):
     assert publish["concurrency"]["cancel-in-progress"] is False
     text = (project / ".github/workflows/pull-request.yml").read_text()
     text += (project / ".github/workflows/publish.yml").read_text()
-    for secret in SECRETS[remote]:
+    for secret in REMOTE_SECRETS[remote]:
         assert f"secrets.{secret}" in text
     readme = (project / "README.md").read_text()
-    environments = ["ci-push", "dvc-remote"] if SECRETS[remote] else ["ci-push"]
-    for name in [*SECRETS[remote], "CI_PUSH_TOKEN", *environments]:
+    environments = ["ci-push", "dvc-remote"] if REMOTE_SECRETS[remote] else ["ci-push"]
+    for name in [*REMOTE_SECRETS[remote], "CI_PUSH_TOKEN", *environments]:
         assert name in readme
 
 
@@ -125,7 +110,7 @@ def test_no_job_that_runs_the_branch_code_can_push(generated):
     # remote's keys, bound to an environment.
     assert check["permissions"] == {"contents": "read"}
     assert "CI_PUSH_TOKEN" not in json.dumps(check) and "GH_TOKEN" not in json.dumps(check)
-    assert check.get("environment") == ("dvc-remote" if SECRETS[remote] else None)
+    assert check.get("environment") == ("dvc-remote" if REMOTE_SECRETS[remote] else None)
     assert check["steps"][0]["with"]["fetch-depth"] == 0  # main reachable for the diff
     # The jobs that hold write access run nothing of the branch: git, gh and shell only.
     assert commit["permissions"] == {} and commit["environment"] == "ci-push"
@@ -133,7 +118,7 @@ def test_no_job_that_runs_the_branch_code_can_push(generated):
     for job in (commit, comment):
         for step in job["steps"]:
             assert not BRANCH_CODE.search(step.get("run", "")), step["run"]
-            assert not any(secret in json.dumps(step) for secret in SECRETS[remote])
+            assert not any(secret in json.dumps(step) for secret in REMOTE_SECRETS[remote])
     assert "secrets.CI_PUSH_TOKEN" in json.dumps(commit)
     # The commit job takes dvc.lock and the metrics from the check, and refuses anything else.
     script = commit["steps"][-1]["run"]
