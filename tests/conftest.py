@@ -187,6 +187,11 @@ def expected_files(module: str, task: str, *, set_up: bool, platform: str = "git
 def _environment() -> None:
     # DVC's usage analytics would try the network from every command.
     os.environ["DVC_NO_ANALYTICS"] = "1"
+    # Each generated project's `make setup` skips compiling every installed module (about 40 s
+    # of CPU each, and the suite sets up dozens), and Python writes the bytecode of what it
+    # imports instead, once per environment. test_project.py sets one project up as users do.
+    os.environ["UV_COMPILE_BYTECODE"] = "0"
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     # Tests commit in baked projects; a machine without a Git identity must not stop them.
     for role in ("AUTHOR", "COMMITTER"):
         os.environ.setdefault(f"GIT_{role}_NAME", "Template Tests")
