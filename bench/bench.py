@@ -130,9 +130,17 @@ def use_synthetic_data(project: Path, rows: int) -> None:
     must(f"python {BENCH / 'synthetic.py'} {rows} {SYNTHETIC}", project, activated(project))
     params = project / "params.yaml"
     text = params.read_text()
-    # The data and its target; the default gates (beat the baseline, no drop) hold for it too.
+    # The data and its target.
     for old, new in SYNTHETIC_PARAMS.items():
         text = text.replace(old, new)
+    params.write_text(text)
+
+
+def without_drop_gates(project: Path) -> None:
+    """The bench measures what a check costs, not whether a change is good: no `max_drop` gate
+    (a lower learning rate costs 1M synthetic rows about 0.011 of ROC AUC, over its 0.01)."""
+    params = project / "params.yaml"
+    text = re.sub(r"^  max_drop:\n(    .*\n)+", "  max_drop: {}\n", params.read_text(), flags=re.M)
     params.write_text(text)
 
 
@@ -143,6 +151,7 @@ def ci_world(root: Path, rows: int | None) -> dict:
     origin, storage = root / "origin.git", root / "dvc-storage"
     must(f"git init --quiet --bare --initial-branch=main {origin}", root)
     script = [f"dvc remote modify --local storage url {storage}"]
+    without_drop_gates(project)
     if rows:
         use_synthetic_data(project, rows)
         script.append(f"dvc add --quiet {SYNTHETIC}")
@@ -450,6 +459,11 @@ def targets(results: dict) -> list[str]:
     return lines
 
 
+def save(results: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/bench/results.json"))
@@ -483,18 +497,19 @@ def main() -> None:
             "runs": args.runs,
         }
         if "ci" in parts:
-            results["ci"] = [
-                bench_ci(root / f"ci-{rows or 'sample'}", 1 if rows else args.runs, rows)
-                for rows in ci_data
-            ]
+            results["ci"] = []
+            for rows in ci_data:
+                folder = root / f"ci-{rows or 'sample'}"
+                results["ci"].append(bench_ci(folder, 1 if rows else args.runs, rows))
+                save(results, args.out)  # each part's numbers survive a later part's failure
         if {"overhead", "setup"} <= parts:
             results["overhead"] = bench_overhead(root, args.runs)
             results["setup"] = bench_setup(root, args.runs, args.pip_runs)
+            save(results, args.out)
         if "scale" in parts:
             results["scale"] = bench_scale(root, sizes)
     results["bench_seconds"] = time.perf_counter() - started
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save(results, args.out)
     print(tables(results))
     print(f"\nRaw numbers: {args.out} (the benchmark took {results['bench_seconds']:.0f} s)")
 
