@@ -552,26 +552,28 @@ def test_g_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
 
 @pytest.fixture(scope="module")
 def default_project(tmp_path_factory) -> Loop:
-    """A project with the default answers (a local DVC remote), pushed to its own origin."""
+    """A project with the default answers (a local DVC remote), set up and reproduced as its
+    README says, committed and pushed to its own origin."""
     root = tmp_path_factory.mktemp("default")
     path = bake(root)
     origin = root / "origin.git"
     run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
-    run("git", "remote", "add", "origin", str(origin), cwd=path)
-    run("git", "push", "-q", "origin", "main", cwd=path)
-    return Loop(path, origin)
+    run("make", "setup", cwd=path, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
+    loop = Loop(path, origin)
+    loop.sh("dvc repro --quiet && dvc push --quiet && git add --all && git commit -qm Reproduce")
+    loop.sh(f"git remote add origin {origin} && git push -q origin main")
+    return loop
 
 
 def test_h_the_default_projects_pipeline_change_is_not_verified_and_says_why(
     default_project, tmp_path_factory, uv_cache
 ):
-    """A default project pushed to GitHub unchanged: its first pipeline-changing pull request."""
-    path = default_project.path
-    params = (path / "params.yaml").read_text().replace(LEARNING_RATE, "learning_rate: 0.05")
-    (path / "params.yaml").write_text(params)
-    run("git", "checkout", "-q", "-b", "slower", cwd=path)
-    run("git", "commit", "-q", "-am", "Slower learning", cwd=path)
-    run("git", "push", "-q", "origin", "slower", cwd=path)
+    """The default project, reproduced as its README says and pushed to GitHub: its first
+    pipeline-changing pull request."""
+    default_project.sh("git checkout -q -b slower")
+    default_project.edit("params.yaml", LEARNING_RATE, "learning_rate: 0.05")
+    default_project.commit("Slower learning")
+    default_project.sh("git push -q origin slower")
     event = pull_request(default_project, 8, "slower")
     runner = Runner(default_project, tmp_path_factory.mktemp("act-default"), uv_cache)
     job = runner.run("default-slower", "pull-request.yml", "pull_request", event)
