@@ -92,7 +92,8 @@ def gitlab(monkeypatch):
     """The stand-in server, and the CI variables that point the project's code at it."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
     server.requests, server.notes, server.packages, server.releases = [], [], {}, {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits up to one poll interval: 0.5 s by default, per test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     api = f"http://127.0.0.1:{server.server_port}/api/v4"
     monkeypatch.setenv("CI_API_V4_URL", api)
