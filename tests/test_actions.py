@@ -216,6 +216,14 @@ class Runner:
         return self.jobs[name]
 
 
+def committing_run(runner: Runner, name: str, event: dict) -> Job:
+    """pull-request.yml for ``event`` with the S3 secrets and auto-commit turned on (the
+    repository variable AUTO_COMMIT and the secret CI_PUSH_TOKEN)."""
+    return runner.run(
+        name, "pull-request.yml", "pull_request", event, AUTO_COMMIT, **PUSH_TOKEN, **S3_SECRETS
+    )
+
+
 def children_cpu() -> float:
     """CPU seconds of the processes this one has waited for: a measure the machine's load
     does not inflate."""
@@ -354,15 +362,7 @@ def test_b_train_param_change_is_committed_back_and_its_run_cache_pushed(
     project.sh("git push -q origin learning-rate")
     pushed = origin_head(project, "learning-rate")
     event = pull_request(project, 2, "learning-rate")
-    job = actions_runner.run(
-        "learning-rate",
-        "pull-request.yml",
-        "pull_request",
-        event,
-        AUTO_COMMIT,
-        **PUSH_TOKEN,
-        **S3_SECRETS,
-    )
+    job = committing_run(actions_runner, "learning-rate", event)
     assert job.results == {"check": "success", "commit": "success", "comment": "success"}
     assert stages_run(job) == ["train", "evaluate", "copy_evaluation"]
     # The check passed, so the branch's test found no push token (it would fail otherwise).
@@ -396,15 +396,7 @@ def test_c_the_committed_lock_starts_a_run_that_reproduces_nothing(project, acti
     head = origin_head(project, "learning-rate")
     project.sh(f"git fetch -q origin && git checkout -q {head}")
     event = pull_request(project, 2, "learning-rate")
-    job = actions_runner.run(
-        "learning-rate-again",
-        "pull-request.yml",
-        "pull_request",
-        event,
-        AUTO_COMMIT,
-        **PUSH_TOKEN,
-        **S3_SECRETS,
-    )
+    job = committing_run(actions_runner, "learning-rate-again", event)
     assert job.results == {"check": "success", "comment": "success"}, job.stdout
     assert "$ dvc repro" in job.stdout
     assert stages_run(job) == [] and stages_restored(job) == [], job.stdout
@@ -483,15 +475,7 @@ def test_e_a_result_computed_elsewhere_is_restored_from_the_run_cache(project, a
     )
     project.sh("git push -q origin elsewhere")
     event = pull_request(project, 7, "elsewhere")
-    job = actions_runner.run(
-        "elsewhere",
-        "pull-request.yml",
-        "pull_request",
-        event,
-        AUTO_COMMIT,
-        **PUSH_TOKEN,
-        **S3_SECRETS,
-    )
+    job = committing_run(actions_runner, "elsewhere", event)
     assert job.results == {"check": "success", "commit": "success", "comment": "success"}
     assert stages_restored(job)[:2] == ["train", "evaluate"], job.stdout
     assert "train" not in stages_run(job) and "evaluate" not in stages_run(job)
