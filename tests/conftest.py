@@ -192,6 +192,11 @@ def _environment() -> None:
     # imports instead, once per environment. test_project.py sets one project up as users do.
     os.environ["UV_COMPILE_BYTECODE"] = "0"
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    # Two test workers share two cores, each often running a generated pipeline: OpenMP threads
+    # of one (gradient boosting) spinning against the other's made one evaluate stage take 286 s
+    # instead of 5. One thread per process; results do not depend on it (the project's tests
+    # check the model bytes across thread counts).
+    os.environ["OMP_NUM_THREADS"] = "1"
     # Tests commit in baked projects; a machine without a Git identity must not stop them.
     for role in ("AUTHOR", "COMMITTER"):
         os.environ.setdefault(f"GIT_{role}_NAME", "Template Tests")

@@ -200,10 +200,8 @@ class Project:
     path: Path
 
     def sh(self, script: str, check: bool = True):
-        # One thread per process: the corpus runs beside another test worker, and OpenMP
-        # threads competing for the same cores slow gradient boosting several-fold. The
-        # results do not depend on it (train's tests check the bytes).
-        return activated(self.path, script, check, {"OMP_NUM_THREADS": "1"})
+        # One thread per process, as for every test (conftest.py).
+        return activated(self.path, script, check)
 
 
 _BAKED: dict[str, Project] = {}
