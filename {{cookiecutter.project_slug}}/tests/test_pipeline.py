@@ -18,26 +18,9 @@ from {{ cookiecutter.module_name }}.params import (
     load_params,
     read_yaml,
 )
-from {{ cookiecutter.module_name }}.stages.evaluate import (
-    PARAMS as EVALUATE_PARAMS,
-)
-from {{ cookiecutter.module_name }}.stages.evaluate import (
-    fit_baseline,
-    scores,
-)
-from {{ cookiecutter.module_name }}.stages.prepare import (
-    PARAMS as PREPARE_PARAMS,
-)
-from {{ cookiecutter.module_name }}.stages.prepare import (
-    read_raw,
-    row_groups,
-    split,
-    validate,
-)
-from {{ cookiecutter.module_name }}.stages.train import (
-    PARAMS as TRAIN_PARAMS,
-)
-from {{ cookiecutter.module_name }}.stages.train import (
+from {{ cookiecutter.module_name }}.stages import (
+    evaluate,
+    prepare,
     train,
 )
 
@@ -46,55 +29,28 @@ PARAMS_FILE = ROOT / "params.yaml"
 
 
 def test_model_beats_baseline_on_sample_data():
-    params = load_params(PARAMS_FILE, ["data.file", *PREPARE_PARAMS])
+    params = load_params(PARAMS_FILE, ["data.file", *prepare.PARAMS])
     if not (ROOT / params["data.file"]).is_file():
         # CI skips the prepare stage when nothing changed, without fetching the data.
         pytest.skip(f"{params['data.file']} is not in the workspace: `dvc pull` it to run this")
     task, target = params["data.task"], params["data.target"]
-    categorical = params["data.categorical_columns"] or []
-    raw = read_raw(
-        ROOT / params["data.file"],
-        categorical,
-        separator=params["data.separator"],
-        decimal=params["data.decimal"],
-        encoding=params["data.encoding"],
-    )
-    checked = validate(
-        raw,
-        task=task,
-        target=target,
-        id_column=params["data.id_column"],
-        group_column=params["data.group_column"],
-        drop_columns=params["data.drop_columns"] or [],
-        categorical_columns=categorical,
-        keep_columns=params["data.keep_columns"] or [],
-    )
-    groups, _ = row_groups(checked.frame.drop(columns=[target]), checked.groups)
-    train_split, test_split = split(
-        checked.frame,
-        task=task,
-        target=target,
-        test_size=params["prepare.test_size"],
-        seed=params["prepare.seed"],
-        groups=groups,
-        min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
-    )
+    _, _, train_split, test_split = prepare.prepare(ROOT / params["data.file"], params)
 
-    params = load_params(PARAMS_FILE, TRAIN_PARAMS)
+    params = load_params(PARAMS_FILE, train.PARAMS)
     name = params["train.estimator"]
-    model = train(
+    model = train.train(
         train_split,
         task=task,
         target=target,
         estimator=name,
-        hyperparameters=(params["train.hyperparameters"] or {}).get(name),
+        hyperparameters=train.chosen_hyperparameters(task, name, params["train.hyperparameters"]),
         seed=params["train.seed"],
         class_weight=params["train.class_weight"],
     )
-    load_params(PARAMS_FILE, EVALUATE_PARAMS)  # every key evaluate reads is in params.yaml
-    baseline = fit_baseline(train_split, task=task, target=target)
-    model_scores = scores(model, test_split, task=task, target=target)
-    baseline_scores = scores(baseline, test_split, task=task, target=target)
+    load_params(PARAMS_FILE, evaluate.PARAMS)  # every key evaluate reads is in params.yaml
+    baseline = evaluate.fit_baseline(train_split, task=task, target=target)
+    model_scores = evaluate.scores(model, test_split, task=task, target=target)
+    baseline_scores = evaluate.scores(baseline, test_split, task=task, target=target)
 
     if task == "classification":
         assert model_scores["balanced_accuracy"] > baseline_scores["balanced_accuracy"]
@@ -111,7 +67,7 @@ def _package() -> str:
     """The project's import package: the one folder under src/ with an __init__.py."""
     packages = [path.parent.name for path in (ROOT / "src").glob("*/__init__.py")]
     assert len(packages) == 1, packages
-    assert packages[0] == validate.__module__.split(".")[0]
+    assert packages[0] == prepare.__name__.split(".")[0]
     return packages[0]
 
 

@@ -703,6 +703,45 @@ def split(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def prepare(
+    raw_path: Path, params: dict[str, object]
+) -> tuple[Checked, int, pd.DataFrame, pd.DataFrame]:
+    """The stage without its files: read ``raw_path``, check it and split it with ``params``
+    (the keys of PARAMS); return the checked data, the count of rows that repeat another's
+    features, and the train and test splits."""
+    categorical = params["data.categorical_columns"] or []
+    raw = read_raw(
+        raw_path,
+        categorical,
+        separator=params["data.separator"],
+        decimal=params["data.decimal"],
+        encoding=params["data.encoding"],
+    )
+    target = params["data.target"]
+    checked = validate(
+        raw,
+        task=params["data.task"],
+        target=target,
+        id_column=params["data.id_column"],
+        group_column=params["data.group_column"],
+        drop_columns=params["data.drop_columns"] or [],
+        categorical_columns=categorical,
+        keep_columns=params["data.keep_columns"] or [],
+        source=str(raw_path),
+    )
+    groups, repeated = row_groups(checked.frame.drop(columns=[target]), checked.groups)
+    train, test = split(
+        checked.frame,
+        task=params["data.task"],
+        target=target,
+        test_size=params["prepare.test_size"],
+        seed=params["prepare.seed"],
+        groups=groups,
+        min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
+    )
+    return checked, repeated, train, test
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("raw", type=Path, help="raw CSV file")
@@ -712,36 +751,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params, PARAMS)
 
-    categorical = params["data.categorical_columns"] or []
-    raw = read_raw(
-        args.raw,
-        categorical,
-        separator=params["data.separator"],
-        decimal=params["data.decimal"],
-        encoding=params["data.encoding"],
-    )
-    checked = validate(
-        raw,
-        task=params["data.task"],
-        target=params["data.target"],
-        id_column=params["data.id_column"],
-        group_column=params["data.group_column"],
-        drop_columns=params["data.drop_columns"] or [],
-        categorical_columns=categorical,
-        keep_columns=params["data.keep_columns"] or [],
-        source=str(args.raw),
-    )
-    target = params["data.target"]
-    groups, repeated = row_groups(checked.frame.drop(columns=[target]), checked.groups)
-    train, test = split(
-        checked.frame,
-        task=params["data.task"],
-        target=params["data.target"],
-        test_size=params["prepare.test_size"],
-        seed=params["prepare.seed"],
-        groups=groups,
-        min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
-    )
+    checked, repeated, train, test = prepare(args.raw, params)
     for part, path in ((train, args.train), (test, args.test)):
         path.parent.mkdir(parents=True, exist_ok=True)
         part.to_parquet(path, index=False)
