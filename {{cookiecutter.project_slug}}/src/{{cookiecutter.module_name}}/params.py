@@ -17,6 +17,12 @@ class Number(NamedTuple):
     high: float | None = None
 
 
+class Choice(NamedTuple):
+    """A setting that is one of ``values``."""
+
+    values: tuple[str, ...]
+
+
 NONE = type(None)
 # scikit-learn and NumPy take seeds from 0 to 2**32 - 1.
 SEED = Number(int, 0, 2**32 - 1)
@@ -24,7 +30,7 @@ SEED = Number(int, 0, 2**32 - 1)
 # value may have. Each stage's PARAMS lists the keys it reads, and dvc.yaml lists the same; a
 # key of these sections that is not here is read by nothing, so it is refused as a typo. The
 # values a stage checks itself (a column name, a separator) say so in its own errors.
-SETTINGS: dict[str, type | tuple[type, ...] | Number] = {
+SETTINGS: dict[str, type | tuple[type, ...] | Number | Choice] = {
     "data.task": str,
     "data.file": str,  # read by dvc.yaml itself: ${data.file}
     "data.target": str,
@@ -36,6 +42,7 @@ SETTINGS: dict[str, type | tuple[type, ...] | Number] = {
     "data.separator": (str, NONE),
     "data.decimal": (str, NONE),
     "data.encoding": (str, NONE),
+    "compute.engine": Choice(("local", "dask")),
     "prepare.test_size": Number(float, 0, 1),
     "prepare.seed": SEED,
     "prepare.min_test_rows_per_class": Number(int, 1),
@@ -67,8 +74,10 @@ def read_yaml(path: Path):
     return parse_yaml(path.read_text(encoding="utf-8"), path)
 
 
-def _problem(value: object, expected: type | tuple[type, ...] | Number) -> str | None:
+def _problem(value: object, expected: type | tuple[type, ...] | Number | Choice) -> str | None:
     """What is wrong with ``value`` for a setting of type ``expected``, or None."""
+    if isinstance(expected, Choice):
+        return None if value in expected.values else f"must be one of: {', '.join(expected.values)}"
     if isinstance(expected, Number):
         within = f"from {expected.low}" + (
             f" to {expected.high}" if expected.high is not None else " up"

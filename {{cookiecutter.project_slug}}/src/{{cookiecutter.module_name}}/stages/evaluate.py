@@ -37,6 +37,7 @@ from ..params import load_params
 PARAMS = (
     "data.task",
     "data.target",
+    "compute.engine",
     "evaluate.seed",
     "evaluate.importance_repeats",
     "evaluate.importance_features",

@@ -43,6 +43,7 @@ PARAMS = (
     "data.separator",
     "data.decimal",
     "data.encoding",
+    "compute.engine",
     "prepare.test_size",
     "prepare.seed",
     "prepare.min_test_rows_per_class",

@@ -34,6 +34,7 @@ from ..params import load_params
 PARAMS = (
     "data.task",
     "data.target",
+    "compute.engine",
     "train.estimator",
     "train.seed",
     "train.class_weight",

@@ -1,0 +1,52 @@
+"""The Dask engine (``compute.engine: dask`` in params.yaml): prepare, train and evaluate on a
+Dask cluster, with the same params, outputs and errors as on this machine.
+
+The cluster is the one whose scheduler ``DASK_SCHEDULER_ADDRESS`` names (an address is where the
+work runs, not what it computes, so it lives in the environment and never invalidates DVC's
+cache); without it, a cluster of one single-threaded worker process per core is started on this
+machine for the stage and stopped after it. Each stage's cluster code is ``cluster/<stage>.py``.
+"""
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+
+from ..errors import UserError
+
+ADDRESS = "DASK_SCHEDULER_ADDRESS"
+# How long a stage waits for the scheduler to answer before saying it cannot be reached.
+CONNECT_SECONDS = 20
+
+
+@contextlib.contextmanager
+def connect() -> Iterator:
+    """A Dask client for the cluster at ``DASK_SCHEDULER_ADDRESS``, else for a cluster started
+    on this machine; closed (and a started cluster stopped) on leaving."""
+    from distributed import Client, LocalCluster
+
+    address = os.environ.get(ADDRESS, "").strip()
+    if not address:
+        with (
+            LocalCluster(
+                threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = Client(address, timeout=f"{CONNECT_SECONDS}s")
+    except (OSError, TimeoutError, ValueError) as error:
+        raise UserError(
+            f"no Dask scheduler answered at {address} ({ADDRESS}) within {CONNECT_SECONDS} s "
+            f"({error}): start the cluster, fix the address, or unset {ADDRESS} to run on a "
+            "cluster started on this machine"
+        ) from None
+    with client:
+        yield client
+
+
+def workers(client) -> list[str]:
+    """The cluster's worker addresses, sorted: the same order whatever order they joined in."""
+    return sorted(client.scheduler_info(n_workers=-1)["workers"])
