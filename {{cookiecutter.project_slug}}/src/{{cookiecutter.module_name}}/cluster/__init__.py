@@ -10,6 +10,7 @@ machine for the stage and stopped after it. Each stage's cluster code is ``clust
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterator
 
 from ..errors import UserError
@@ -23,8 +24,12 @@ CONNECT_SECONDS = 20
 def connect() -> Iterator:
     """A Dask client for the cluster at ``DASK_SCHEDULER_ADDRESS``, else for a cluster started
     on this machine; closed (and a started cluster stopped) on leaving."""
+    import cloudpickle
     from distributed import Client, LocalCluster
 
+    # The project's own code (the model's first step, say) travels with the tasks: the workers
+    # need the same libraries as this project, not the project itself.
+    cloudpickle.register_pickle_by_value(sys.modules[__package__.split(".")[0]])
     address = os.environ.get(ADDRESS, "").strip()
     if not address:
         with (

@@ -23,8 +23,10 @@ SUMS_FILE = "SHA256SUMS"
 # estimators, NumPy arrays, built-in containers). Anything else is refused, never built.
 # Gradient boosting with categorical features holds partial(check_array); skops lists the
 # function inside a partial on its own, so partial(os.system) is still refused as posix.system.
-# The model's first step is this project's own ColumnKinds (plain lists and dicts inside).
+# The model's first step is this project's own ColumnKinds, and a model trained on Dask ends
+# with its BoostedTrees: plain text, lists and dicts inside.
 ALLOWED_TYPES = [
+    f"{__package__}.boosted.BoostedTrees",
     f"{__package__}.features.ColumnKinds",
     "functools.partial",
     "numpy.dtype",

@@ -93,19 +93,24 @@ class ColumnKinds(TransformerMixin, BaseEstimator):
         self.max_categories = max_categories
 
     def fit(self, X: pd.DataFrame, y=None):
-        columns = [*self.numeric, *self.booleans, *self.dates, *self.categorical]
-        missing = [name for name in columns if name not in X.columns]
+        counts = {name: X[name].dropna().astype(str).value_counts() for name in self.categorical}
+        return self.fit_counts(X.columns, counts)
+
+    def fit_counts(self, columns, counts: dict[str, pd.Series]):
+        """Fit from the raw ``columns`` and each category column's value counts (as text), which
+        a cluster computes without bringing the rows here."""
+        names = [*self.numeric, *self.booleans, *self.dates, *self.categorical]
+        missing = [name for name in names if name not in columns]
         if missing:
             raise ValueError(f"the rows lack the columns {missing}")
-        self.feature_names_in_ = np.asarray(columns, dtype=object)
-        self.n_features_in_ = len(columns)
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = len(names)
         # Per category column: the values kept, most frequent first (ties by value), each shared
         # by at least min_category_rows rows.
         self.categories_ = {}
         for name in self.categorical:
-            counts = X[name].dropna().astype(str).value_counts()
-            counts = counts[counts >= self.min_category_rows]
-            ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+            kept = counts[name][counts[name] >= self.min_category_rows]
+            ranked = sorted(kept.items(), key=lambda item: (-item[1], item[0]))
             self.categories_[name] = [value for value, _ in ranked[: self.max_categories]]
         return self
 

@@ -56,7 +56,18 @@ def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, fl
     """Test-set metrics of ``model`` for ``task``."""
     features, actual = test.drop(columns=[target]), test[target]
     if task == "regression":
-        predicted = model.predict(features)
+        return metric_values(actual, model.predict(features), task=task, target=target)
+    return metric_values(
+        actual, model.predict_proba(features), task=task, target=target, classes=model.classes_
+    )
+
+
+def metric_values(
+    actual: pd.Series, predicted: np.ndarray, *, task: str, target: str, classes=None
+) -> dict[str, float]:
+    """The task's metrics of ``predicted``: numbers for regression, for classification the
+    probabilities of ``classes`` (one column each, in that order)."""
+    if task == "regression":
         # Errors too large to square become inf, refused below with a sentence, not a warning.
         with np.errstate(over="ignore", invalid="ignore"):
             values = {
@@ -65,11 +76,11 @@ def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, fl
                 "r2": r2_score(actual, predicted),
             }
     else:
-        probabilities = model.predict_proba(features)
+        probabilities = predicted
         # Metrics of class positions equal those of the labels and are many times faster for
         # text; the predicted class is the most probable one, as predict() would compute again.
-        labels = np.arange(len(model.classes_))
-        truth = pd.Index(model.classes_).get_indexer(actual)
+        labels = np.arange(len(classes))
+        truth = pd.Index(classes).get_indexer(actual)
         if (truth < 0).any():
             unseen = actual[truth < 0].iloc[0]
             raise UserError(
@@ -123,7 +134,9 @@ def roc_points(model, test: pd.DataFrame, *, target: str) -> pd.DataFrame:
 def input_sources(model) -> list[str]:
     """The raw column behind each input of the Pipeline's estimator (train.build_pipeline's
     layout: raw columns to model inputs, preprocessing, estimator)."""
-    columns, preprocess = model.named_steps["columns"], model.named_steps["preprocess"]
+    columns, preprocess = model.named_steps["columns"], model.named_steps.get("preprocess")
+    if preprocess is None:
+        return columns.sources()  # LightGBM (compute.engine dask) takes the inputs as they are
     source = dict(zip(columns.get_feature_names_out(), columns.sources(), strict=True))
     sources = []
     for name, transformer, selected in preprocess.transformers_:
@@ -252,21 +265,30 @@ def main() -> None:
 
     with open(args.model, "rb") as file:
         model = pickle.load(file)
-    test, train = pd.read_parquet(args.test), pd.read_parquet(args.train)
-    for path, split in ((args.test, test), (args.train, train)):
-        check_target(split.columns, target, path)
-    baseline = fit_baseline(train, task=task, target=target)
-    metrics = {
-        MODEL: scores(model, test, task=task, target=target),
-        BASELINE: scores(baseline, test, task=task, target=target),
-    }
+    rows, seed = params["evaluate.max_plot_rows"], params["evaluate.seed"]
+    if params["compute.engine"] == "dask":
+        from ..cluster import connect
+        from ..cluster.evaluate import evaluate_on_cluster
+
+        with connect() as client:
+            metrics, sample = evaluate_on_cluster(
+                client, model, args.train, args.test, task=task, target=target, rows=rows, seed=seed
+            )
+    else:
+        test, train = pd.read_parquet(args.test), pd.read_parquet(args.train)
+        for path, split in ((args.test, test), (args.train, train)):
+            check_target(split.columns, target, path)
+        baseline = fit_baseline(train, task=task, target=target)
+        metrics = {
+            MODEL: scores(model, test, task=task, target=target),
+            BASELINE: scores(baseline, test, task=task, target=target),
+        }
+        # Plot files hold at most max_plot_rows test rows (a seeded sample), to stay small in Git.
+        sample = test.sample(n=min(len(test), rows), random_state=seed).reset_index(drop=True)
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     # allow_nan=False: a metric that is not a number must stop the stage, not corrupt the file.
     args.metrics.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
-    # Plot files hold at most max_plot_rows test rows (a seeded sample), to stay small in Git.
-    rows = min(len(test), params["evaluate.max_plot_rows"])
-    sample = test.sample(n=rows, random_state=params["evaluate.seed"]).reset_index(drop=True)
     args.plots.mkdir(parents=True, exist_ok=True)
     tables = plot_data(
         model,
@@ -274,7 +296,7 @@ def main() -> None:
         task=task,
         target=target,
         repeats=params["evaluate.importance_repeats"],
-        seed=params["evaluate.seed"],
+        seed=seed,
         max_features=params["evaluate.importance_features"],
     )
     for name, table in tables.items():

@@ -226,17 +226,26 @@ def main() -> None:
     params = load_params(args.params, PARAMS)
 
     name = params["train.estimator"]
-    model = train(
-        pd.read_parquet(args.train),
-        task=params["data.task"],
-        target=params["data.target"],
-        estimator=name,
-        hyperparameters=chosen_hyperparameters(
+    settings = {
+        "task": params["data.task"],
+        "target": params["data.target"],
+        "estimator": name,
+        "hyperparameters": chosen_hyperparameters(
             params["data.task"], name, params["train.hyperparameters"]
         ),
-        seed=params["train.seed"],
-        class_weight=params["train.class_weight"],
-    )
+        "seed": params["train.seed"],
+        "class_weight": params["train.class_weight"],
+    }
+    if params["compute.engine"] == "dask":
+        import dask.dataframe as dd
+
+        from ..cluster import connect
+        from ..cluster.train import train_on_cluster
+
+        with connect() as client:
+            model = train_on_cluster(client, dd.read_parquet(args.train), **settings)
+    else:
+        model = train(pd.read_parquet(args.train), **settings)
     args.model.parent.mkdir(parents=True, exist_ok=True)
     # A seeded pickle is byte-identical run to run, so `dvc repro -f` leaves dvc.lock unchanged.
     with open(args.model, "wb") as file:
