@@ -140,6 +140,8 @@ def train_on_cluster(
             weights = (labels.sum() / (len(labels) * labels)).tolist()
 
     addresses = workers(client)
+    if train.npartitions < len(addresses):
+        train = train.repartition(npartitions=len(addresses))  # every worker takes a share
     parts = client.compute(train.to_delayed())
     used = addresses[: min(len(addresses), len(parts))]
     if len(used) > 1:

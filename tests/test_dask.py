@@ -1,0 +1,182 @@
+"""compute.engine dask against a real cluster: a Dask scheduler and two workers (each with a
+memory limit) started here on loopback from the generated project's environment, reached
+through DASK_SCHEDULER_ADDRESS as on any cluster."""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import activated, bake, run
+from object_store import free_ports, stop
+
+WORKERS = 2
+MEMORY_LIMIT = "2GiB"
+# The engines fit different gradient boosting (scikit-learn's, LightGBM's) on the same split:
+# how far apart their test metrics may be on the sample data.
+TOLERANCE = {"balanced_accuracy": 0.05, "roc_auc": 0.03, "accuracy": 0.05}
+ADDRESS = "DASK_SCHEDULER_ADDRESS"
+# Trees to train when a worker is stopped mid-training: enough to outlast the moment it stops.
+TREES = 100000
+# What a worker's LightGBM prints once every worker has joined the training.
+TRAINING = f"total number of machines: {WORKERS}"
+
+
+def start(project: Path, *arguments: str, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(project / ".venv" / "bin" / "dask"), *arguments],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    folder = bake(tmp_path_factory.mktemp("dask"))
+    run("make", "setup", cwd=folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cluster(project, tmp_path_factory):
+    """A scheduler and its workers; yields ``(address, {name: process}, logs folder)``."""
+    logs = tmp_path_factory.mktemp("cluster-logs")
+    (port,) = free_ports(1)
+    address = f"tcp://127.0.0.1:{port}"
+    processes = {
+        "scheduler": start(
+            project,
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-dashboard",
+            log=logs / "scheduler.log",
+        )
+    }
+    try:
+        for number in range(WORKERS):
+            processes[f"worker-{number}"] = start(
+                project,
+                "worker",
+                address,
+                "--host",
+                "127.0.0.1",
+                "--nthreads",
+                "1",
+                "--memory-limit",
+                MEMORY_LIMIT,
+                "--no-dashboard",
+                "--name",
+                f"worker-{number}",
+                log=logs / f"worker-{number}.log",
+            )
+        waited = activated(
+            project,
+            f'python -c "from distributed import Client; '
+            f"Client('{address}', timeout=60).wait_for_workers({WORKERS}, timeout=120)\"",
+            check=False,
+        )
+        assert waited.returncode == 0, waited.stderr + "".join(
+            path.read_text()[-2000:] for path in logs.iterdir()
+        )
+        yield address, processes, logs
+    finally:
+        for process in processes.values():
+            stop(process)
+
+
+def on_cluster(project: Path, address: str, script: str, check: bool = True):
+    return activated(project, script, check=check, env={ADDRESS: address})
+
+
+def edit(project: Path, old: str, new: str) -> None:
+    path = project / "params.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def metrics(project: Path) -> dict:
+    return json.loads((project / "metrics" / "metrics.json").read_text())["model"]
+
+
+def test_the_pipeline_runs_on_the_cluster_close_to_the_local_engine(project, cluster):
+    address, _, _ = cluster
+    activated(project, "dvc repro")
+    local = metrics(project)
+    edit(project, "engine: local", "engine: dask")
+    ran = on_cluster(project, address, "dvc repro")
+    for stage in ("prepare", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in ran.stdout
+    assert "train: fitted BoostedTrees" in ran.stdout
+    remote = metrics(project)
+    for name, tolerance in TOLERANCE.items():
+        assert abs(remote[name] - local[name]) <= tolerance, (name, remote, local)
+    # Nothing changed: nothing runs; everything forced: the same bytes.
+    again = on_cluster(project, address, "dvc repro")
+    assert "Running stage" not in again.stdout
+    lock = (project / "dvc.lock").read_bytes()
+    on_cluster(project, address, "dvc repro --force")
+    assert (project / "dvc.lock").read_bytes() == lock
+    # The published model: a bundle of it loads without running code and predicts raw rows.
+    predicted = activated(
+        project,
+        'python -c "import pickle, pathlib, tempfile, pandas; '
+        "from churn_model.model.bundle import write_bundle, load_bundle; "
+        "model = pickle.load(open('models/model.pkl', 'rb')); "
+        "folder = pathlib.Path(tempfile.mkdtemp()) / 'bundle'; "
+        "write_bundle(folder, model, {'artifact': 'model', 'version': 'v0.0.1', "
+        "'task': 'classification'}, '', {}); "
+        "loaded, _ = load_bundle(folder); "
+        "rows = pandas.read_csv('data/raw/breast_cancer.csv').head(20); "
+        'print((loaded.predict(rows) == model.predict(rows)).all())"',
+    )
+    assert predicted.stdout.strip() == "True"
+
+
+def test_an_unreachable_scheduler_is_one_sentence_and_changes_nothing(project, cluster):
+    lock = (project / "dvc.lock").read_bytes()
+    (port,) = free_ports(1)
+    failed = on_cluster(project, f"tcp://127.0.0.1:{port}", "dvc repro --force train", check=False)
+    assert failed.returncode != 0
+    assert f"error: no Dask scheduler answered at tcp://127.0.0.1:{port}" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert (project / "dvc.lock").read_bytes() == lock
+
+
+def test_a_worker_lost_while_training_stops_the_stage_and_keeps_dvc_lock(project, cluster):
+    address, processes, logs = cluster
+    edit(project, "learning_rate: 0.1", "learning_rate: 0.001")
+    edit(project, "max_iter: 200", f"max_iter: {TREES}")
+    lock = (project / "dvc.lock").read_bytes()
+    repro = subprocess.Popen(
+        ["bash", "-c", ". .venv/bin/activate && dvc repro train"],
+        cwd=project,
+        env={**os.environ, ADDRESS: address},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = logs / "worker-1.log"
+    started = log.read_text().count(TRAINING)
+    try:
+        while log.read_text().count(TRAINING) == started:  # its LightGBM joined the training
+            assert repro.poll() is None, "train ended before a worker could be stopped"
+            time.sleep(0.2)
+        os.killpg(processes["worker-1"].pid, signal.SIGKILL)
+        _, stderr = repro.communicate(timeout=240)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            repro.kill()
+    assert repro.returncode != 0
+    assert "left the cluster while training" in stderr, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert (project / "dvc.lock").read_bytes() == lock
