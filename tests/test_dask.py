@@ -5,6 +5,7 @@ through DASK_SCHEDULER_ADDRESS as on any cluster."""
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -23,8 +24,16 @@ TOLERANCE = {"balanced_accuracy": 0.05, "roc_auc": 0.03, "accuracy": 0.05}
 ADDRESS = "DASK_SCHEDULER_ADDRESS"
 # Trees to train when a worker is stopped mid-training: enough to outlast the moment it stops.
 TREES = 100000
-# What a worker's LightGBM prints once every worker has joined the training.
-TRAINING = f"total number of machines: {WORKERS}"
+# Waits until every worker runs its share of train's LightGBM training.
+TRAINING = f"""
+import time
+from distributed import Client
+client = Client()  # at DASK_SCHEDULER_ADDRESS
+while sum(
+    any("_fit_part" in str(key) for key in keys) for keys in client.processing().values()
+) < {WORKERS}:
+    time.sleep(0.1)
+"""
 
 
 def start(project: Path, *arguments: str, log: Path) -> subprocess.Popen:
@@ -153,7 +162,7 @@ def test_an_unreachable_scheduler_is_one_sentence_and_changes_nothing(project, c
 
 
 def test_a_worker_lost_while_training_stops_the_stage_and_keeps_dvc_lock(project, cluster):
-    address, processes, logs = cluster
+    address, processes, _ = cluster
     edit(project, "learning_rate: 0.1", "learning_rate: 0.001")
     edit(project, "max_iter: 200", f"max_iter: {TREES}")
     lock = (project / "dvc.lock").read_bytes()
@@ -165,17 +174,23 @@ def test_a_worker_lost_while_training_stops_the_stage_and_keeps_dvc_lock(project
         stderr=subprocess.PIPE,
         text=True,
     )
-    log = logs / "worker-1.log"
-    started = log.read_text().count(TRAINING)
+    waiting = subprocess.Popen(
+        ["bash", "-c", f". .venv/bin/activate && python -c {shlex.quote(TRAINING)}"],
+        cwd=project,
+        env={**os.environ, ADDRESS: address},
+    )
     try:
-        while log.read_text().count(TRAINING) == started:  # its LightGBM joined the training
-            assert repro.poll() is None, "train ended before a worker could be stopped"
+        # Until both workers run their share of the training, or train ends first.
+        while waiting.poll() is None and repro.poll() is None:
             time.sleep(0.2)
+        assert repro.poll() is None, "train ended before a worker could be stopped"
+        assert waiting.returncode == 0
         os.killpg(processes["worker-1"].pid, signal.SIGKILL)
         _, stderr = repro.communicate(timeout=240)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            repro.kill()
+        for process in (waiting, repro):
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
     assert repro.returncode != 0
     assert "left the cluster while training" in stderr, stderr[-3000:]
     assert "Traceback" not in stderr

@@ -52,6 +52,12 @@ def connect() -> Iterator:
         yield client
 
 
+def _addresses(dask_scheduler) -> list[str]:
+    return list(dask_scheduler.workers)
+
+
 def workers(client) -> list[str]:
-    """The cluster's worker addresses, sorted: the same order whatever order they joined in."""
-    return sorted(client.scheduler_info(n_workers=-1)["workers"])
+    """The cluster's worker addresses, sorted: the same order whatever order they joined in.
+    Asked of the scheduler itself: the client's cached scheduler_info() is refreshed in the
+    background without the workers, which would make them look gone."""
+    return sorted(client.run_on_scheduler(_addresses))
