@@ -17,7 +17,7 @@ from ..errors import UserError
 
 ADDRESS = "DASK_SCHEDULER_ADDRESS"
 # How long a stage waits for the scheduler to answer before saying it cannot be reached.
-CONNECT_SECONDS = 20
+CONNECT_SECONDS = 10
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import pandas as pd
 from ..contract import BASELINE, MODEL
 from ..errors import check_target
 from ..stages.evaluate import fit_baseline, metric_values
+from .store import read_split
 
 # Rows sampled per plot row wanted, so that the seeded sample rarely falls short of it.
 OVERSAMPLE = 2
@@ -30,9 +31,8 @@ def evaluate_on_cluster(
     """The metrics of ``model`` and of the baseline on the ``test`` split, and a seeded sample
     of at most ``rows`` test rows for the plot data."""
     import dask
-    import dask.dataframe as dd
 
-    test_split, train_split = dd.read_parquet(test), dd.read_parquet(train)
+    test_split, train_split = read_split(test), read_split(train)
     for path, split in ((test, test_split), (train, train_split)):
         check_target(split.columns, target, path)
     outputs = 1 if task == "regression" else len(model.classes_)

@@ -237,13 +237,12 @@ def main() -> None:
         "class_weight": params["train.class_weight"],
     }
     if params["compute.engine"] == "dask":
-        import dask.dataframe as dd
-
         from ..cluster import connect
+        from ..cluster.store import read_split
         from ..cluster.train import train_on_cluster
 
         with connect() as client:
-            model = train_on_cluster(client, dd.read_parquet(args.train), **settings)
+            model = train_on_cluster(client, read_split(args.train), **settings)
     else:
         model = train(pd.read_parquet(args.train), **settings)
     args.model.parent.mkdir(parents=True, exist_ok=True)
