@@ -53,8 +53,8 @@ lint: setup ## Check the template's own Python, and the generated package's, wit
 ROWS ?= 10000,100000,1000000
 RUNS ?= 3
 CI_DATA ?= sample,1000000
-# PARTS: which parts to measure (ci, overhead, setup, scale).
-PARTS ?= ci,overhead,setup,scale
+# PARTS: which parts to measure (ci, overhead, setup, scale, dask).
+PARTS ?= ci,overhead,setup,scale,dask
 bench: setup ## Benchmark a generated project (CI cost, overhead, set-up, scale): table + JSON
 	python bench/bench.py --rows $(ROWS) --runs $(RUNS) --ci-data $(CI_DATA) --parts $(PARTS) \
 	  --out $(BUILD)/bench/results.json

@@ -9,6 +9,10 @@
 4. Scale: synthetic data (20 features, numeric and categorical, some missing) at each size: every
    stage's wall time and peak memory, the whole pipeline through ``dvc repro``, and the floor
    (``floor.py``: the same reading, fitting, predicting and metrics in one process).
+5. The Dask engine (``compute.engine: dask``, a cluster each stage starts on this machine: one
+   worker per core) against the local engine at each size, one after the other: every stage's
+   wall time and the peak memory of its largest process (the stage's own, or a worker's), and
+   what larger data would need, extrapolated from the measured throughput per worker.
 
 Prints markdown tables and writes every raw number to a JSON file.
 """
@@ -294,6 +298,102 @@ def bench_scale(root: Path, sizes: list[int]) -> dict:
     return results
 
 
+# 5. The Dask engine ------------------------------------------------------------------------
+
+ENGINES = ("local", "dask")
+# Memory a worker may use, for the extrapolation: a common cloud machine's share per core.
+WORKER_GIB = 8
+EXTRAPOLATE = (100_000_000, 1_000_000_000)
+
+
+def yaml_commands(project: Path) -> dict[str, str]:
+    """Each stage's command from dvc.yaml, ``${key}`` filled in from params.yaml, in order."""
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+
+    def value(match: re.Match) -> str:
+        node = params
+        for part in match[1].split("."):
+            node = node[part]
+        return str(node)
+
+    stages = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    return {name: re.sub(r"\$\{([\w.]+)\}", value, spec["cmd"]) for name, spec in stages.items()}
+
+
+def set_engine(project: Path, engine: str) -> None:
+    params = project / "params.yaml"
+    text = re.sub(r"^  engine: \w+$", f"  engine: {engine}", params.read_text(), flags=re.M)
+    params.write_text(text)
+
+
+def bench_dask(root: Path, sizes: list[int]) -> dict:
+    project = bake(root, "dask")
+    env = activated(project) | {"DASK_SCHEDULER_ADDRESS": ""}
+    results = {}
+    for rows in sizes:
+        use_synthetic_data(project, rows)
+        engines = {}
+        for engine in ENGINES:
+            set_engine(project, engine)
+            commands = yaml_commands(project)
+            engines[engine] = {
+                name: vars(must(command, project, env)) | {"output": None}
+                for name, command in commands.items()
+                if name != "copy_evaluation"
+            }
+        results[rows] = {
+            "csv_mib": (project / SYNTHETIC).stat().st_size / 2**20,
+            "workers": os.cpu_count(),
+            "engines": engines,
+        }
+        (project / SYNTHETIC).unlink()
+    return results
+
+
+def dask_tables(dask: dict) -> list[str]:
+    """Each stage on both engines per size, then what larger data would need."""
+    lines = [
+        "",
+        "The Dask engine against the local engine (synthetic data, 20 features; a cluster of "
+        "one single-threaded worker per core started by each stage; peak memory of the largest "
+        "process, the stage's or a worker's):",
+        "",
+        "| Rows | Stage | Local: wall | Local: peak | Dask: wall | Dask: peak "
+        "| Wall, dask / local |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for rows, result in dask.items():
+        local, remote = result["engines"]["local"], result["engines"]["dask"]
+        for name in local:
+            lines.append(
+                f"| {int(rows):,} | `{name}` | {local[name]['seconds']:.1f} s "
+                f"| {local[name]['peak_mib']:.0f} MiB | {remote[name]['seconds']:.1f} s "
+                f"| {remote[name]['peak_mib']:.0f} MiB "
+                f"| {ratio(remote[name]['seconds'] / local[name]['seconds'])} |"
+            )
+    rows = max(dask, key=int)
+    largest = dask[rows]
+    workers, measured = largest["workers"], largest["engines"]["dask"]
+    lines += [
+        "",
+        f"Extrapolated, not measured: from the Dask engine's throughput per worker and memory "
+        f"per row at {int(rows):,} rows on {workers} workers, assuming both stay the same with "
+        f"more workers (network and scheduling costs of a large cluster are not in it), with "
+        f"workers of {WORKER_GIB} GiB:",
+        "",
+        "| Rows | Stage | Workers | Wall |",
+        "| ---: | --- | ---: | ---: |",
+    ]
+    for target in EXTRAPOLATE:
+        for name, done in measured.items():
+            per_row = done["peak_mib"] * 2**20 / (int(rows) / workers)
+            needed = max(workers, -(-int(per_row * target) // (WORKER_GIB * GIB)))
+            per_worker_second = int(rows) / (done["seconds"] * workers)
+            seconds = target / (per_worker_second * needed)
+            lines.append(f"| {target:,} | `{name}` | {needed:,} | {seconds / 60:.0f} min |")
+    return lines
+
+
 # Tables ------------------------------------------------------------------------------------
 
 
@@ -342,6 +442,8 @@ def tables(results: dict) -> str:
         lines += comparison_table(results)
     if "scale" in results:
         lines += scale_tables(results["scale"])
+    if "dask" in results:
+        lines += dask_tables(results["dask"])
     lines += ["", *targets(results)]
     return "\n".join(lines)
 
@@ -479,7 +581,9 @@ def main() -> None:
         "(measured once each: a run takes about a minute)",
     )
     parser.add_argument(
-        "--parts", default="ci,overhead,setup,scale", help="comma-separated parts to measure"
+        "--parts",
+        default="ci,overhead,setup,scale,dask",
+        help="comma-separated parts to measure",
     )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -508,6 +612,9 @@ def main() -> None:
             save(results, args.out)
         if "scale" in parts:
             results["scale"] = bench_scale(root, sizes)
+            save(results, args.out)
+        if "dask" in parts:
+            results["dask"] = bench_dask(root, sizes)
     results["bench_seconds"] = time.perf_counter() - started
     save(results, args.out)
     print(tables(results))

@@ -54,8 +54,19 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
         assert all(stage["peak_mib"] > 20 for stage in scale["stages"].values())
         assert scale["floor"]["seconds"] > 0 and scale["dvc_repro"]["seconds"] > 0
     assert results["scale"]["20000"]["csv_mib"] > 5 * results["scale"]["2000"]["csv_mib"]
+    for rows in ("2000", "20000"):
+        engines = results["dask"][rows]["engines"]
+        for engine in ("local", "dask"):
+            assert list(engines[engine]) == ["prepare", "train", "evaluate"]
+            assert all(stage["seconds"] > 0 for stage in engines[engine].values())
+    # The Dask engine's largest process is a worker or the stage itself, and is measured.
+    assert all(
+        stage["peak_mib"] > 20 for stage in results["dask"]["20000"]["engines"]["dask"].values()
+    )
 
     assert "| README only | 0 |" in done.stdout
     assert "| 20,000 |" in done.stdout and "| 2,000 → 20,000 |" in done.stdout
     assert "| Pipeline overhead at most 1.25x |" in done.stdout
     assert "| README-only pull request, on 2,000 synthetic rows:" in done.stdout
+    assert "| 20,000 | `train` |" in done.stdout
+    assert "| 1,000,000,000 | `train` |" in done.stdout
