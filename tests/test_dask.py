@@ -5,6 +5,7 @@ through DASK_SCHEDULER_ADDRESS as on any cluster."""
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import activated, bake, run
+from conftest import Loop, activated, bake, run
 from object_store import free_ports, stop
 
 WORKERS = 2
@@ -22,6 +23,8 @@ MEMORY_LIMIT = "2GiB"
 # how far apart their test metrics may be on the sample data.
 TOLERANCE = {"balanced_accuracy": 0.05, "roc_auc": 0.03, "accuracy": 0.05}
 ADDRESS = "DASK_SCHEDULER_ADDRESS"
+# The pull request check runs one small test file: the project's suite runs elsewhere.
+FEW_TESTS = "tests/test_params.py"
 # Trees to train when a worker is stopped mid-training: enough to outlast the moment it stops.
 TREES = 100000
 # Waits until every worker runs its share of train's LightGBM training.
@@ -46,10 +49,20 @@ def start(project: Path, *arguments: str, log: Path) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    folder = bake(tmp_path_factory.mktemp("dask"))
-    run("make", "setup", cwd=folder)
-    return folder
+def loop(tmp_path_factory) -> Loop:
+    """A project with its bare Git origin and its local DVC remote, set up."""
+    root = tmp_path_factory.mktemp("dask")
+    project = bake(root)
+    origin = root / "origin.git"
+    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
+    run("make", "setup", cwd=project)
+    run("git", "remote", "add", "origin", str(origin), cwd=project)
+    return Loop(project, origin)
+
+
+@pytest.fixture(scope="module")
+def project(loop) -> Path:
+    return loop.path
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +130,9 @@ def metrics(project: Path) -> dict:
     return json.loads((project / "metrics" / "metrics.json").read_text())["model"]
 
 
-def test_the_pipeline_runs_on_the_cluster_close_to_the_local_engine(project, cluster):
+def test_main_on_the_cluster_is_published_and_a_pull_request_reruns_only_evaluate(loop, cluster):
     address, _, _ = cluster
+    project = loop.path
     activated(project, "dvc repro")
     local = metrics(project)
     edit(project, "engine: local", "engine: dask")
@@ -135,20 +149,40 @@ def test_the_pipeline_runs_on_the_cluster_close_to_the_local_engine(project, clu
     lock = (project / "dvc.lock").read_bytes()
     on_cluster(project, address, "dvc repro --force")
     assert (project / "dvc.lock").read_bytes() == lock
-    # The published model: a bundle of it loads without running code and predicts raw rows.
+
+    # Main runs on the cluster; publishing it makes a bundle that predicts as the model does.
+    loop.sh("git add --all && git commit -q -m 'Run on the Dask cluster'")
+    loop.sh("git push -q origin main && dvc push -q --run-cache")
+    published = on_cluster(project, address, "DRY_RUN=1 make ci-publish")
+    assert "created model@v1.0.0 locally" in published.stdout, published.stdout
+    bundle = project / "dist" / "model-v1.0.0"
     predicted = activated(
         project,
-        'python -c "import pickle, pathlib, tempfile, pandas; '
-        "from churn_model.model.bundle import write_bundle, load_bundle; "
+        f"python -m churn_model.model.predict {bundle} data/raw/breast_cancer.csv ../scored.csv"
+        ' && python -c "import pickle, pandas; '
         "model = pickle.load(open('models/model.pkl', 'rb')); "
-        "folder = pathlib.Path(tempfile.mkdtemp()) / 'bundle'; "
-        "write_bundle(folder, model, {'artifact': 'model', 'version': 'v0.0.1', "
-        "'task': 'classification'}, '', {}); "
-        "loaded, _ = load_bundle(folder); "
-        "rows = pandas.read_csv('data/raw/breast_cancer.csv').head(20); "
-        'print((loaded.predict(rows) == model.predict(rows)).all())"',
+        "rows = pandas.read_csv('data/raw/breast_cancer.csv'); "
+        "scored = pandas.read_csv('../scored.csv'); "
+        "print((scored['prediction'] == model.predict(rows)).all())\"",
     )
-    assert predicted.stdout.strip() == "True"
+    assert predicted.stdout.strip().endswith("True"), predicted.stdout
+
+    # A pull request that changes evaluation code alone re-runs evaluate alone, on the cluster.
+    loop.branch("evaluate-change")
+    evaluate = "src/churn_model/stages/evaluate.py"
+    path = project / evaluate
+    path.write_text(path.read_text() + "\n# A change to the evaluation code.\n")
+    loop.commit("Change the evaluation code")
+    loop.sh("git push -q origin evaluate-change")
+    checked = on_cluster(
+        project,
+        address,
+        f"PYTEST_ADDOPTS={FEW_TESTS} make ci-pr AUTO_COMMIT=1 BRANCH=evaluate-change",
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert re.findall(r"Running stage '(\w+)'", checked.stdout) == ["evaluate"], checked.stdout
+    assert "All quality gates pass" in (project / "report.md").read_text()
 
 
 def test_an_unreachable_scheduler_is_one_sentence_and_changes_nothing(project, cluster):
