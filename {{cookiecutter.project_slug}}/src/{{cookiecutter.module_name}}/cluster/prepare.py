@@ -71,9 +71,9 @@ from . import connect
 # Bytes of CSV per partition: each is read, checked and converted by one worker task.
 BLOCKSIZE = "64 MiB"
 PARQUET_SUFFIX = ".parquet"
-# The first partition decides the kind of each column; when it is smaller, the rows of the next
-# partitions up to this many: a dozen rows cannot tell a leak of the target from a feature.
-SAMPLE_ROWS = 1000
+# The first rows decide the kind of each column: this many, from the first partition or more
+# (a dozen rows cannot tell a leak of the target from a feature; a million take long to check).
+SAMPLE_ROWS = 100_000
 ENCODING_KEY = {"encoding": "data.encoding"}
 
 
@@ -257,16 +257,16 @@ def _csv_source(path: str, params: dict, blocksize) -> Source:
     data = b""
     for block in blocks:  # the first blocks, up to SAMPLE_ROWS rows
         data += dask.compute(block, scheduler="sync")[0]
-        try:
-            sample = read_csv(io.BytesIO(data), found, categorical)
-        except pd.errors.EmptyDataError:
-            raise empty_file_error(path) from None
-        except pd.errors.ParserError as error:
-            raise malformed_error(path, error) from None
-        except UnicodeDecodeError:
-            raise _not_text(Path(path), found.codec, ENCODING_KEY) from None
-        if len(sample) >= SAMPLE_ROWS:
+        if data.count(b"\n") > SAMPLE_ROWS:
             break
+    try:
+        sample = read_csv(io.BytesIO(data), found, categorical, rows=SAMPLE_ROWS)
+    except pd.errors.EmptyDataError:
+        raise empty_file_error(path) from None
+    except pd.errors.ParserError as error:
+        raise malformed_error(path, error) from None
+    except UnicodeDecodeError:
+        raise _not_text(Path(path), found.codec, ENCODING_KEY) from None
     mark = decimal_mark(sample, found, categorical)
     header = data[: data.index(b"\n") + 1] if b"\n" in data else data
     read = dask.delayed(_read_block, pure=True)
@@ -289,6 +289,7 @@ def _parquet_source(path: str) -> Source:
         if len(sample) >= SAMPLE_ROWS:
             break
         sample = pd.concat([sample, *dask.compute(part, scheduler="sync")], ignore_index=True)
+    sample = sample.head(SAMPLE_ROWS)
     return Source(sample, lambda text: parts, [], None)
 
 

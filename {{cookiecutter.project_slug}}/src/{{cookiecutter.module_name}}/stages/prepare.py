@@ -203,11 +203,16 @@ def dialect(
     return Dialect(codec, separator, decimal, header)
 
 
-def read_csv(source, found: Dialect, text_columns=()) -> pd.DataFrame:
+def read_csv(source, found: Dialect, text_columns=(), rows: int | None = None) -> pd.DataFrame:
     """pandas' reading of CSV text (a path or a binary file) in dialect ``found``, with
-    ``text_columns`` read as text whatever they look like; pandas' own errors."""
+    ``text_columns`` read as text whatever they look like (and the first ``rows`` rows only,
+    if given); pandas' own errors."""
     return pd.read_csv(
-        source, sep=found.separator, encoding=found.codec, dtype=dict.fromkeys(text_columns, "str")
+        source,
+        sep=found.separator,
+        encoding=found.codec,
+        dtype=dict.fromkeys(text_columns, "str"),
+        nrows=rows,
     )
 
 
