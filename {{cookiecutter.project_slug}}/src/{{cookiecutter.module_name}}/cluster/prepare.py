@@ -2,21 +2,27 @@
 partition by partition, for data larger than one machine's memory.
 
 The raw data is a CSV (read in blocks of whole lines, each by pandas as the local engine reads the
-whole file) or Parquet (a file or a folder). What is decided on the FIRST PARTITION, a sample:
-the CSV's dialect (separator, encoding and decimal comma), each column's kind (number, yes/no,
-date, text), the columns left out (ids, near-unique text, near-perfect predictors, with the counts
+whole file) or Parquet (a file or a folder); a path, or a URL such as s3://... with the
+credentials the environment gives.
+
+Decided on a SAMPLE, the first SAMPLE_ROWS rows (the first partition, or more if it is smaller):
+the CSV's dialect (separator, encoding, decimal comma), each column's kind (number, yes/no, date,
+text), the columns left out (ids, near-unique text, near-perfect predictors, with the counts that
 their notes give), and whether a classification target holds numbers or text. A column with no
-value in the sample is read as text. Every row of every partition is then converted to those
-kinds, and what is decided on ALL ROWS comes from totals over the partitions: typos (the first
-one's line in the whole file and their count in all), empty targets and group values, a regression
-target that is not numbers, the classes (at least two, none with a single row, no decimal
-numbers), repeated ids, columns empty in every row, and the split's sizes per class.
+value in the sample is read as text.
+
+Decided on ALL ROWS, from each partition's findings added up: typos in a column of its kind (the
+first one's line in the whole file, and their count in all), empty targets and group values, a
+regression target that is not numbers, the classes (at least two, none with a single row, no
+decimal numbers), repeated ids, a column empty in every row, rows whose features repeat another
+row's, the number of groups, and the split's rows per class.
 
 The split needs no shuffle: a seeded hash of each row's features (of its data.group_column value
-when set) is a uniform number, and the row goes to test when it is below prepare.test_size. Rows
-with the same features, and rows of a group, land on the same side; the sides' sizes are
-test_size of the rows give or take chance. Each side keeps the rows in file order and is written
-as a folder of Parquet files, one per partition (part.0.parquet, ...), the same bytes on every run.
+when set) is a number spread evenly over [0, 1), and the row goes to test when it is below
+prepare.test_size. Rows with the same features, and the rows of a group, land on the same side;
+each side holds test_size of the rows give or take chance, and so does each class (not exactly
+stratified, as the local engine's split is). Each side keeps the rows in file order and is written
+as a folder of Parquet files, one per partition, with the same bytes on every run.
 """
 
 import io
@@ -56,6 +62,7 @@ from ..stages.prepare import (
     empty_group_error,
     empty_target_error,
     found_in,
+    is_parquet,
     line_of,
     malformed_error,
     plan,
@@ -70,7 +77,6 @@ from . import connect
 
 # Bytes of CSV per partition: each is read, checked and converted by one worker task.
 BLOCKSIZE = "64 MiB"
-PARQUET_SUFFIX = ".parquet"
 # The first rows decide the kind of each column: this many, from the first partition or more
 # (a dozen rows cannot tell a leak of the target from a feature; a million take long to check).
 SAMPLE_ROWS = 100_000
@@ -95,7 +101,6 @@ class Record(NamedTuple):
     """What one partition found, in positions within the partition; the client adds them up."""
 
     rows: int
-    newlines: int  # of a CSV block, to place pandas' parse errors in the whole file
     unreadable: str | None  # pandas' parse error, or "encoding"
     groups_missing: Found | None
     target_missing: Found | None
@@ -108,13 +113,6 @@ class Record(NamedTuple):
 
 
 # --- reading ------------------------------------------------------------------------------------
-
-
-def is_parquet(path: str) -> bool:
-    """Parquet data is a ``.parquet`` file or a folder of them; anything else is a CSV."""
-    return path.rstrip("/").endswith(PARQUET_SUFFIX) or (
-        Path(path).is_dir() and any(Path(path).glob(f"*{PARQUET_SUFFIX}"))
-    )
 
 
 def _head(path: str) -> bytes:
@@ -195,7 +193,7 @@ def prepare_partition(raw, spec: Spec):
     client counts over all rows (feature hashes, group values, ids), and what it found."""
     if isinstance(raw, str):
         empty = pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in spec.dtypes.items()})
-        record = Record(0, 0, raw, None, None, None, False, None, {}, {}, 0)
+        record = Record(0, raw, None, None, None, False, None, {}, {}, 0)
         return empty, empty, pd.DataFrame({"row": pd.Series(dtype="uint64")}), record
     target = raw[spec.target]
     values, labels, target_bad = _target_labels(target, spec)
@@ -204,8 +202,10 @@ def prepare_partition(raw, spec: Spec):
         columns[name], found = convert(raw[name], kind)
         if found:
             problems[name] = found
-    features = pd.DataFrame(columns, index=raw.index)
-    keys = pd.DataFrame({"row": row_hashes(features, spec.seed)})
+    frame = pd.DataFrame(columns, index=raw.index).assign(**{spec.target: labels})
+    frame = frame.astype(spec.dtypes).reset_index(drop=True)
+    # Hashed in the types of every partition: the same values, the same hash.
+    keys = pd.DataFrame({"row": row_hashes(frame.drop(columns=[spec.target]), spec.seed)})
     hashes = keys["row"].to_numpy()
     groups_missing = None
     if spec.group_column:
@@ -214,12 +214,10 @@ def prepare_partition(raw, spec: Spec):
         keys["group"] = groups.astype("str").to_numpy()
         hashes = row_hashes(keys["group"], spec.seed)
     if spec.id_column:
-        keys["id"] = id_keys(raw[spec.id_column])
+        keys["id"] = id_keys(raw[spec.id_column]).to_numpy()
     test = uniform(hashes) < spec.test_size
-    frame = features.assign(**{spec.target: labels}).astype(spec.dtypes)
     record = Record(
         rows=len(raw),
-        newlines=0,
         unreadable=None,
         groups_missing=groups_missing,
         target_missing=found_in(target, target.isna()),
@@ -230,8 +228,7 @@ def prepare_partition(raw, spec: Spec):
         problems=problems,
         test_rows=int(test.sum()),
     )
-    train = frame[~test].reset_index(drop=True)
-    return train, frame[test].reset_index(drop=True), keys, record
+    return frame[~test].reset_index(drop=True), frame[test].reset_index(drop=True), keys, record
 
 
 class Source(NamedTuple):

@@ -241,6 +241,12 @@ def with_decimal_points(frame: pd.DataFrame, decimal: str, text_columns=()) -> p
     return _decimal_commas(frame, set(text_columns)) if decimal == "," else frame
 
 
+def is_parquet(path: object) -> bool:
+    """Raw data in Parquet is a ``.parquet`` file or a folder; anything else is a CSV."""
+    path = str(path).rstrip("/")
+    return path.endswith(".parquet") or Path(path).is_dir()
+
+
 def read_raw(
     path: Path,
     categorical_columns: list[str] = (),
@@ -984,13 +990,16 @@ def prepare(
     (the keys of PARAMS); return the checked data, the count of rows that repeat another's
     features, and the train and test splits."""
     categorical = params["data.categorical_columns"] or []
-    raw = read_raw(
-        raw_path,
-        categorical,
-        separator=params["data.separator"],
-        decimal=params["data.decimal"],
-        encoding=params["data.encoding"],
-    )
+    if is_parquet(raw_path):
+        raw = pd.read_parquet(raw_path)
+    else:
+        raw = read_raw(
+            raw_path,
+            categorical,
+            separator=params["data.separator"],
+            decimal=params["data.decimal"],
+            encoding=params["data.encoding"],
+        )
     target = params["data.target"]
     checked = validate(
         raw,
@@ -1018,7 +1027,8 @@ def prepare(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("raw", type=Path, help="raw CSV file")
+    # Text, not a Path: the dask engine also reads URLs (s3://...), which a Path would mangle.
+    parser.add_argument("raw", help="raw data: a CSV file, or Parquet (a file or a folder)")
     parser.add_argument("train", type=Path, help="training split to write (Parquet)")
     parser.add_argument("test", type=Path, help="test split to write (Parquet)")
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
@@ -1031,7 +1041,7 @@ def main() -> None:
 
         lines = prepare_on_cluster(args.raw, args.train, args.test, params)
     else:
-        checked, repeated, train, test = prepare(args.raw, params)
+        checked, repeated, train, test = prepare(Path(args.raw), params)
         for part, path in ((train, args.train), (test, args.test)):
             path.parent.mkdir(parents=True, exist_ok=True)
             part.to_parquet(path, index=False)
