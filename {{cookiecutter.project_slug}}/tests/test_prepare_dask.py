@@ -4,6 +4,7 @@ partitions, a split that keeps repeats and groups together, and the local engine
 import logging
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,7 +94,7 @@ def local_error(path: Path, params: dict) -> str:
     return str(error.value)
 
 
-def dask_run(path: Path, params: dict, folder: Path) -> list[str]:
+def dask_run(path: Path | str, params: dict, folder: Path) -> list[str]:
     return prepare_dask(
         path, folder / "train.parquet", folder / "test.parquet", params, blocksize=BLOCKSIZE
     )
@@ -227,3 +228,16 @@ def test_parquet_input_splits_as_its_csv(client, tmp_path):
     from_csv = pd.read_parquet(tmp_path / "csv" / "test.parquet")
     from_parquet = pd.read_parquet(tmp_path / "parquet" / "test.parquet")
     pd.testing.assert_frame_equal(from_csv, from_parquet)
+
+
+def test_a_url_is_read_through_fsspec(client, tmp_path):
+    path = write(raw(), tmp_path)
+    dask_run(path, settings(), tmp_path / "file")
+    with fsspec.open("memory://raw.csv", "wb") as file:  # as s3://... would be, in memory
+        file.write(path.read_bytes())
+    dask_run("memory://raw.csv", settings(), tmp_path / "url")
+    for side in ("train", "test"):
+        from_file = pd.read_parquet(tmp_path / "file" / f"{side}.parquet")
+        pd.testing.assert_frame_equal(
+            from_file, pd.read_parquet(tmp_path / "url" / f"{side}.parquet")
+        )

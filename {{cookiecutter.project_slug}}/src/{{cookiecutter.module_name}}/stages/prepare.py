@@ -155,12 +155,11 @@ def _decimal_commas(frame: pd.DataFrame, text_columns) -> pd.DataFrame:
 
 class Dialect(NamedTuple):
     """How a CSV is written: its text encoding (a codec name), separator and decimal mark (None:
-    decided once the values are read), and its header's column names."""
+    decided once the values are read)."""
 
     codec: str
     separator: str
     decimal: str | None
-    header: list[str]
 
 
 def dialect(
@@ -200,7 +199,7 @@ def dialect(
                 "model the answer"
             )
         seen.setdefault(name, position)
-    return Dialect(codec, separator, decimal, header)
+    return Dialect(codec, separator, decimal)
 
 
 def read_csv(source, found: Dialect, text_columns=(), rows: int | None = None) -> pd.DataFrame:
