@@ -5,7 +5,7 @@ The raw data is a CSV (read in blocks of whole lines, each by pandas as the loca
 whole file) or Parquet (a file or a folder); a path, or a URL such as s3://... with the
 credentials the environment gives.
 
-Decided on a SAMPLE, the first SAMPLE_ROWS rows (the first partition, or more if it is smaller):
+Decided on a SAMPLE, the file's first SAMPLE_ROWS rows (in the first partition, or the first few):
 the CSV's dialect (separator, encoding, decimal comma), each column's kind (number, yes/no, date,
 text), the columns left out (ids, near-unique text, near-perfect predictors, with the counts that
 their notes give), and whether a classification target holds numbers or text. A column with no
@@ -19,10 +19,11 @@ row's, the number of groups, and the split's rows per class.
 
 The split needs no shuffle: a seeded hash of each row's features (of its data.group_column value
 when set) is a number spread evenly over [0, 1), and the row goes to test when it is below
-prepare.test_size. Rows with the same features, and the rows of a group, land on the same side;
-each side holds test_size of the rows give or take chance, and so does each class (not exactly
-stratified, as the local engine's split is). Each side keeps the rows in file order and is written
-as a folder of Parquet files, one per partition, with the same bytes on every run.
+prepare.test_size. Rows with the same features land on the same side, or with data.group_column
+the rows of a group do (repeats in two groups may not: joining them would take a pass over all
+rows per join). Each side holds test_size of the rows give or take chance, and so does each class
+(not exactly stratified, as the local engine's split is). Each side keeps the rows in file order
+and is written as a folder of Parquet files, one per partition, with the same bytes on every run.
 """
 
 import io
@@ -90,11 +91,11 @@ class Spec(NamedTuple):
     target: str
     group_column: str | None
     id_column: str | None
-    kinds: dict  # feature name -> Kind, decided on the first partition
+    kinds: dict  # feature name -> Kind, decided on the sample
     labels: str  # how the target is read: "number", "text", or "as read" (classification)
     seed: int
     test_size: float
-    dtypes: dict  # the columns of the splits and their types, from the first partition
+    dtypes: dict  # the columns of the splits and their types, from the sample
 
 
 class Record(NamedTuple):
@@ -510,7 +511,10 @@ def _check_totals(records, counts, spec, source, raws, params, notes, path: str)
         )
     groups = int(counts["groups"]) if spec.group_column else None
     repeated = rows - int(counts["rows"])
-    return summary(notes, repeated, groups, rows - test_rows, test_rows, len(spec.kinds))
+    train_rows, features = rows - test_rows, len(spec.kinds)
+    return summary(
+        notes, repeated, groups, train_rows, test_rows, features, repeats_across_groups=True
+    )
 
 
 def _keys_meta(spec: Spec) -> pd.DataFrame:

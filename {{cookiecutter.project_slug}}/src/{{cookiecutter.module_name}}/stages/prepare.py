@@ -1058,14 +1058,18 @@ def summary(
     train_rows: int,
     test_rows: int,
     features: int,
+    *,
+    repeats_across_groups: bool = False,
 ) -> list[str]:
     """What the stage tells the user: ``notes``, rows repeating another's features, the number
-    of groups of data.group_column (None: not set), and the sizes of the splits."""
+    of groups of data.group_column (None: not set), and the sizes of the splits.
+    ``repeats_across_groups``: a split by groups alone, which may part repeats in two groups."""
     lines = list(notes)
     if repeated:
+        where = "within a group " if groups is not None and repeats_across_groups else ""
         lines.append(
             f"{repeated} rows repeat the features of another row once ids and left-out columns "
-            "are set aside; rows with the same features stay on one side of the split"
+            f"are set aside; rows with the same features {where}stay on one side of the split"
         )
     if groups is not None:
         lines.append(
