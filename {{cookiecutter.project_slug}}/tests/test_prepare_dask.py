@@ -228,6 +228,9 @@ def test_parquet_input_splits_as_its_csv(client, tmp_path):
     from_csv = pd.read_parquet(tmp_path / "csv" / "test.parquet")
     from_parquet = pd.read_parquet(tmp_path / "parquet" / "test.parquet")
     pd.testing.assert_frame_equal(from_csv, from_parquet)
+    # The local engine reads Parquet too.
+    local_csv, local_parquet = prepare(path, settings()), prepare(folder, settings())
+    pd.testing.assert_frame_equal(local_csv[2], local_parquet[2])
 
 
 def test_a_url_is_read_through_fsspec(client, tmp_path):
