@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
 
+from {{ cookiecutter.module_name }}.cluster import (
+    prepare as cluster_prepare,
+)
 from {{ cookiecutter.module_name }}.cluster.prepare import (
     prepare_dask,
 )
@@ -40,6 +43,12 @@ def client():
         Client(cluster) as client,
     ):
         yield client
+
+
+@pytest.fixture
+def small_sample(monkeypatch):
+    """Kinds decided on the first 60 rows, in the first partition: the problems lie beyond."""
+    monkeypatch.setattr(cluster_prepare, "SAMPLE_ROWS", 60)
 
 
 def settings(**changes) -> dict[str, object]:
@@ -141,14 +150,14 @@ BAD = {
 
 
 @pytest.mark.parametrize("problem", sorted(BAD))
-def test_dask_says_what_local_says(client, tmp_path, problem):
+def test_dask_says_what_local_says(client, small_sample, tmp_path, problem):
     change, params = BAD[problem]
     path = write(change(raw()), tmp_path)
     params = settings(**params)
     assert dask_error(path, params, tmp_path) == local_error(path, params)
 
 
-def test_a_malformed_line_is_placed_in_the_whole_file(client, tmp_path):
+def test_a_malformed_line_is_placed_in_the_whole_file(client, small_sample, tmp_path):
     path = write(raw(), tmp_path)
     lines = path.read_text().splitlines()
     lines[LATE] += ",extra"
@@ -244,3 +253,9 @@ def test_a_url_is_read_through_fsspec(client, tmp_path):
         pd.testing.assert_frame_equal(
             from_file, pd.read_parquet(tmp_path / "url" / f"{side}.parquet")
         )
+
+
+def test_a_target_of_numbers_then_text_is_refused(client, small_sample, tmp_path):
+    frame = raw().assign(churned=np.arange(ROWS) % 2).pipe(_set, "churned", [LATE, LATE + 9], "x")
+    message = dask_error(write(frame, tmp_path), settings(), tmp_path)
+    assert f"holds numbers in its first rows, but line {LATE + 2} has 'x' (2 such" in message

@@ -127,7 +127,7 @@ def _read_block(block: bytes, header: bytes, found: Dialect, decimal: str, categ
     try:
         frame = read_csv(io.BytesIO(header + block), found, text)
     except pd.errors.ParserError as error:
-        return str(error).strip()
+        return str(error)
     except UnicodeDecodeError:
         return "encoding"
     return with_decimal_points(frame, decimal, categorical)
@@ -378,8 +378,8 @@ def check_all_rows(records, offsets, spec: Spec, source: str) -> pd.DataFrame | 
         raise UserError(
             f"target '{target}' in {source} holds numbers in its first rows, but line "
             f"{line_of(found.position)} has {_show(found.value)} ({found.count} such values in "
-            "all): the dask engine takes the target's type from its first partition, so write "
-            "every class as text (or every class as a number), or use compute.engine local"
+            "all): the dask engine takes the target's type from the first rows, so write every "
+            "class as text (or every class as a number), or use compute.engine local"
         )
     table = None
     if spec.task == "classification":

@@ -220,8 +220,9 @@ def empty_file_error(path: object) -> UserError:
 
 
 def malformed_error(path: object, problem: object, keys: dict[str, str] = DIALECT_KEYS):
+    """``problem``: pandas' parse error, whose text ends with a line break."""
     return UserError(
-        f"{path} is not a well-formed CSV ({problem}): fix that line, or set "
+        f"{path} is not a well-formed CSV ({str(problem).strip()}): fix that line, or set "
         f"{keys['separator']} if its fields are separated by another character"
     )
 
