@@ -153,30 +153,33 @@ def _decimal_commas(frame: pd.DataFrame, text_columns) -> pd.DataFrame:
     return frame
 
 
-def read_raw(
-    path: Path,
-    categorical_columns: list[str] = (),
+class Dialect(NamedTuple):
+    """How a CSV is written: its text encoding (a codec name), separator and decimal mark (None:
+    decided once the values are read)."""
+
+    codec: str
+    separator: str
+    decimal: str | None
+
+
+def dialect(
+    path: object,
+    sample: bytes,
     *,
     separator: str | None = None,
     decimal: str | None = None,
     encoding: str | None = None,
     keys: dict[str, str] = DIALECT_KEYS,
-) -> pd.DataFrame:
-    """Read a raw CSV; ``categorical_columns`` are read as text whatever they look like.
-
-    ``separator``, ``decimal`` and ``encoding`` are detected when None: the separator among
-    ``, ; tab |``, a decimal comma when the separator is not a comma, UTF-8 with or without a
-    byte-order mark. ``keys`` names the settings in error messages.
-    """
+) -> Dialect:
+    """The dialect of the CSV at ``path`` whose first bytes are ``sample``: the settings given,
+    the rest detected; refuses an empty file and a header that names a column twice."""
     codec = _codec(encoding, keys)
-    with open(path, "rb") as file:
-        sample = file.read(SNIFF_BYTES)
     try:
         head = codecs.getincrementaldecoder(codec)().decode(sample)
     except UnicodeDecodeError:
         raise _not_text(path, codec, keys) from None
     if not head.strip():
-        raise UserError(f"{path} is empty: give it a header line and data rows")
+        raise empty_file_error(path)
     if separator is None:
         separator = _sniff(head)
     elif len(separator) != 1:
@@ -196,39 +199,119 @@ def read_raw(
                 "model the answer"
             )
         seen.setdefault(name, position)
-    text_columns = set(categorical_columns)
+    return Dialect(codec, separator, decimal)
+
+
+def read_csv(source, found: Dialect, text_columns=(), rows: int | None = None) -> pd.DataFrame:
+    """pandas' reading of CSV text (a path or a binary file) in dialect ``found``, with
+    ``text_columns`` read as text whatever they look like (and the first ``rows`` rows only,
+    if given); pandas' own errors."""
+    return pd.read_csv(
+        source,
+        sep=found.separator,
+        encoding=found.codec,
+        dtype=dict.fromkeys(text_columns, "str"),
+        nrows=rows,
+    )
+
+
+def empty_file_error(path: object) -> UserError:
+    return UserError(f"{path} is empty: give it a header line and data rows")
+
+
+def malformed_error(path: object, problem: object, keys: dict[str, str] = DIALECT_KEYS):
+    """``problem``: pandas' parse error, whose text ends with a line break."""
+    return UserError(
+        f"{path} is not a well-formed CSV ({str(problem).strip()}): fix that line, or set "
+        f"{keys['separator']} if its fields are separated by another character"
+    )
+
+
+def decimal_mark(frame: pd.DataFrame, found: Dialect, text_columns=()) -> str:
+    """The dialect's decimal mark; when not set, a comma if the separator is not a comma and the
+    text columns of ``frame`` (other than ``text_columns``) hold numbers written with one."""
+    if found.decimal is not None:
+        return found.decimal
+    commas = found.separator != "," and _has_decimal_commas(frame, set(text_columns))
+    return "," if commas else "."
+
+
+def with_decimal_points(frame: pd.DataFrame, decimal: str, text_columns=()) -> pd.DataFrame:
+    """``frame`` with numbers written with a decimal comma rewritten, when ``decimal`` is one."""
+    return _decimal_commas(frame, set(text_columns)) if decimal == "," else frame
+
+
+def is_parquet(path: object) -> bool:
+    """Raw data in Parquet is a ``.parquet`` file or a folder; anything else is a CSV."""
+    path = str(path).rstrip("/")
+    return path.endswith(".parquet") or Path(path).is_dir()
+
+
+def read_raw(
+    path: Path,
+    categorical_columns: list[str] = (),
+    *,
+    separator: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    keys: dict[str, str] = DIALECT_KEYS,
+) -> pd.DataFrame:
+    """Read a raw CSV; ``categorical_columns`` are read as text whatever they look like.
+
+    ``separator``, ``decimal`` and ``encoding`` are detected when None: the separator among
+    ``, ; tab |``, a decimal comma when the separator is not a comma, UTF-8 with or without a
+    byte-order mark. ``keys`` names the settings in error messages.
+    """
+    with open(path, "rb") as file:
+        sample = file.read(SNIFF_BYTES)
+    found = dialect(
+        path, sample, separator=separator, decimal=decimal, encoding=encoding, keys=keys
+    )
     try:
-        frame = pd.read_csv(
-            path,
-            sep=separator,
-            encoding=codec,
-            dtype={name: "str" for name in categorical_columns},
-        )
+        frame = read_csv(path, found, categorical_columns)
     except pd.errors.EmptyDataError:
-        raise UserError(f"{path} is empty: give it a header line and data rows") from None
+        raise empty_file_error(path) from None
     except pd.errors.ParserError as error:
-        raise UserError(
-            f"{path} is not a well-formed CSV ({error}): fix that line, or set "
-            f"{keys['separator']} if its fields are separated by another character"
-        ) from None
+        raise malformed_error(path, error, keys) from None
     except UnicodeDecodeError:
-        raise _not_text(path, codec, keys) from None
-    if decimal is None:
-        decimal = "," if separator != "," and _has_decimal_commas(frame, text_columns) else "."
-    return _decimal_commas(frame, text_columns) if decimal == "," else frame
+        raise _not_text(path, found.codec, keys) from None
+    mark = decimal_mark(frame, found, categorical_columns)
+    return with_decimal_points(frame, mark, categorical_columns)
 
 
 # --- checking the columns ------------------------------------------------------------------------
 
 
+class Found(NamedTuple):
+    """Rows with a problem: the first one's position in the data and its value, and how many."""
+
+    position: int
+    value: object
+    count: int
+
+
+def line_of(position: int) -> int:
+    """The CSV line of the row at ``position`` of the whole data (line 1 is the header)."""
+    return position + 2
+
+
 def _line(rows: pd.DataFrame | pd.Series, position: int) -> int:
-    """The CSV line of the row at ``position`` (line 1 is the header)."""
-    return int(rows.index[position]) + 2
+    """The CSV line of the row at ``position`` of ``rows`` (labelled by their row number)."""
+    return line_of(int(rows.index[position]))
 
 
 def _first(mask) -> int:
     """Position of the first True in ``mask``."""
     return int(np.asarray(mask).nonzero()[0][0])
+
+
+def found_in(values: pd.Series, bad) -> Found | None:
+    """The rows of ``values`` marked ``bad``, or None if none is."""
+    bad = np.asarray(bad, dtype=bool)
+    if not bad.any():
+        return None
+    position = _first(bad)
+    return Found(position, values.iloc[position], int(bad.sum()))
 
 
 def _show(value) -> str:
@@ -238,6 +321,81 @@ def _show(value) -> str:
 
 def _names(columns) -> str:
     return ", ".join(f"'{name}'" for name in columns)
+
+
+# The sentences of the problems found in rows. Each engine finds them its own way (on the whole
+# frame, or per partition and then added up) and both say them with these functions.
+
+
+def repeated_id_error(id_column: str, value, lines: tuple[int, int], source: str) -> UserError:
+    return UserError(
+        f"id column '{id_column}' repeats the value {_show(value)} (lines {lines[0]} and "
+        f"{lines[1]}) in {source}: ids must be unique, so if rows sharing a value belong together "
+        f"(several records of one customer), set data.group_column to '{id_column}' instead of "
+        "data.id_column"
+    )
+
+
+def empty_group_error(group_column: str, found: Found, source: str) -> UserError:
+    return UserError(
+        f"group column '{group_column}' is empty on {found.count} rows of {source} (first on line "
+        f"{line_of(found.position)}): fill them in"
+    )
+
+
+def empty_target_error(name: str, found: Found, source: str) -> UserError:
+    return UserError(
+        f"target '{name}' is empty on {found.count} rows of {source} (first on line "
+        f"{line_of(found.position)}): fill in those values or remove the rows"
+    )
+
+
+def target_not_number_error(name: str, found: Found, source: str) -> UserError:
+    return UserError(
+        f"target '{name}' in {source} must be numbers for regression, but line "
+        f"{line_of(found.position)} has {_show(found.value)} ({found.count} such values in all): "
+        "fix them, or choose a numeric column in data.target"
+    )
+
+
+def check_classes(name: str, counts: pd.Series, decimals: bool, source: str) -> None:
+    """Refuse a classification target by its rows per class (``counts``, most first, ties in
+    order of first appearance) and whether its values are decimal numbers (``decimals``)."""
+    if len(counts) < 2:
+        raise UserError(
+            f"target '{name}' in {source} has a single class ({_show(counts.index[0])}): "
+            "classification needs at least two classes"
+        )
+    if counts.iloc[-1] < 2:
+        raise UserError(
+            f"class {_show(counts.index[-1])} of target '{name}' has only one row in {source}: "
+            "a stratified train/test split needs at least two rows per class, so add rows or "
+            "remove that class"
+        )
+    if decimals:
+        raise UserError(
+            f"target '{name}' in {source} holds decimal numbers ({len(counts)} distinct values), "
+            "which classification cannot predict: choose a categorical target column in "
+            "data.target, or generate a regression project"
+        )
+
+
+def empty_column_error(name: str, source: str) -> UserError:
+    return UserError(
+        f"column '{name}' is empty in every row of {source}: fill it in or list it in "
+        "data.drop_columns"
+    )
+
+
+def value_error(name: str, kind: "Kind", found: Found, source: str) -> UserError:
+    """A column of ``kind`` with values that do not fit (typos)."""
+    what = {"number": "numbers", "boolean": "yes/no values", "date": "dates"}[kind.name]
+    such = "non-numeric" if kind.name == "number" else "such"
+    return UserError(
+        f"column '{name}' in {source} holds {what} but line {line_of(found.position)} has "
+        f"{_show(found.value)} ({found.count} {such} values in all): fix those values, or list "
+        f"'{name}' in data.categorical_columns to treat it as categories"
+    )
 
 
 def _check_columns(frame: pd.DataFrame, named: dict[str, list[str]], source: str) -> None:
@@ -255,12 +413,8 @@ def _check_unique_ids(frame: pd.DataFrame, id_column: str, source: str) -> None:
     if repeated.any():
         first = _first(repeated)
         second = first + 1 + _first(repeated.iloc[first + 1 :])
-        raise UserError(
-            f"id column '{id_column}' repeats the value {_show(frame[id_column].iloc[first])} "
-            f"(lines {_line(frame, first)} and {_line(frame, second)}) in {source}: ids must be "
-            "unique, so if rows sharing a value belong together (several records of one "
-            f"customer), set data.group_column to '{id_column}' instead of data.id_column"
-        )
+        lines = (_line(frame, first), _line(frame, second))
+        raise repeated_id_error(id_column, frame[id_column].iloc[first], lines, source)
 
 
 def _numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -278,39 +432,27 @@ def _numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return numbers, (values.notna() & ~np.isfinite(numbers)).to_numpy()
 
 
-def _as_number(values: pd.Series, name: str, source: str) -> pd.Series | None:
-    """Return ``values`` as floats if they are numbers, None if they are not.
-
-    Raises UserError when most values are numbers but some are not (text or infinity).
-    """
-    numbers, bad = _numbers(values)
-    if not bad.any():
-        return numbers
-    if np.isfinite(numbers).sum() > bad.sum():
-        position = _first(bad)
-        raise UserError(
-            f"column '{name}' in {source} holds numbers but line {_line(values, position)} has "
-            f"{_show(values.iloc[position])} ({int(bad.sum())} non-numeric values in all): fix "
-            f"those values, or list '{name}' in data.categorical_columns to treat it as categories"
-        )
-    return None
+# --- each column's kind -------------------------------------------------------------------------
 
 
-def _stray(values: pd.Series, fits: pd.Series, name: str, kind: str, source: str) -> None:
-    """Stop on the few values of a column of ``kind`` that do not fit (``fits`` per value)."""
-    bad = values.notna() & ~fits
-    position = _first(bad)
-    raise UserError(
-        f"column '{name}' in {source} holds {kind} but line {_line(values, position)} has "
-        f"{_show(values.iloc[position])} ({int(bad.sum())} such values in all): fix those values, "
-        f"or list '{name}' in data.categorical_columns to treat it as categories"
-    )
+class Kind(NamedTuple):
+    """What a feature column holds: ``category`` (listed in data.categorical_columns), ``text``,
+    ``number``, ``date``, or ``boolean`` with its true and false tokens (lower case)."""
+
+    name: str
+    true: str | None = None
+    false: str | None = None
 
 
-def _as_boolean(values: pd.Series, name: str, source: str) -> pd.Series | None:
-    """``values`` as a yes/no column (pandas' nullable boolean) if they are, else None."""
+CATEGORY, TEXT, NUMBER, DATE = Kind("category"), Kind("text"), Kind("number"), Kind("date")
+# A yes/no column that pandas read as True/False already.
+BOOLEAN = Kind("boolean", "true", "false")
+
+
+def _boolean_kind(values: pd.Series) -> Kind | None:
+    """The yes/no kind of ``values`` if they are yes/no values, with at most a few strays."""
     if pd.api.types.is_bool_dtype(values):
-        return values.astype("boolean")
+        return BOOLEAN
     if pd.api.types.is_numeric_dtype(values):
         return None  # 1 and 0 are numbers; list them in categorical_columns to make categories
     codes, distinct = pd.factorize(values)
@@ -323,29 +465,51 @@ def _as_boolean(values: pd.Series, name: str, source: str) -> pd.Series | None:
         if not (is_true.any() and is_false.any()):
             continue
         fits = is_true | is_false
-        if fits.all():
-            flags = np.where(codes < 0, pd.NA, is_true[np.maximum(codes, 0)])
-            return pd.Series(flags, index=values.index, name=name, dtype="boolean")
-        if counts[~fits].sum() <= STRAY_SHARE * counts.sum():
-            row_fits = pd.Series(fits[np.maximum(codes, 0)], index=values.index)
-            _stray(values, row_fits, name, "yes/no values", source)
+        if fits.all() or counts[~fits].sum() <= STRAY_SHARE * counts.sum():
+            return Kind("boolean", true, false)
     return None
 
 
-def _as_date(values: pd.Series, name: str, source: str) -> pd.Series | None:
-    """``values`` as times if they are ISO 8601 dates or times, else None."""
+def _date_fits(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``values``: whether it is missing or an ISO 8601 date or time; per distinct
+    value: whether it is a date."""
     codes, distinct = pd.factorize(values)
     text = pd.Series(distinct, dtype=object).astype(str)
     iso = text.where(text.str.fullmatch(ISO_DATE))
     fits = pd.to_datetime(iso, format="ISO8601", utc=True, errors="coerce").notna().to_numpy()
-    present = codes >= 0
-    row_fits = fits[np.maximum(codes, 0)] | ~present
+    return fits[np.maximum(codes, 0)] | (codes < 0), fits
+
+
+def _is_date(values: pd.Series) -> bool:
+    """Whether ``values`` are ISO 8601 dates or times, but for a few strays."""
+    row_fits, fits = _date_fits(values)
     stray = int((~row_fits).sum())
-    if not fits.any() or stray > STRAY_SHARE * present.sum():
-        return None
-    if stray:
-        _stray(values, pd.Series(row_fits, index=values.index), name, "dates", source)
-    return date_values(values)
+    return bool(fits.any()) and stray <= STRAY_SHARE * int(values.notna().sum())
+
+
+def convert(values: pd.Series, kind: Kind) -> tuple[pd.Series, Found | None]:
+    """``values`` as a column of ``kind`` (floats, pandas' nullable booleans, times or text),
+    and the values that do not fit (typos), which the column holds as missing."""
+    if kind.name in ("category", "text"):
+        return values.astype("str").where(values.notna()), None
+    if kind.name == "number":
+        numbers, bad = _numbers(values)
+        return numbers.where(~bad), found_in(values, bad)
+    if kind.name == "date":
+        row_fits, _ = _date_fits(values)
+        return date_values(values.where(row_fits)), found_in(values, ~row_fits)
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean"), None
+    codes, distinct = pd.factorize(values)
+    tokens = pd.Series(distinct, dtype=object).astype(str).str.strip().str.lower()
+    is_true, is_false = (tokens == kind.true).to_numpy(), (tokens == kind.false).to_numpy()
+    present = codes >= 0
+    flags = np.where(present & is_true[np.maximum(codes, 0)], True, pd.NA)
+    flags = np.where(present & is_false[np.maximum(codes, 0)], False, flags)
+    stray = present & ~(is_true | is_false)[np.maximum(codes, 0)]
+    return pd.Series(flags, index=values.index, name=values.name, dtype="boolean"), found_in(
+        values, stray
+    )
 
 
 def _check_date_part_names(columns: pd.Index, name: str) -> None:
@@ -432,43 +596,156 @@ def _score_alone(values: pd.Series, truth: np.ndarray, classification: bool) -> 
     return min(scores)
 
 
+def infer_column(
+    values: pd.Series, *, category: bool = False, explicit: bool = False
+) -> tuple[Kind | str, pd.Series | None, Found | None]:
+    """The kind of a column that has values (or, as text, why it is left out), the column
+    converted to it, and the values that do not fit that kind (typos, for the user to fix).
+
+    ``category``: listed in data.categorical_columns; ``explicit``: there or in
+    data.keep_columns, so never left out."""
+    if category:
+        return CATEGORY, *convert(values, CATEGORY)
+    kind = _boolean_kind(values)
+    if kind is not None:
+        return kind, *convert(values, kind)
+    numbers, bad = _numbers(values)
+    if not bad.any():
+        if not explicit and _is_id(numbers):
+            return "an id: whole numbers, all different, in sequence", None, None
+        return NUMBER, numbers, None
+    if np.isfinite(numbers).sum() > bad.sum():
+        return NUMBER, numbers.where(~bad), found_in(values, bad)
+    if _is_date(values):
+        return DATE, *convert(values, DATE)
+    non_missing, distinct = int(values.notna().sum()), values.nunique()
+    if not explicit and distinct >= max(NEAR_UNIQUE_MIN, NEAR_UNIQUE_SHARE * non_missing):
+        return f"text with {distinct} different values in {non_missing} rows", None, None
+    return TEXT, *convert(values, TEXT)
+
+
+class Plan(NamedTuple):
+    """What validate decided about the feature columns: each one's kind, in order, and the lines
+    saying what was inferred or left out."""
+
+    kinds: dict[str, Kind]
+    notes: list[str]
+
+
+def _roles(id_column, group_column, drop_columns, categorical_columns, keep_columns):
+    return {
+        "data.id_column": [id_column] if id_column else [],
+        "data.group_column": [group_column] if group_column else [],
+        "data.drop_columns": list(drop_columns),
+        "data.categorical_columns": list(categorical_columns),
+        "data.keep_columns": list(keep_columns),
+    }
+
+
+def set_aside(id_column, group_column, drop_columns) -> list[str]:
+    """The columns that are never features: the id, the group and the dropped columns."""
+    return list(dict.fromkeys(c for c in [id_column, group_column, *drop_columns] if c))
+
+
+def _check_setup(frame: pd.DataFrame, task: str, target: str, roles: dict, source: str) -> None:
+    """The checks of the settings against the header: known task, rows, columns that exist."""
+    if task not in TASKS:
+        raise UserError(f"data.task is '{task}' but must be one of: {', '.join(TASKS)}")
+    if frame.empty:
+        raise UserError(f"{source} has a header but no data rows: add rows")
+    _check_columns(frame, {"data.target": [target], **roles}, source)
+    for param, columns in roles.items():
+        if target in columns:
+            raise UserError(f"the target '{target}' is also listed in {param}: remove it there")
+
+
+def _at_rows(values: pd.Series, found: Found | None) -> Found | None:
+    """``found`` with its position in the whole data: ``values``' row number there."""
+    return found and found._replace(position=int(values.index[found.position]))
+
+
+def _features(
+    frame: pd.DataFrame,
+    target: str,
+    truth: np.ndarray | None,
+    *,
+    task: str,
+    categorical_columns,
+    keep_columns,
+    source: str,
+    strict: bool = True,
+) -> tuple[dict[str, pd.Series], Plan]:
+    """Each column of ``frame`` but the target as a feature of its kind, or left out; ``truth``
+    (class numbers, or numbers for regression; None: no check) finds near-perfect predictors.
+    ``strict``: typos and empty columns stop here; else they are for the caller to count (an
+    empty column is read as text)."""
+    explicit = set(categorical_columns) | set(keep_columns)
+    features, kinds, left_out, dates = {}, {}, {}, []
+    for name in frame.columns.drop(target):
+        values = frame[name]
+        if not values.notna().any():
+            if strict:
+                raise empty_column_error(name, source)
+            kind, column, found = TEXT, *convert(values, TEXT)
+        else:
+            kind, column, found = infer_column(
+                values, category=name in categorical_columns, explicit=name in explicit
+            )
+        if isinstance(kind, str):
+            left_out[name] = kind
+            continue
+        if found and strict:
+            raise value_error(name, kind, _at_rows(values, found), source)
+        if kind == DATE:
+            dates.append(name)
+            _check_date_part_names(frame.columns, name)
+        features[name], kinds[name] = column, kind
+    classification = task == "classification"
+    for name, column in list(features.items()):
+        if truth is None or name in explicit:
+            continue
+        if _score_alone(column, truth, classification) >= LEAK_SCORE:
+            metric = "balanced accuracy" if classification else "R²"
+            left_out[name] = (
+                f"predicts '{target}' almost perfectly on its own ({metric} ≥ {LEAK_SCORE})"
+            )
+            del features[name], kinds[name]
+            if name in dates:
+                dates.remove(name)
+    if not features:
+        raise UserError(
+            f"no feature columns are left in {source} once the target, id, group, dropped and "
+            "left-out columns are set aside: keep at least one column out of data.drop_columns, "
+            "or list a left-out one in data.keep_columns"
+        )
+    notes = []
+    if dates:
+        notes.append(
+            f"date columns become year, month, day, weekday and hour: {_names(dates)} "
+            "(list one in data.drop_columns to leave it out)"
+        )
+    if left_out:
+        reasons = "; ".join(f"'{name}' ({why})" for name, why in left_out.items())
+        notes.append(
+            f"left out of the model: {reasons}; list a column in data.keep_columns to use it"
+        )
+    return features, Plan(kinds, notes)
+
+
 def _check_target(target: pd.Series, task: str, source: str) -> pd.Series:
     name = target.name
-    missing = target.isna()
-    if missing.any():
-        raise UserError(
-            f"target '{name}' is empty on {int(missing.sum())} rows of {source} (first on line "
-            f"{_line(target, _first(missing))}): fill in those values or remove the rows"
-        )
+    found = found_in(target, target.isna())
+    if found:
+        raise empty_target_error(name, _at_rows(target, found), source)
     if task == "regression":
         numbers, bad = _numbers(target)
-        if bad.any():
-            position = _first(bad)
-            raise UserError(
-                f"target '{name}' in {source} must be numbers for regression, but line "
-                f"{_line(target, position)} has {_show(target.iloc[position])} ({int(bad.sum())} "
-                "such values in all): fix them, or choose a numeric column in data.target"
-            )
+        found = found_in(target, bad)
+        if found:
+            raise target_not_number_error(name, _at_rows(target, found), source)
         return numbers
-    counts = target.value_counts()
-    if len(counts) < 2:
-        raise UserError(
-            f"target '{name}' in {source} has a single class ({_show(counts.index[0])}): "
-            "classification needs at least two classes"
-        )
-    if counts.iloc[-1] < 2:
-        raise UserError(
-            f"class {_show(counts.index[-1])} of target '{name}' has only one row in {source}: "
-            "a stratified train/test split needs at least two rows per class, so add rows or "
-            "remove that class"
-        )
-    if pd.api.types.is_float_dtype(target) and (target % 1 != 0).any():
-        raise UserError(
-            f"target '{name}' in {source} holds decimal numbers ({len(counts)} distinct values), "
-            "which classification cannot predict: choose a categorical target column in "
-            "data.target, or generate a regression project"
-        )
-    if pd.api.types.is_float_dtype(target):
+    decimal = pd.api.types.is_float_dtype(target)
+    check_classes(name, target.value_counts(), decimal and bool((target % 1 != 0).any()), source)
+    if decimal:
         return target.astype("int64")  # whole numbers read as floats are class codes
     return target
 
@@ -492,100 +769,73 @@ def validate(
     misleading model: missing columns, typos in numeric, yes/no or date columns, empty columns,
     an unusable target, repeated ids.
     """
-    if task not in TASKS:
-        raise UserError(f"data.task is '{task}' but must be one of: {', '.join(TASKS)}")
-    if frame.empty:
-        raise UserError(f"{source} has a header but no data rows: add rows")
-    roles = {
-        "data.id_column": [id_column] if id_column else [],
-        "data.group_column": [group_column] if group_column else [],
-        "data.drop_columns": list(drop_columns),
-        "data.categorical_columns": list(categorical_columns),
-        "data.keep_columns": list(keep_columns),
-    }
-    _check_columns(frame, {"data.target": [target], **roles}, source)
-    for param, columns in roles.items():
-        if target in columns:
-            raise UserError(f"the target '{target}' is also listed in {param}: remove it there")
+    roles = _roles(id_column, group_column, drop_columns, categorical_columns, keep_columns)
+    _check_setup(frame, task, target, roles, source)
     if id_column:
         _check_unique_ids(frame, id_column, source)
     groups = None
     if group_column:
         groups = frame[group_column]
-        if groups.isna().any():
-            raise UserError(
-                f"group column '{group_column}' is empty on {int(groups.isna().sum())} rows of "
-                f"{source} (first on line {_line(groups, _first(groups.isna()))}): fill them in"
-            )
-    frame = frame.drop(
-        columns=list(dict.fromkeys(c for c in [id_column, group_column, *drop_columns] if c))
-    )
+        found = found_in(groups, groups.isna())
+        if found:
+            raise empty_group_error(group_column, _at_rows(groups, found), source)
+    frame = frame.drop(columns=set_aside(id_column, group_column, drop_columns))
     labels = _check_target(frame[target], task, source)
-
-    explicit = set(categorical_columns) | set(keep_columns)
-    features, left_out, dates = {}, {}, []
-    for name in frame.columns.drop(target):
-        values = frame[name]
-        non_missing = int(values.notna().sum())
-        if not non_missing:
-            raise UserError(
-                f"column '{name}' is empty in every row of {source}: fill it in or list it "
-                "in data.drop_columns"
-            )
-        if name in categorical_columns:
-            features[name] = values.astype("str").where(values.notna())
-            continue
-        column = _as_boolean(values, name, source)
-        if column is None:
-            column = _as_number(values, name, source)
-            if column is not None and name not in explicit and _is_id(column):
-                left_out[name] = "an id: whole numbers, all different, in sequence"
-                continue
-        if column is None:
-            column = _as_date(values, name, source)
-            if column is not None:
-                dates.append(name)
-                _check_date_part_names(frame.columns, name)
-        if column is None:
-            distinct = values.nunique()
-            if name not in explicit and distinct >= max(
-                NEAR_UNIQUE_MIN, NEAR_UNIQUE_SHARE * non_missing
-            ):
-                left_out[name] = f"text with {distinct} different values in {non_missing} rows"
-                continue
-            column = values.astype("str").where(values.notna())
-        features[name] = column
     classification = task == "classification"
     truth = pd.factorize(labels)[0] if classification else labels.to_numpy("float64")
-    for name, column in list(features.items()):
-        if name not in explicit and _score_alone(column, truth, classification) >= LEAK_SCORE:
-            metric = "balanced accuracy" if classification else "R²"
-            left_out[name] = (
-                f"predicts '{target}' almost perfectly on its own ({metric} ≥ {LEAK_SCORE})"
-            )
-            del features[name]
-            if name in dates:
-                dates.remove(name)
-    if not features:
-        raise UserError(
-            f"no feature columns are left in {source} once the target, id, group, dropped and "
-            "left-out columns are set aside: keep at least one column out of data.drop_columns, "
-            "or list a left-out one in data.keep_columns"
-        )
+    features, plan = _features(
+        frame,
+        target,
+        truth,
+        task=task,
+        categorical_columns=categorical_columns,
+        keep_columns=keep_columns,
+        source=source,
+    )
     clean = pd.DataFrame(features, index=frame.index)
     clean[target] = labels
-    notes = []
-    if dates:
-        notes.append(
-            f"date columns become year, month, day, weekday and hour: {_names(dates)} "
-            "(list one in data.drop_columns to leave it out)"
-        )
-    if left_out:
-        reasons = "; ".join(f"'{name}' ({why})" for name, why in left_out.items())
-        notes.append(
-            f"left out of the model: {reasons}; list a column in data.keep_columns to use it"
-        )
-    return Checked(clean, groups, notes)
+    return Checked(clean, groups, plan.notes)
+
+
+def plan(
+    sample: pd.DataFrame,
+    *,
+    task: str,
+    target: str,
+    id_column: str | None = None,
+    group_column: str | None = None,
+    drop_columns: list[str] = (),
+    categorical_columns: list[str] = (),
+    keep_columns: list[str] = (),
+    source: str = "the data",
+) -> Plan:
+    """validate's decisions about the feature columns, made on ``sample`` (the first rows of
+    data too large to check at once), to convert the other rows alike. Only what the sample
+    settles stops here (settings, header); the checks of values are the caller's, on all rows."""
+    roles = _roles(id_column, group_column, drop_columns, categorical_columns, keep_columns)
+    _check_setup(sample, task, target, roles, source)
+    frame = sample.drop(columns=set_aside(id_column, group_column, drop_columns))
+    labels = frame[target]
+    if task == "classification":
+        usable = labels.notna().to_numpy()
+        truth = pd.factorize(labels[usable])[0]
+        if truth.max(initial=0) < 1:
+            usable = np.zeros_like(usable)  # one class predicts itself: no column is a leak
+    else:
+        numbers, _ = _numbers(labels)
+        usable = np.isfinite(numbers.to_numpy())
+        truth = numbers.to_numpy()[usable]
+    _, found = _features(
+        frame[usable] if usable.any() else frame,
+        target,
+        truth if usable.any() else None,
+        task=task,
+        categorical_columns=categorical_columns,
+        keep_columns=keep_columns,
+        source=source,
+        strict=False,
+    )
+    return found
 
 
 # --- splitting ----------------------------------------------------------------------------------
@@ -638,6 +888,52 @@ def _take(order: np.ndarray, sizes: np.ndarray, quota: int) -> list[int]:
     return taken
 
 
+def check_test_size(test_size: float) -> None:
+    if not 0 < test_size < 1:
+        raise UserError(f"prepare.test_size is {test_size} but must be a fraction between 0 and 1")
+
+
+def check_split_sizes(
+    test_size: float, needed: int, rows: int, test_rows: int, classification: bool
+) -> None:
+    """Refuse a split of ``rows`` with ``test_rows`` in test that leaves fewer than ``needed``
+    rows on a side."""
+    if min(test_rows, rows - test_rows) < needed:
+        raise UserError(
+            f"prepare.test_size {test_size} leaves fewer than {needed} of the {rows} rows "
+            f"in the train or the test split{' (one per class)' if classification else ''}: "
+            "change prepare.test_size or add rows"
+        )
+
+
+def check_sides(
+    target: str,
+    classes: list,
+    in_train: list[int],
+    in_test: list[int],
+    test_size: float,
+    min_test_rows_per_class: int,
+) -> None:
+    """Refuse a split with a class absent from train, or with fewer test rows than
+    ``min_test_rows_per_class`` (``in_train`` and ``in_test``: rows per class of ``classes``)."""
+    least = max(min_test_rows_per_class, 1)
+    for label, train_rows, test_rows in zip(classes, in_train, in_test, strict=True):
+        if not train_rows:
+            raise UserError(
+                f"class {_show(label)} of target '{target}' has too few rows to appear in the "
+                f"train split with prepare.test_size {test_size}: add rows of that class, "
+                "change prepare.test_size, or remove the class"
+            )
+        if test_rows < least:
+            raise UserError(
+                f"class {_show(label)} of target '{target}' has too few rows for the test "
+                f"split: {test_rows} of its {train_rows + test_rows} rows land there with "
+                f"prepare.test_size {test_size}, and metrics on fewer than {least} "
+                "(prepare.min_test_rows_per_class) mean little: add rows of that class, raise "
+                "prepare.test_size, or remove the class"
+            )
+
+
 def split(
     frame: pd.DataFrame,
     *,
@@ -651,17 +947,11 @@ def split(
     """Split into train and test, seeded; ``groups`` (a number per row) keeps rows of a group on
     one side. Stratified by the target for classification: each class's groups fill its share
     of the test split in a seeded random order."""
-    if not 0 < test_size < 1:
-        raise UserError(f"prepare.test_size is {test_size} but must be a fraction between 0 and 1")
+    check_test_size(test_size)
     classification = task == "classification"
     test_rows = math.ceil(test_size * len(frame))
     needed = max(frame[target].nunique(), 2) if classification else 2
-    if min(test_rows, len(frame) - test_rows) < needed:
-        raise UserError(
-            f"prepare.test_size {test_size} leaves fewer than {needed} of the {len(frame)} rows "
-            f"in the train or the test split{' (one per class)' if classification else ''}: "
-            "change prepare.test_size or add rows"
-        )
+    check_split_sizes(test_size, needed, len(frame), test_rows, classification)
     groups = np.arange(len(frame)) if groups is None else np.asarray(groups)
     count = int(groups.max()) + 1
     labels, classes = (
@@ -682,25 +972,14 @@ def split(
     train = frame.iloc[rng.permutation(np.flatnonzero(~test_mask))]
     test = frame.iloc[rng.permutation(np.flatnonzero(test_mask))]
     if classification:
-        for label in classes:
-            in_train, in_split = (
-                int((train[target] == label).sum()),
-                int((test[target] == label).sum()),
-            )
-            if not in_train:
-                raise UserError(
-                    f"class {_show(label)} of target '{target}' has too few rows to appear in the "
-                    f"train split with prepare.test_size {test_size}: add rows of that class, "
-                    "change prepare.test_size, or remove the class"
-                )
-            if in_split < max(min_test_rows_per_class, 1):
-                raise UserError(
-                    f"class {_show(label)} of target '{target}' has too few rows for the test "
-                    f"split: {in_split} of its {in_train + in_split} rows land there with "
-                    f"prepare.test_size {test_size}, and metrics on fewer than "
-                    f"{max(min_test_rows_per_class, 1)} (prepare.min_test_rows_per_class) mean "
-                    "little: add rows of that class, raise prepare.test_size, or remove the class"
-                )
+        check_sides(
+            target,
+            list(classes),
+            [int((train[target] == label).sum()) for label in classes],
+            [int((test[target] == label).sum()) for label in classes],
+            test_size,
+            min_test_rows_per_class,
+        )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -711,13 +990,16 @@ def prepare(
     (the keys of PARAMS); return the checked data, the count of rows that repeat another's
     features, and the train and test splits."""
     categorical = params["data.categorical_columns"] or []
-    raw = read_raw(
-        raw_path,
-        categorical,
-        separator=params["data.separator"],
-        decimal=params["data.decimal"],
-        encoding=params["data.encoding"],
-    )
+    if is_parquet(raw_path):
+        raw = pd.read_parquet(raw_path)
+    else:
+        raw = read_raw(
+            raw_path,
+            categorical,
+            separator=params["data.separator"],
+            decimal=params["data.decimal"],
+            encoding=params["data.encoding"],
+        )
     target = params["data.target"]
     checked = validate(
         raw,
@@ -745,31 +1027,57 @@ def prepare(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("raw", type=Path, help="raw CSV file")
+    # Text, not a Path: the dask engine also reads URLs (s3://...), which a Path would mangle.
+    parser.add_argument("raw", help="raw data: a CSV file, or Parquet (a file or a folder)")
     parser.add_argument("train", type=Path, help="training split to write (Parquet)")
     parser.add_argument("test", type=Path, help="test split to write (Parquet)")
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     args = parser.parse_args()
     params = load_params(args.params, PARAMS)
 
-    checked, repeated, train, test = prepare(args.raw, params)
-    for part, path in ((train, args.train), (test, args.test)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        part.to_parquet(path, index=False)
-    for note in checked.notes:
-        print(f"prepare: {note}")
+    if params["compute.engine"] == "dask":
+        # Imported here: the local engine runs without Dask.
+        from ..cluster.prepare import prepare_on_cluster
+
+        lines = prepare_on_cluster(args.raw, args.train, args.test, params)
+    else:
+        checked, repeated, train, test = prepare(Path(args.raw), params)
+        for part, path in ((train, args.train), (test, args.test)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part.to_parquet(path, index=False)
+        groups = None if checked.groups is None else checked.groups.nunique()
+        features = checked.frame.shape[1] - 1
+        lines = summary(checked.notes, repeated, groups, len(train), len(test), features)
+    for line in lines:
+        print(f"prepare: {line}")
+
+
+def summary(
+    notes: list[str],
+    repeated: int,
+    groups: int | None,
+    train_rows: int,
+    test_rows: int,
+    features: int,
+    *,
+    repeats_across_groups: bool = False,
+) -> list[str]:
+    """What the stage tells the user: ``notes``, rows repeating another's features, the number
+    of groups of data.group_column (None: not set), and the sizes of the splits.
+    ``repeats_across_groups``: a split by groups alone, which may part repeats in two groups."""
+    lines = list(notes)
     if repeated:
-        print(
-            f"prepare: {repeated} rows repeat the features of another row once ids and left-out "
-            "columns are set aside; rows with the same features stay on one side of the split"
+        where = "within a group " if groups is not None and repeats_across_groups else ""
+        lines.append(
+            f"{repeated} rows repeat the features of another row once ids and left-out columns "
+            f"are set aside; rows with the same features {where}stay on one side of the split"
         )
-    if checked.groups is not None:
-        print(
-            f"prepare: {checked.groups.nunique()} groups of data.group_column; each group stays "
-            "on one side of the split"
+    if groups is not None:
+        lines.append(
+            f"{groups} groups of data.group_column; each group stays on one side of the split"
         )
-    features = checked.frame.shape[1] - 1
-    print(f"prepare: {len(train)} train rows, {len(test)} test rows, {features} features")
+    lines.append(f"{train_rows} train rows, {test_rows} test rows, {features} features")
+    return lines
 
 
 if __name__ == "__main__":
