@@ -1,14 +1,13 @@
 """prepare on the Dask engine: the local engine's sentences for the same file read in several
 partitions, a split that keeps repeats and groups together, and the local engine's columns."""
 
-import logging
 from pathlib import Path
 
+import dask
 import fsspec
 import numpy as np
 import pandas as pd
 import pytest
-from distributed import Client, LocalCluster
 
 from {{ cookiecutter.module_name }}.cluster import (
     prepare as cluster_prepare,
@@ -32,17 +31,10 @@ LATE = 180
 
 @pytest.fixture(scope="module")
 def client():
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=False,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    """Dask's synchronous scheduler: the same tasks in this process, without a cluster's start-up
+    and messages (the template's own tests run the stage on a real cluster)."""
+    with dask.config.set(scheduler="synchronous"):
+        yield
 
 
 @pytest.fixture
@@ -65,6 +57,7 @@ def settings(**changes) -> dict[str, object]:
         "data.decimal": None,
         "data.encoding": None,
         "compute.engine": "dask",
+        "compute.store": None,
         "prepare.test_size": 0.2,
         "prepare.seed": 42,
         "prepare.min_test_rows_per_class": 5,

@@ -43,6 +43,7 @@ SETTINGS: dict[str, type | tuple[type, ...] | Number | Choice] = {
     "data.decimal": (str, NONE),
     "data.encoding": (str, NONE),
     "compute.engine": Choice(("local", "dask")),
+    "compute.store": (str, NONE),
     "prepare.test_size": Number(float, 0, 1),
     "prepare.seed": SEED,
     "prepare.min_test_rows_per_class": Number(int, 1),

@@ -34,7 +34,7 @@ def connect() -> Iterator:
     if not address:
         with (
             LocalCluster(
-                threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR
+                threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -75,6 +75,7 @@ from ..stages.prepare import (
     with_decimal_points,
 )
 from . import connect
+from .store import destination, input_key, record
 
 # Bytes of CSV per partition: each is read, checked and converted by one worker task.
 BLOCKSIZE = "64 MiB"
@@ -457,13 +458,16 @@ def prepare_dask(
     step = dask.delayed(prepare_partition, nout=4, pure=True)
     trains, tests, keys, records = zip(*(step(part, spec) for part in raws), strict=True)
     keys = dd.from_delayed(list(keys), meta=_keys_meta(spec), verify_meta=False)
-    writes = []
+    store = params["compute.store"]
+    key = input_key(path, params) if store else ""
+    writes, urls = [], []
     for side, out in ((trains, train_path), (tests, test_path)):
         _remove(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         frame = dd.from_delayed(list(side), meta=meta.iloc[:0], verify_meta=False)
+        urls.append(destination(out, store=store, key=key))
         writes.append(
-            frame.to_parquet(out, write_index=False, write_metadata_file=False, compute=False)
+            frame.to_parquet(urls[-1], write_index=False, write_metadata_file=False, compute=False)
         )
     # Tree reductions (split_out=1): a few values per row, no shuffle.
     counts = {"rows": keys["row"].nunique(split_out=1)}
@@ -478,7 +482,10 @@ def prepare_dask(
             # read once; dask warns that it mixes delayed tasks with dataframes, as it must.
             warnings.filterwarnings("ignore", "Computing mixed collections", UserWarning)
             records, _, counts = dask.compute(list(records), writes, counts)
-        return _check_totals(records, counts, spec, source, raws, params, found.notes, path)
+        lines = _check_totals(records, counts, spec, source, raws, params, found.notes, path)
+        for out, url in zip((train_path, test_path), urls, strict=True):
+            record(out, url, len(raws))
+        return lines
     except BaseException:
         _remove(train_path)
         _remove(test_path)

@@ -36,7 +36,7 @@ def identity(url: str) -> list[str]:
     return [f"{name} {filesystem.ukey(name)}" for name in files]
 
 
-def key(raw: str, params: dict) -> str:
+def input_key(raw: str, params: dict) -> str:
     """A digest of what prepare reads: the raw data's identity, its params and its code."""
     code = hashlib.sha256()
     for source in sorted(PACKAGE.rglob("*.py")):
@@ -45,32 +45,35 @@ def key(raw: str, params: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def write_split(frame, path: Path, *, store: str | None, key: str) -> None:
-    """Write the Dask DataFrame ``frame`` as the split at ``path``: Parquet partitions in the
-    workspace, or in ``store`` with a manifest at ``path``."""
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-    options = {"write_index": False, "compression": "snappy", "write_metadata_file": False}
+def destination(path: Path, *, store: str | None, key: str) -> str:
+    """Where the split at ``path`` is written: ``path`` itself, or its prefix in ``store``
+    (emptied first: a run of the same inputs may have stopped half-way)."""
     if store is None:
-        frame.to_parquet(path, **options)
-        if len(list(path.glob("*.parquet"))) < frame.npartitions:
+        return str(path)
+    url = f"{store.rstrip('/')}/prepared/{key}/{path.name.removesuffix('.parquet')}"
+    filesystem, folder = _filesystem(url)
+    if filesystem.exists(folder):
+        filesystem.rm(folder, recursive=True)
+    return url
+
+
+def record(path: Path, url: str, partitions: int) -> None:
+    """Once the split is written to ``url``: check that a workspace split is here (a remote
+    cluster's workers write to disks of their own), or write the manifest of a store split."""
+    if url == str(path):
+        if len(list(path.glob("*.parquet"))) < partitions:
             raise UserError(
                 f"the Dask workers wrote {path} to disks of their own, not to this workspace: "
                 "set compute.store in params.yaml to an object-store prefix (s3://bucket/path) "
                 "that they and this machine can both reach"
             )
         return
-    url = f"{store.rstrip('/')}/prepared/{key}/{path.name.removesuffix('.parquet')}"
     filesystem, folder = _filesystem(url)
-    if filesystem.exists(folder):
-        filesystem.rm(folder, recursive=True)  # a run of the same inputs that did not finish
-    frame.to_parquet(url, **options)
     files = {
         Path(info["name"]).name: filesystem.ukey(info["name"])
         for info in sorted(filesystem.ls(folder, detail=True), key=lambda info: info["name"])
     }
-    path.mkdir(parents=True)
+    path.mkdir(parents=True, exist_ok=True)
     manifest = {"url": url, "files": files}
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 

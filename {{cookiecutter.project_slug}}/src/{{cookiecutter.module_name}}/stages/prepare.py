@@ -44,6 +44,7 @@ PARAMS = (
     "data.decimal",
     "data.encoding",
     "compute.engine",
+    "compute.store",
     "prepare.test_size",
     "prepare.seed",
     "prepare.min_test_rows_per_class",
