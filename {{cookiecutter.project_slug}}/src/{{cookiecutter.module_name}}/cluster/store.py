@@ -28,12 +28,31 @@ def _filesystem(url: str):
     return fsspec.core.url_to_fs(url)
 
 
+def tag(info: dict) -> str:
+    """What tells a file's versions apart, from its fsspec ``info``: the store's ETag (or MD5),
+    else its size and modification time (fsspec's own ``ukey`` hashes the whole info, time of
+    the last write included, which would change with every identical write)."""
+    for key in ("ETag", "etag", "md5Hash", "content_md5"):
+        if info.get(key):
+            return str(info[key]).strip('"')
+    return f"size {info.get('size')} time {info.get('mtime') or info.get('LastModified')}"
+
+
 def identity(url: str) -> list[str]:
     """Per file of ``url`` (a file or a folder, local or in a store), what tells its versions
-    apart: the store's ETag, or the local file's size and time."""
+    apart: the store's ETag, or the local file's MD5."""
     filesystem, path = _filesystem(url)
     files = sorted(filesystem.find(path)) if filesystem.isdir(path) else [path]
-    return [f"{name} {filesystem.ukey(name)}" for name in files]
+    local = "file" in filesystem.protocol  # a local file's time changes with every checkout
+    return [
+        f"{name.removeprefix(path)} {_md5(name) if local else tag(filesystem.info(name))}"
+        for name in files
+    ]
+
+
+def _md5(path: str) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "md5").hexdigest()
 
 
 def input_key(raw: str, params: dict) -> str:
@@ -69,10 +88,8 @@ def record(path: Path, url: str, partitions: int) -> None:
             )
         return
     filesystem, folder = _filesystem(url)
-    files = {
-        Path(info["name"]).name: filesystem.ukey(info["name"])
-        for info in sorted(filesystem.ls(folder, detail=True), key=lambda info: info["name"])
-    }
+    listed = sorted(filesystem.ls(folder, detail=True), key=lambda info: info["name"])
+    files = {Path(info["name"]).name: tag(info) for info in listed}
     path.mkdir(parents=True, exist_ok=True)
     manifest = {"url": url, "files": files}
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -90,7 +107,7 @@ def read_split(path: Path):
     url = manifest["url"]
     filesystem, folder = _filesystem(url)
     try:
-        found = {Path(name).name: filesystem.ukey(name) for name in filesystem.ls(folder)}
+        found = {Path(info["name"]).name: tag(info) for info in filesystem.ls(folder, detail=True)}
     except FileNotFoundError:
         found = {}
     changed = sorted(name for name, tag in manifest["files"].items() if found.get(name) != tag)
