@@ -37,9 +37,9 @@ TESTS_LOG = Path("pytest.log")
 # What `make lint` checks.
 LINT = (("ruff", "check", "."), ("ruff", "format", "--check", "."))
 # The tests have one core of their own (OpenMP on one thread); the stages' OpenMP threads share
-# the other: one that waits sleeps, instead of spinning on the tests' core (the evaluate stage of
-# the sample data then takes a quarter of the CPU time). Once the tests are done, both cores
-# serve the stages.
+# the other: one that waits sleeps instead of spinning on the tests' core (with the tests beside
+# it, the sample data's evaluate stage then takes a third of the CPU time, and train a fifth).
+# Once the tests are done, both cores serve the stages.
 TESTS_ENV = {"OMP_NUM_THREADS": "1"}
 STAGES_ENV = {"OMP_WAIT_POLICY": "passive"}
 
