@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import shutil
 import sys
 from functools import partial
 
@@ -69,10 +70,18 @@ def model(request, rows):
     )
 
 
+@pytest.fixture(scope="module")
+def written(model, tmp_path_factory):
+    """Each estimator's bundle, written once: saving a model takes a while (skops)."""
+    folder = tmp_path_factory.mktemp("written") / "bundle"
+    write_bundle(folder, model, INFO, "# card\n", {"model": {}})
+    return folder
+
+
 @pytest.fixture
-def folder(model, tmp_path):
-    write_bundle(tmp_path / "bundle", model, INFO, "# card\n", {"model": {}})
-    return tmp_path / "bundle"
+def folder(written, tmp_path):
+    """A copy of the written bundle, for one test to read or alter."""
+    return shutil.copytree(written, tmp_path / "bundle")
 
 
 def test_every_estimator_round_trips_and_predicts(folder, rows):

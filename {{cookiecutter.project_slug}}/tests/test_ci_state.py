@@ -2,6 +2,7 @@
 record of a check, the lock, and what counts as a documentation-only change."""
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from {{ cookiecutter.module_name }}.ci.repo import (
     documentation_only,
     lock_entries,
+    remote_url,
+    run,
 )
 from {{ cookiecutter.module_name }}.ci.state import (
     Run,
@@ -118,3 +121,25 @@ def test_anything_but_documentation_no_stage_reads_is_not_documentation_only(rep
     with open(repository / name, "a") as file:
         file.write("changed\n")
     assert documentation_only("HEAD") is None
+
+
+def test_a_command_runs_with_the_variables_given_and_its_output_is_kept(tmp_path):
+    show = "import os; print(os.environ['OMP_WAIT_POLICY'], os.environ['PATH'] != '')"
+    log = tmp_path / "out.log"
+    done = run(sys.executable, "-c", show, log=log, env={"OMP_WAIT_POLICY": "passive"})
+    assert done.returncode == 0
+    assert done.stdout == log.read_text() == "passive True\n"  # the rest of the environment too
+
+
+def test_the_remote_url_is_the_default_remote_s_with_local_settings_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for level in ("DVC_SYSTEM_CONFIG_DIR", "DVC_GLOBAL_CONFIG_DIR"):  # none of this machine's
+        monkeypatch.setenv(level, str(tmp_path / level))
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc/config").write_text("['remote \"storage\"']\n    url = s3://bucket/path\n")
+    assert remote_url() is None  # a remote, but no default one
+    with open(tmp_path / ".dvc/config", "a") as config:
+        config.write("[core]\n    remote = storage\n")
+    assert remote_url() == "s3://bucket/path"
+    (tmp_path / ".dvc/config.local").write_text("['remote \"storage\"']\n    url = /mnt/dvc\n")
+    assert remote_url() == "/mnt/dvc"

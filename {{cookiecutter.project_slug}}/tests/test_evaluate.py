@@ -241,7 +241,7 @@ def test_wide_tables_shuffle_only_the_features_the_model_ranks_highest(estimator
         task="classification",
         target="target",
         estimator=estimator,
-        hyperparameters={},
+        hyperparameters=SMALL[estimator],
         seed=0,
     )
     ranking = own_importance(model)

@@ -1,6 +1,7 @@
 """train stage: every estimator fits a Pipeline that scores raw rows, reproducibly."""
 
 import pickle
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -72,10 +73,30 @@ def _train(frame, task, name, seed=0, hyperparameters=None):
     )
 
 
+@pytest.fixture(scope="module")
+def fitted(frames):
+    """``fitted(task, name)``: that model on ``frames``, fitted once for the tests that only read
+    it (a test of how models are fitted fits its own)."""
+    return cache(lambda task, name: _train(frames[task], task, name))
+
+
+@pytest.fixture(scope="module")
+def one_thread(frames):
+    """``one_thread(task, name)``: that model fitted with seed 3 on one thread, once, for the
+    tests that compare it with another fit."""
+
+    @cache
+    def fit(task, name):
+        with threadpool_limits(limits=1):
+            return pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
+
+    return fit
+
+
 @pytest.mark.parametrize(("task", "name"), CASES)
-def test_train_returns_a_fitted_pipeline(frames, task, name):
+def test_train_returns_a_fitted_pipeline(frames, fitted, task, name):
     frame = frames[task]
-    model = _train(frame, task, name)
+    model = fitted(task, name)
     assert isinstance(model, Pipeline)
     check_is_fitted(model)
     assert isinstance(model[-1], ESTIMATORS[task][name])
@@ -93,8 +114,8 @@ def test_train_returns_a_fitted_pipeline(frames, task, name):
 
 
 @pytest.mark.parametrize(("task", "name"), CASES)
-def test_model_scores_raw_rows(frames, raw_rows, task, name):
-    model = _train(frames[task], task, name)
+def test_model_scores_raw_rows(fitted, raw_rows, task, name):
+    model = fitted(task, name)
     predicted = model.predict(raw_rows)
     assert len(predicted) == len(raw_rows)
     if task == "classification":
@@ -124,10 +145,10 @@ def test_unknown_hyperparameter(frames, task, name):
 
 
 @pytest.mark.parametrize(("task", "name"), CASES)
-def test_same_seed_same_bytes(frames, task, name):
-    first = pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
-    second = pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
-    assert first == second
+def test_same_seed_same_bytes(frames, one_thread, task, name):
+    with threadpool_limits(limits=1):
+        again = pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
+    assert again == one_thread(task, name)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -192,16 +213,14 @@ def test_unknown_task(frames):
 
 
 @pytest.mark.parametrize(("task", "name"), CASES)
-def test_saved_bytes_do_not_depend_on_thread_count(frames, task, name):
-    with threadpool_limits(limits=1):
-        one = pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
+def test_saved_bytes_do_not_depend_on_thread_count(frames, one_thread, task, name):
     with threadpool_limits(limits=2):
         two = pickle.dumps(_train(frames[task], task, name, seed=3), protocol=5)
-    assert one == two
+    assert two == one_thread(task, name)
 
 
 @pytest.mark.parametrize("name", ESTIMATORS["classification"])
-def test_class_weight_balanced(frames, name):
+def test_class_weight_balanced(frames, fitted, name):
     model = train(
         frames["classification"],
         task="classification",
@@ -212,7 +231,7 @@ def test_class_weight_balanced(frames, name):
         class_weight="balanced",
     )
     assert model[-1].class_weight == "balanced"
-    assert _train(frames["classification"], "classification", name)[-1].class_weight is None
+    assert fitted("classification", name)[-1].class_weight is None
 
 
 @pytest.mark.parametrize(

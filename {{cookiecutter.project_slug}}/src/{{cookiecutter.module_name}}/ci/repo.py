@@ -22,12 +22,20 @@ MODEL_ARTIFACT = "model"
 DOCUMENTATION = ("*.md", "*.rst", "docs/*", "LICENSE*", "licenses/*")
 
 
-def run(*command: str, log: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``command``, showing its output as it comes; also save it to ``log``."""
+def run(
+    *command: str, log: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``command`` with ``env`` added to the environment, showing its output as it comes;
+    also save it to ``log``."""
     print(f"$ {' '.join(command)}", flush=True)
     try:
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env={**os.environ, **(env or {})},
         )
     except FileNotFoundError:
         raise UserError(f"`{command[0]}` is not installed here: install it and run again") from None
@@ -145,11 +153,12 @@ def pipeline() -> dict:
 
 def remote_url() -> str | None:
     """The URL of the project's default DVC remote (``.dvc/config.local`` included), or None."""
-    from dvc.repo import Repo  # imported only here: importing DVC takes a second
+    # DVC's configuration alone, as its Repo reads it: a quarter of the time importing DVC takes.
+    from dvc.config import Config
 
-    with Repo() as dvc:
-        name = dvc.config["core"].get("remote")
-        return dvc.config["remote"].get(name, {}).get("url") if name else None
+    config = Config(dvc_dir=".dvc")
+    name = config["core"].get("remote")
+    return config["remote"].get(name, {}).get("url") if name else None
 
 
 def push() -> None:
