@@ -20,6 +20,7 @@ from {{ cookiecutter.module_name }}.errors import (
 )
 from {{ cookiecutter.module_name }}.stages.prepare import (
     prepare,
+    remove_output,
     summary,
 )
 
@@ -252,3 +253,17 @@ def test_a_target_of_numbers_then_text_is_refused(client, small_sample, tmp_path
     frame = raw().assign(churned=np.arange(ROWS) % 2).pipe(_set, "churned", [LATE, LATE + 9], "x")
     message = dask_error(write(frame, tmp_path), settings(), tmp_path)
     assert f"holds numbers in its first rows, but line {LATE + 2} has 'x' (2 such" in message
+
+
+def test_either_engine_writes_over_the_others_output(tmp_path):
+    """A folder of parts (this engine's) or one file (the local engine's): switching engines
+    replaces one with the other."""
+    folder = tmp_path / "train.parquet"
+    folder.mkdir()
+    (folder / "part.0.parquet").write_bytes(b"parts")
+    remove_output(folder)
+    assert not folder.exists()
+    folder.write_bytes(b"one file")
+    remove_output(folder)
+    assert not folder.exists()
+    remove_output(folder)  # nothing there: nothing to do

@@ -28,7 +28,6 @@ and is written as a folder of Parquet files, one per partition, with the same by
 
 import io
 import re
-import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +67,7 @@ from ..stages.prepare import (
     malformed_error,
     plan,
     read_csv,
+    remove_output,
     repeated_id_error,
     summary,
     target_not_number_error,
@@ -462,7 +462,7 @@ def prepare_dask(
     key = input_key(path, params) if store else ""
     writes, urls = [], []
     for side, out in ((trains, train_path), (tests, test_path)):
-        _remove(out)
+        remove_output(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         frame = dd.from_delayed(list(side), meta=meta.iloc[:0], verify_meta=False)
         urls.append(destination(out, store=store, key=key))
@@ -487,8 +487,8 @@ def prepare_dask(
             record(out, url, len(raws))
         return lines
     except BaseException:
-        _remove(train_path)
-        _remove(test_path)
+        remove_output(train_path)
+        remove_output(test_path)
         raise
 
 
@@ -531,14 +531,6 @@ def _keys_meta(spec: Spec) -> pd.DataFrame:
     if spec.id_column:
         meta["id"] = pd.Series(dtype="str")
     return pd.DataFrame(meta)
-
-
-def _remove(path: Path) -> None:
-    """Remove an output: a folder (this engine's) or a file (the local engine's)."""
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
 
 
 def prepare_on_cluster(raw: Path, train_path: Path, test_path: Path, params: dict) -> list[str]:

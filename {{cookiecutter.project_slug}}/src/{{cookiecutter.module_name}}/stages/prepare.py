@@ -19,6 +19,7 @@ import csv
 import io
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -1026,6 +1027,14 @@ def prepare(
     return checked, repeated, train, test
 
 
+def remove_output(path: Path) -> None:
+    """Remove an output before writing it: a folder (the Dask engine's) or a file (this one's)."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # Text, not a Path: the dask engine also reads URLs (s3://...), which a Path would mangle.
@@ -1044,6 +1053,7 @@ def main() -> None:
     else:
         checked, repeated, train, test = prepare(Path(args.raw), params)
         for part, path in ((train, args.train), (test, args.test)):
+            remove_output(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             part.to_parquet(path, index=False)
         groups = None if checked.groups is None else checked.groups.nunique()
