@@ -56,6 +56,11 @@ class ClusterLoop(Loop):
     def environment(self) -> dict[str, str]:
         return self.store | ({ADDRESS: self.address} if self.address else {})
 
+    def back_to_main(self) -> None:
+        """Main's commit and outputs, whatever an earlier test left in the workspace."""
+        self.sh("git reset -q --hard && git clean -qfd && git checkout -q main")
+        self.sh("dvc checkout --quiet --force")
+
     def edit_params(self, old: str, new: str) -> None:
         self.edit("params.yaml", old, new)
 
@@ -257,6 +262,7 @@ def test_bad_data_gets_the_local_engines_sentence_on_the_cluster(loop, cluster):
 
 
 def test_an_unreachable_scheduler_is_one_sentence_and_changes_nothing(loop, cluster):
+    loop.back_to_main()
     lock = loop.lock()
     (port,) = free_ports(1)
     failed = loop.sh(
@@ -269,8 +275,7 @@ def test_an_unreachable_scheduler_is_one_sentence_and_changes_nothing(loop, clus
 
 
 def test_a_worker_lost_while_training_stops_the_stage_and_keeps_dvc_lock(loop, cluster):
-    loop.sh("git reset -q --hard && git clean -qfd && git checkout -q main")
-    loop.sh("dvc checkout --quiet --force")
+    loop.back_to_main()
     loop.edit_params("learning_rate: 0.1", "learning_rate: 0.001")
     loop.edit_params("max_iter: 200", f"max_iter: {TREES}")
     lock = loop.lock()
