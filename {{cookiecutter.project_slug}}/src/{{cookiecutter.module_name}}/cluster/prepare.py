@@ -54,6 +54,7 @@ from ..stages.prepare import (
     check_sides,
     check_split_sizes,
     check_test_size,
+    column_settings,
     convert,
     decimal_mark,
     dialect,
@@ -432,20 +433,10 @@ def prepare_dask(
     check all rows, write the splits as Parquet folders; return the lines for the user."""
     check_test_size(params["prepare.test_size"])
     path = str(raw)
-    task, target = params["data.task"], params["data.target"]
+    target = params["data.target"]
     categorical = params["data.categorical_columns"] or []
     source = _parquet_source(path) if is_parquet(path) else _csv_source(path, params, blocksize)
-    found = plan(
-        source.sample,
-        task=task,
-        target=target,
-        id_column=params["data.id_column"],
-        group_column=params["data.group_column"],
-        drop_columns=params["data.drop_columns"] or [],
-        categorical_columns=categorical,
-        keep_columns=params["data.keep_columns"] or [],
-        source=path,
-    )
+    found = plan(source.sample, **column_settings(params), source=path)
     spec = _spec(source.sample, found, params)
     meta, _, _, _ = prepare_partition(source.sample, spec)
     spec = spec._replace(dtypes=meta.dtypes.to_dict())

@@ -1003,17 +1003,7 @@ def prepare(
             encoding=params["data.encoding"],
         )
     target = params["data.target"]
-    checked = validate(
-        raw,
-        task=params["data.task"],
-        target=target,
-        id_column=params["data.id_column"],
-        group_column=params["data.group_column"],
-        drop_columns=params["data.drop_columns"] or [],
-        categorical_columns=categorical,
-        keep_columns=params["data.keep_columns"] or [],
-        source=str(raw_path),
-    )
+    checked = validate(raw, **column_settings(params), source=str(raw_path))
     groups, repeated = row_groups(checked.frame.drop(columns=[target]), checked.groups)
     train, test = split(
         checked.frame,
@@ -1025,6 +1015,19 @@ def prepare(
         min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
     )
     return checked, repeated, train, test
+
+
+def column_settings(params: dict[str, object]) -> dict[str, object]:
+    """The keywords of ``validate`` and ``plan`` that params.yaml sets, from the stage's params."""
+    return {
+        "task": params["data.task"],
+        "target": params["data.target"],
+        "id_column": params["data.id_column"],
+        "group_column": params["data.group_column"],
+        "drop_columns": params["data.drop_columns"] or [],
+        "categorical_columns": params["data.categorical_columns"] or [],
+        "keep_columns": params["data.keep_columns"] or [],
+    }
 
 
 def remove_output(path: Path) -> None:
