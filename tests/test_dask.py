@@ -146,6 +146,29 @@ def cluster(loop, tmp_path_factory) -> Iterator[dict[str, subprocess.Popen]]:
             stop(process)
 
 
+def check_an_evaluation_change(loop: ClusterLoop, branch: str) -> None:
+    """Commit and push a change to evaluation code on ``branch``, then check it as a new runner
+    would (an empty DVC cache, no outputs in the workspace): evaluate alone runs, on the cluster,
+    on what the remote restores, and the gates pass."""
+    loop.edit(
+        "src/churn_model/stages/evaluate.py",
+        'if __name__ == "__main__":',
+        '# A change to the evaluation code.\nif __name__ == "__main__":',
+    )
+    loop.commit("Change the evaluation code")
+    loop.sh(f"git push -q origin {branch} && rm -rf data/prepared models")
+    loop.sh(f"dvc cache dir --local {loop.path.parent / f'{branch}-cache'}")
+    try:
+        checked = loop.sh(
+            f"PYTEST_ADDOPTS={FEW_TESTS} make ci-pr AUTO_COMMIT=1 BRANCH={branch}", check=False
+        )
+    finally:
+        loop.sh("dvc config --local --unset cache.dir")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert stages_run(checked) == ["evaluate"], checked.stdout
+    assert "All quality gates pass" in (loop.path / "report.md").read_text()
+
+
 def test_main_on_the_cluster_is_published_and_a_pull_request_reruns_only_evaluate(loop, cluster):
     address, loop.address = loop.address, None
     loop.sh("dvc repro")  # the local engine, on this machine
@@ -181,19 +204,7 @@ def test_main_on_the_cluster_is_published_and_a_pull_request_reruns_only_evaluat
 
     # A pull request that changes evaluation code alone re-runs evaluate alone, on the cluster.
     loop.branch("evaluate-change")
-    loop.edit(
-        "src/churn_model/stages/evaluate.py",
-        'if __name__ == "__main__":',
-        '# A change to the evaluation code.\nif __name__ == "__main__":',
-    )
-    loop.commit("Change the evaluation code")
-    loop.sh("git push -q origin evaluate-change")
-    checked = loop.sh(
-        f"PYTEST_ADDOPTS={FEW_TESTS} make ci-pr AUTO_COMMIT=1 BRANCH=evaluate-change", check=False
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert stages_run(checked) == ["evaluate"], checked.stdout
-    assert "All quality gates pass" in (loop.path / "report.md").read_text()
+    check_an_evaluation_change(loop, "evaluate-change")
 
 
 def test_data_in_the_object_store_is_tracked_and_read_there(loop, cluster):
@@ -208,10 +219,11 @@ def test_data_in_the_object_store_is_tracked_and_read_there(loop, cluster):
     # DVC tracks the raw data in the store by its ETag, and each split by its manifest.
     lock = loop.lock().decode()
     assert f"path: {raw}" in lock and "etag:" in lock
+    manifests = {}
     for split in ("train", "test"):
         folder = loop.path / "data" / "prepared" / f"{split}.parquet"
         assert [path.name for path in folder.iterdir()] == ["manifest.json"]
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = manifests[split] = json.loads((folder / "manifest.json").read_text())
         assert manifest["url"].startswith(f"s3://{BUCKET}/store/prepared/")
         stored = loop.s3("find", manifest["url"])
         assert sorted(name.rsplit("/", 1)[1] for name in stored) == sorted(manifest["files"])
@@ -219,6 +231,16 @@ def test_data_in_the_object_store_is_tracked_and_read_there(loop, cluster):
     before = loop.lock()
     loop.sh("dvc repro --force")
     assert loop.lock() == before
+
+    # A pull request from here that changes evaluation code alone: evaluate reads the splits that
+    # the manifests from the remote point at.
+    loop.sh("git add --all && git commit -q -m 'Keep the data in the object store'")
+    loop.sh("git push -q origin data-in-the-store && dvc push -q --run-cache")
+    loop.sh("git checkout -q -b store-evaluate-change")
+    check_an_evaluation_change(loop, "store-evaluate-change")
+    restored = loop.path / "data" / "prepared" / "test.parquet" / "manifest.json"
+    assert json.loads(restored.read_text()) == manifests["test"]
+
     # New raw data in the store re-runs the pipeline.
     fewer = f"import pandas; pandas.read_csv('{raw}').head(500).to_csv('../less.csv', index=False)"
     loop.sh(f"python -c {shlex.quote(fewer)}")
