@@ -10,6 +10,7 @@ from {{ cookiecutter.module_name }}.errors import (
     UserError,
 )
 from {{ cookiecutter.module_name }}.stages.prepare import (
+    _leak_rows,
     read_raw,
     row_groups,
     split,
@@ -510,6 +511,21 @@ def test_a_column_that_predicts_the_target_alone_is_left_out(task):
     assert f"'answer' (predicts '{target}' almost perfectly on its own" in checked.notes[-1]
     # A strong but imperfect feature stays.
     assert task == "regression" or "score" in checked.frame.columns
+
+
+def test_leaks_in_a_large_file_are_looked_for_on_rows_that_keep_a_rare_class(monkeypatch):
+    monkeypatch.setattr("{{ cookiecutter.module_name }}.stages.prepare.LEAK_ROWS", 1_000)
+    rng = np.random.default_rng(0)
+    labels = np.full(20_000, "no", dtype=object)
+    labels[rng.choice(len(labels), 12, replace=False)] = "yes"  # too rare for an even sample
+    frame = pd.DataFrame({"noise": rng.normal(size=len(labels)), "y": labels})
+    frame["answer"] = frame["y"].map({"yes": "positive", "no": "negative"})
+    checked = validate(frame, task="classification", target="y")
+    assert list(checked.frame.columns) == ["noise", "y"], checked.notes
+    truth = (labels == "yes").astype("int64")
+    rows = _leak_rows(truth, classification=True)
+    assert len(rows) <= 1_000 and set(np.flatnonzero(truth)) <= set(rows)
+    assert len(_leak_rows(rng.normal(size=20_000), classification=False)) == 1_000
 
 
 @pytest.mark.parametrize("codes", [[0, 1], [1, 2, 3]], ids=["0/1", "1/2/3"])

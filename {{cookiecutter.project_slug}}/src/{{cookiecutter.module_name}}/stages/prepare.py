@@ -71,6 +71,9 @@ NEAR_UNIQUE_SHARE, NEAR_UNIQUE_MIN = 0.5, 10
 # A single column that scores this well alone (balanced accuracy or R², on held-out rows) is
 # taken for a leak of the target.
 LEAK_SCORE = 0.99
+# ... on about this many rows of a larger file (see _leak_rows): the score sorts each column, and
+# on all rows of ten million it would take most of the stage's time.
+LEAK_ROWS = 100_000
 ID_MIN_ROWS = 10
 
 
@@ -565,6 +568,21 @@ def _guess_by_nearest(numbers: np.ndarray, truth: np.ndarray, fit: np.ndarray, f
     return np.where(np.isnan(wanted), fallback, sorted_truth[nearer])
 
 
+def _leak_rows(truth: np.ndarray, classification: bool) -> np.ndarray:
+    """The positions of the rows a leak is looked for on: all of them up to LEAK_ROWS, else rows
+    spread evenly over the data, about LEAK_ROWS in all; for classification, an even share of
+    that per class, and every row of a class with fewer (a sample without a rare class would
+    let any column predict the rest perfectly)."""
+    if len(truth) <= LEAK_ROWS:
+        return np.arange(len(truth))
+    if not classification:
+        return np.arange(0, len(truth), -(-len(truth) // LEAK_ROWS))
+    counts = np.bincount(truth)
+    every = -(-counts // max(1, LEAK_ROWS // len(counts)))  # per class
+    rank = pd.Series(truth).groupby(truth).cumcount().to_numpy()  # the row's place in its class
+    return np.flatnonzero(rank % every[truth] == 0)
+
+
 def _score_alone(values: pd.Series, truth: np.ndarray, classification: bool) -> float:
     """How well ``values`` alone predict the target (``truth``: class numbers, or numbers for
     regression) on held-out rows: each half of the rows (alternate rows) is predicted from the
@@ -703,10 +721,11 @@ def _features(
             _check_date_part_names(frame.columns, name)
         features[name], kinds[name] = column, kind
     classification = task == "classification"
+    rows = None if truth is None else _leak_rows(truth, classification)
     for name, column in list(features.items()):
         if truth is None or name in explicit:
             continue
-        if _score_alone(column, truth, classification) >= LEAK_SCORE:
+        if _score_alone(column.iloc[rows], truth[rows], classification) >= LEAK_SCORE:
             metric = "balanced accuracy" if classification else "R²"
             left_out[name] = (
                 f"predicts '{target}' almost perfectly on its own ({metric} ≥ {LEAK_SCORE})"
