@@ -11,8 +11,9 @@
    (``floor.py``: the same reading, fitting, predicting and metrics in one process).
 5. The Dask engine (``compute.engine: dask``, a cluster each stage starts on this machine: one
    worker per core) against the local engine at each size, one after the other: every stage's
-   wall time and the peak memory of its largest process (the stage's own, or a worker's), and
-   what larger data would need, extrapolated from the measured throughput per worker.
+   wall time and the peak memory of its largest process (the stage's own, or a worker's), how
+   that memory grows with the rows, and what larger data would need, extrapolated from the
+   measured throughput per worker.
 
 Prints markdown tables and writes every raw number to a JSON file.
 """
@@ -394,6 +395,44 @@ def dask_tables(dask: dict) -> list[str]:
     return lines
 
 
+def memory_growth(dask: dict, machine_mib: float | None) -> list[str]:
+    """How each engine's largest process grows from the smallest size to the largest, and at how
+    many rows the local engine's would need all of this machine's memory."""
+    if len(dask) < 2 or not machine_mib:
+        return []
+    small, large = sorted(dask, key=int)[0], sorted(dask, key=int)[-1]
+    more = (int(large) - int(small)) / 1e6
+    lines = [
+        "",
+        f"Peak memory per million more rows, from {int(small):,} to {int(large):,} rows, and "
+        f"the rows at which the local engine's largest process would need all of this "
+        f"machine's {machine_mib / 1024:.0f} GiB (a straight line through the two sizes: an "
+        f"extrapolation):",
+        "",
+        "| Stage | Local | Dask, largest worker or stage | Local outgrows this machine at |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name in dask[large]["engines"]["local"]:
+        peaks = {
+            engine: (dask[small]["engines"][engine][name], dask[large]["engines"][engine][name])
+            for engine in ENGINES
+        }
+        slope = {
+            engine: (after["peak_mib"] - before["peak_mib"]) / more
+            for engine, (before, after) in peaks.items()
+        }
+        left = machine_mib - peaks["local"][1]["peak_mib"]  # at the largest size
+        outgrows = (
+            f"about {(int(large) / 1e6 + left / slope['local']):,.0f}M rows"
+            if slope["local"] > 0
+            else "not on this trend"
+        )
+        lines.append(
+            f"| `{name}` | {slope['local']:+.0f} MiB | {slope['dask']:+.0f} MiB | {outgrows} |"
+        )
+    return lines
+
+
 # Tables ------------------------------------------------------------------------------------
 
 
@@ -444,6 +483,7 @@ def tables(results: dict) -> str:
         lines += scale_tables(results["scale"])
     if "dask" in results:
         lines += dask_tables(results["dask"])
+        lines += memory_growth(results["dask"], results["machine"].get("memory_mib"))
     lines += ["", *targets(results)]
     return "\n".join(lines)
 
@@ -595,6 +635,7 @@ def main() -> None:
         results = {
             "machine": {
                 "cpus": os.cpu_count(),
+                "memory_mib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20,
                 "python": platform.python_version(),
                 "system": platform.platform(),
             },

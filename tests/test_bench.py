@@ -70,3 +70,5 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     assert "| README-only pull request, on 2,000 synthetic rows:" in done.stdout
     assert "| 20,000 | `train` |" in done.stdout
     assert "| 1,000,000,000 | `train` |" in done.stdout
+    assert "| Stage | Local | Dask, largest worker or stage | Local outgrows" in done.stdout
+    assert results["machine"]["memory_mib"] > 1024
