@@ -101,6 +101,17 @@ def test_rendered_python_passes_ruff(projects):
     run(str(TOOLS / "ruff"), "format", "--no-cache", "--check", *folders, cwd=root)
 
 
+def test_the_environment_is_ignored_as_a_folder_or_a_link(projects, tmp_path):
+    ignore = next(iter(projects.values())) / ".gitignore"
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    (repository / ".gitignore").write_text(ignore.read_text())
+    run("git", "init", "--quiet", cwd=repository)
+    (tmp_path / "shared-environment").mkdir()
+    (repository / ".venv").symlink_to(tmp_path / "shared-environment")
+    run("git", "check-ignore", "--quiet", ".venv", cwd=repository)
+
+
 @pytest.mark.parametrize("name", AWKWARD)
 def test_awkward_answers_survive(projects, name):
     project, answers = projects[name], AWKWARD[name]
