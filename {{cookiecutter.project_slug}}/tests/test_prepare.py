@@ -9,6 +9,9 @@ import pytest
 from {{ cookiecutter.module_name }}.errors import (
     UserError,
 )
+from {{ cookiecutter.module_name }}.stages import (
+    prepare as stage,
+)
 from {{ cookiecutter.module_name }}.stages.prepare import (
     _leak_rows,
     read_raw,
@@ -514,7 +517,7 @@ def test_a_column_that_predicts_the_target_alone_is_left_out(task):
 
 
 def test_leaks_in_a_large_file_are_looked_for_on_rows_that_keep_a_rare_class(monkeypatch):
-    monkeypatch.setattr("{{ cookiecutter.module_name }}.stages.prepare.LEAK_ROWS", 1_000)
+    monkeypatch.setattr(stage, "LEAK_ROWS", 1_000)
     rng = np.random.default_rng(0)
     labels = np.full(20_000, "no", dtype=object)
     labels[rng.choice(len(labels), 12, replace=False)] = "yes"  # too rare for an even sample
