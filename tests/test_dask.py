@@ -70,6 +70,18 @@ class ClusterLoop(Loop):
     def lock(self) -> bytes:
         return (self.path / "dvc.lock").read_bytes()
 
+    def assert_settled(self) -> None:
+        """Nothing changed: nothing runs; everything forced: the same dvc.lock, byte for byte."""
+        assert stages_run(self.sh("dvc repro")) == []
+        lock = self.lock()
+        self.sh("dvc repro --force")
+        assert self.lock() == lock
+
+    def publish(self, branch: str, message: str) -> None:
+        """Commit everything on ``branch``; push it, and the DVC outputs with the run-cache."""
+        self.sh(f"git add --all && git commit -q -m '{message}'")
+        self.sh(f"git push -q origin {branch} && dvc push -q --run-cache")
+
     def s3(self, operation: str, *paths: str) -> object:
         """An s3fs call (``mkdir``, ``put``, ``find``, ``rm``) on the object store."""
         script = (
@@ -181,15 +193,10 @@ def test_main_on_the_cluster_is_published_and_a_pull_request_reruns_only_evaluat
     remote = loop.metrics()
     for name, tolerance in TOLERANCE.items():
         assert abs(remote[name] - local[name]) <= tolerance, (name, remote, local)
-    # Nothing changed: nothing runs; everything forced: the same bytes.
-    assert stages_run(loop.sh("dvc repro")) == []
-    lock = loop.lock()
-    loop.sh("dvc repro --force")
-    assert loop.lock() == lock
+    loop.assert_settled()
 
     # Main runs on the cluster; publishing it makes a bundle that predicts as the model does.
-    loop.sh("git add --all && git commit -q -m 'Run on the Dask cluster'")
-    loop.sh("git push -q origin main && dvc push -q --run-cache")
+    loop.publish("main", "Run on the Dask cluster")
     published = loop.sh("DRY_RUN=1 make ci-publish")
     assert "created model@v1.0.0 locally" in published.stdout, published.stdout
     raw = f"data/raw/{SAMPLE['classification']}"
@@ -227,15 +234,11 @@ def test_data_in_the_object_store_is_tracked_and_read_there(loop, cluster):
         assert manifest["url"].startswith(f"s3://{BUCKET}/store/prepared/")
         stored = loop.s3("find", manifest["url"])
         assert sorted(name.rsplit("/", 1)[1] for name in stored) == sorted(manifest["files"])
-    assert stages_run(loop.sh("dvc repro")) == []
-    before = loop.lock()
-    loop.sh("dvc repro --force")
-    assert loop.lock() == before
+    loop.assert_settled()
 
     # A pull request from here that changes evaluation code alone: evaluate reads the splits that
     # the manifests from the remote point at.
-    loop.sh("git add --all && git commit -q -m 'Keep the data in the object store'")
-    loop.sh("git push -q origin data-in-the-store && dvc push -q --run-cache")
+    loop.publish("data-in-the-store", "Keep the data in the object store")
     loop.sh("git checkout -q -b store-evaluate-change")
     check_an_evaluation_change(loop, "store-evaluate-change")
     restored = loop.path / "data" / "prepared" / "test.parquet" / "manifest.json"
