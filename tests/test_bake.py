@@ -93,6 +93,23 @@ def test_config_files_parse(baked):
     assert params["data"]["target"] in header
 
 
+def test_no_gate_threshold_comes_with_the_project(baked):
+    # A threshold shipped with the project would be the sample data's, not the user's.
+    project, _ = baked
+    gates = yaml.safe_load((project / "params.yaml").read_text())["gates"]
+    assert gates["minimum"] == {} and gates["maximum"] == {}
+    assert gates["max_drop"] and gates["beat_baseline"]
+
+
+def test_readme_explains_every_data_setting(baked):
+    project, _ = baked
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using your own data", 1)[1].split("\n## ", 1)[0]
+    data = yaml.safe_load((project / "params.yaml").read_text())["data"]
+    for key in data.keys() - {"task", "file", "target"}:
+        assert f"`{key}`" in section or f"`data.{key}`" in section, key
+
+
 def test_rendered_python_passes_ruff(projects):
     # One run over every project (each read with its own pyproject.toml): ruff starts once.
     folders = sorted(str(project) for project in projects.values())

@@ -132,9 +132,39 @@ def test_forced_repro_is_byte_identical(clean):
     assert run("git", "status", "--porcelain", cwd=clean.path).stdout == ""
 
 
-def test_project_tests_and_lint_pass(project):
-    project.sh("make test")
-    project.sh("make lint")
+# Thresholds a user sets once they know what their data allows (the sample's model meets them).
+OWN_GATES = {
+    "classification": {"minimum": {"roc_auc": 0.9}, "maximum": {"log_loss": 1.0}},
+    "regression": {"minimum": {"r2": 0.1}, "maximum": {"mae": 100.0}},
+}
+
+
+def test_project_tests_and_lint_pass_with_a_users_own_gates_and_readme(clean):
+    # As the README invites: thresholds of one's own, a gate dropped by removing its line, and a
+    # README rewritten. The project's tests check the project's code, not the template's text.
+    params = clean.params()
+    params["gates"].update(OWN_GATES[clean.task])
+    del params["gates"]["beat_baseline"]
+    (clean.path / "README.md").write_text("# Our model\n\nWhat it predicts, for whom.\n")
+    first = clean.sh("git rev-parse HEAD").stdout.strip()
+    try:
+        # Committed: the gates in force are those of the base (here HEAD), as in a pull request.
+        commit_params(clean, params)
+        clean.sh("make test")
+        clean.sh("make lint")
+        assert "gates: all pass" in clean.sh("make gate BASE=HEAD").stdout
+        main = MAIN_METRIC[clean.task]
+        params["gates"]["minimum"] = {main: 1.01}  # out of reach: proof the thresholds are read
+        commit_params(clean, params)
+        gate = clean.sh("make gate BASE=HEAD", check=False)
+        assert gate.returncode != 0 and f"gate failed: {main} is" in gate.stdout
+    finally:
+        clean.sh(f"git reset --quiet --hard {first}")
+
+
+def commit_params(project: Project, params: dict) -> None:
+    (project.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project.sh("git commit --quiet --all -m 'Our own gates and README'")
 
 
 def test_plots_render(project):
