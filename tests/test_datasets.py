@@ -249,6 +249,8 @@ def test_public_dataset_reproduces_and_beats_the_baseline(name, tmp_path_factory
         f"{model:.3f} vs {baseline:.3f} | {seconds:.0f} s |"
     )
     assert model > baseline
+    # The project's own tests of its data and settings pass on the user's data as they are.
+    project.sh("python -m pytest -q -p no:cacheprovider tests/test_pipeline.py")
 
     # The published bundle, as `make ci-publish` builds it, scores the raw CSV.
     project.sh("rm -rf dist")

@@ -1,4 +1,4 @@
-"""The whole pipeline: the model beats the baseline on the sample data, and dvc.yaml is honest:
+"""The whole pipeline: the model beats the baseline on the project's data, and dvc.yaml is honest:
 its stages run their modules, list what they read, and draw the output contract's plots."""
 
 import ast
@@ -11,8 +11,10 @@ import pytest
 
 from {{ cookiecutter.module_name }}.ci.gate import problems
 from {{ cookiecutter.module_name }}.contract import (
+    MAIN_METRIC,
     METRICS,
     PLOTS,
+    lower_is_better,
 )
 from {{ cookiecutter.module_name }}.params import (
     SETTINGS,
@@ -29,7 +31,7 @@ ROOT = Path(__file__).parents[1]
 PARAMS_FILE = ROOT / "params.yaml"
 
 
-def test_model_beats_baseline_on_sample_data():
+def test_model_beats_baseline_on_the_data():
     params = load_params(PARAMS_FILE, ["data.file", *prepare.PARAMS])
     if not (ROOT / params["data.file"]).is_file():
         # CI skips the prepare stage when nothing changed, without fetching the data.
@@ -50,15 +52,13 @@ def test_model_beats_baseline_on_sample_data():
     )
     load_params(PARAMS_FILE, evaluate.PARAMS)  # every key evaluate reads is in params.yaml
     baseline = evaluate.fit_baseline(train_split, task=task, target=target)
-    model_scores = evaluate.scores(model, test_split, task=task, target=target)
-    baseline_scores = evaluate.scores(baseline, test_split, task=task, target=target)
-
-    if task == "classification":
-        assert model_scores["balanced_accuracy"] > baseline_scores["balanced_accuracy"]
-        assert model_scores["log_loss"] < baseline_scores["log_loss"]
-    else:
-        assert model_scores["rmse"] < baseline_scores["rmse"]
-        assert model_scores["r2"] > baseline_scores["r2"]
+    main = MAIN_METRIC[task]
+    model_score = evaluate.scores(model, test_split, task=task, target=target)[main]
+    baseline_score = evaluate.scores(baseline, test_split, task=task, target=target)[main]
+    # The main metric only: with a rare class or class_weight, log loss (and with outliers,
+    # rmse) can fairly lose to the baseline; which other metrics must win is params.yaml's gates.
+    better = model_score < baseline_score if lower_is_better(main) else model_score > baseline_score
+    assert better, f"{main}: {model_score} against the baseline's {baseline_score}"
 
 
 # --- dvc.yaml: each stage lists everything its code reads, so its cache is never stale -----------
