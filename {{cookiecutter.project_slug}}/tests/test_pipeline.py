@@ -1,5 +1,8 @@
-"""The whole pipeline: the model beats the baseline on the project's data, and dvc.yaml is honest:
-its stages run their modules, list what they read, and draw the output contract's plots."""
+"""dvc.yaml is honest: its stages run their modules, list what they read, and draw the output
+contract's plots; params.yaml holds every setting and gates that `make gate` accepts.
+
+Whether the model beats the baseline on the data is the pipeline's to say (`dvc repro`, then the
+gates), not the tests': they never read the data, which may be large or not in the workspace."""
 
 import ast
 import importlib
@@ -11,54 +14,18 @@ import pytest
 
 from {{ cookiecutter.module_name }}.ci.gate import problems
 from {{ cookiecutter.module_name }}.contract import (
-    MAIN_METRIC,
     METRICS,
     PLOTS,
-    lower_is_better,
 )
 from {{ cookiecutter.module_name }}.params import (
     SETTINGS,
     load_params,
     read_yaml,
 )
-from {{ cookiecutter.module_name }}.stages import (
-    evaluate,
-    prepare,
-    train,
-)
+from {{ cookiecutter.module_name }}.stages import prepare
 
 ROOT = Path(__file__).parents[1]
 PARAMS_FILE = ROOT / "params.yaml"
-
-
-def test_model_beats_baseline_on_the_data():
-    params = load_params(PARAMS_FILE, ["data.file", *prepare.PARAMS])
-    if not (ROOT / params["data.file"]).is_file():
-        # CI skips the prepare stage when nothing changed, without fetching the data.
-        pytest.skip(f"{params['data.file']} is not in the workspace: `dvc pull` it to run this")
-    task, target = params["data.task"], params["data.target"]
-    _, _, train_split, test_split = prepare.prepare(ROOT / params["data.file"], params)
-
-    params = load_params(PARAMS_FILE, train.PARAMS)
-    name = params["train.estimator"]
-    model = train.train(
-        train_split,
-        task=task,
-        target=target,
-        estimator=name,
-        hyperparameters=train.chosen_hyperparameters(task, name, params["train.hyperparameters"]),
-        seed=params["train.seed"],
-        class_weight=params["train.class_weight"],
-    )
-    load_params(PARAMS_FILE, evaluate.PARAMS)  # every key evaluate reads is in params.yaml
-    baseline = evaluate.fit_baseline(train_split, task=task, target=target)
-    main = MAIN_METRIC[task]
-    model_score = evaluate.scores(model, test_split, task=task, target=target)[main]
-    baseline_score = evaluate.scores(baseline, test_split, task=task, target=target)[main]
-    # The main metric only: with a rare class or class_weight, log loss (and with outliers,
-    # rmse) can fairly lose to the baseline; which other metrics must win is params.yaml's gates.
-    better = model_score < baseline_score if lower_is_better(main) else model_score > baseline_score
-    assert better, f"{main}: {model_score} against the baseline's {baseline_score}"
 
 
 # --- dvc.yaml: each stage lists everything its code reads, so its cache is never stale -----------
