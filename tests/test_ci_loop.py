@@ -236,6 +236,33 @@ def test_a_broken_params_file_still_gets_a_report_naming_it(loop):
     assert first.startswith("❌ **The check stopped: params.yaml is not valid YAML at line ")
 
 
+def test_a_misspelt_setting_or_gate_fails_the_check_with_one_sentence(loop):
+    # A key no stage lists changes no stage: nothing re-runs, and still the check refuses it.
+    loop.branch("misspelt")
+    loop.edit("params.yaml", "  estimator: ", "  estimatr: linear\n  estimator: ")
+    loop.commit("Misspelt setting")
+    result = loop.ci_pr()
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert "error: train.estimatr in params.yaml is not a setting the pipeline reads" in (
+        result.stderr
+    )
+    first = [line for line in loop.report().splitlines() if line][1]
+    assert first.startswith("❌ **The check stopped: train.estimatr in params.yaml is not a")
+
+    # Gates the branch sets wrong fail it too, though the base's gates (in force) all pass.
+    loop.edit("params.yaml", "  estimatr: linear\n", "")
+    loop.edit("params.yaml", "  minimum: {}", "  minimum:\n    roc_aus: 0.8")
+    loop.commit("Misspelt gate")
+    result = loop.ci_pr()
+    problem = "gates.minimum in params.yaml of this branch names 'roc_aus', which is not a metric"
+    assert result.returncode != 0 and f"error: {problem}" in result.stderr, result.stderr
+    first = [line for line in loop.report().splitlines() if line][1]
+    assert first.startswith("❌ **The quality gates this pull request sets are not valid**")
+    gate = loop.sh("make gate BASE=origin/main", check=False)
+    assert gate.returncode != 0 and f"gate failed: {problem}" in gate.stdout
+    assert "gates: this branch changes gates.minimum.roc_aus; until it is merged" in gate.stdout
+
+
 def test_a_project_without_a_dvc_remote_checks_without_pushing(loop, tmp_path):
     no_remote = clone(loop, tmp_path / "no-remote")
     (no_remote / "data/raw").mkdir(exist_ok=True)

@@ -126,6 +126,20 @@ def test_a_pull_request_is_held_to_the_base_gates_and_its_changes_are_proposed()
     # A coin-flip model fails the base's gates, whatever the branch wrote.
     coin_flip = [Metric("balanced_accuracy", new=0.5, old=0.95, baseline=0.5)]
     assert any("below the minimum of 0.9" in line for line in check(coin_flip, gates.applied))
+    assert gates.branch_problems(["balanced_accuracy", "log_loss"]) == []
+
+
+def test_what_a_branch_sets_wrong_in_the_gates_is_named():
+    typo = {"gates": {**GATES, "minimum": {"roc_aus": 0.8}}}
+    named = ["balanced_accuracy", "log_loss", "roc_auc"]
+    problems = gates_for(typo, {"gates": GATES}, "origin/main").branch_problems(named)
+    assert problems == [
+        "gates.minimum in params.yaml of this branch names 'roc_aus', which is not a metric: "
+        "use one of balanced_accuracy, log_loss, roc_auc"
+    ]
+    # Gates the branch leaves as they are were checked when they were set.
+    same = {"gates": GATES}
+    assert gates_for(same, same, "origin/main").branch_problems([]) == []
 
 
 def test_without_gates_on_the_base_the_branch_gates_apply():

@@ -282,4 +282,7 @@ def test_proposed_gate_changes_are_shown_as_applying_once_merged():
     assert "ℹ️ **This pull request changes the quality gates.** They apply once it is merged" in text
     assert "- `gates.beat_baseline`: `True` → `False`" in text
     assert "- `gates.minimum.roc_auc`: `0.95` → —" in text
-    assert f"- ⚠️ {problems[0]}" in text
+    # Gates the branch sets wrong fail the check, and the report says so first.
+    first = [line for line in text.splitlines() if line][1]
+    assert first.startswith("❌ **The quality gates this pull request sets are not valid**")
+    assert f"- {problems[0]}" in text

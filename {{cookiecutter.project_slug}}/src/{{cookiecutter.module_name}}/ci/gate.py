@@ -175,6 +175,10 @@ class Gates:
     proposed: dict[str, tuple[object, object]]  # key: (base value, branch value)
     branch: object  # the branch's own gates section
 
+    def branch_problems(self, metrics: list[str]) -> list[str]:
+        """What is wrong in the gates the branch changes: wrong now, and once merged."""
+        return problems(self.branch, metrics, "params.yaml of this branch") if self.proposed else []
+
 
 def gates_for(branch_params: object, base_params: object | None, base: str) -> Gates:
     """The gates in force for a branch whose params.yaml is ``branch_params``, against a base
@@ -210,6 +214,10 @@ def main() -> None:
     metrics = from_diff(repo.diffs(since, params=False)[0])
     gates = read_gates(args.params, since, args.base)
     failures = check(metrics, gates.applied, gates.where)
+    failures += gates.branch_problems([metric.name for metric in metrics])
+    if gates.proposed:
+        changed = ", ".join(f"gates.{key}" for key in gates.proposed)
+        print(f"gates: this branch changes {changed}; until it is merged, {gates.where}'s apply")
     for failure in failures:
         print(f"gate failed: {failure}")
     if failures:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError, run
+from ..params import SETTINGS, load_params
 from . import repo, report
 from .state import (
     AUTO_COMMIT_MESSAGE,
@@ -34,6 +35,7 @@ from .state import (
 # The full output of `dvc repro` and of the tests, kept for the CI artifact.
 REPRO_LOG = Path("repro.log")
 TESTS_LOG = Path("pytest.log")
+PARAMS = Path("params.yaml")
 # What `make lint` checks.
 LINT = (("ruff", "check", "."), ("ruff", "format", "--check", "."))
 # The tests have one core of their own (OpenMP on one thread); the stages' OpenMP threads share
@@ -123,6 +125,8 @@ def pr(
     done = None
     try:
         repo.require_revision(base)
+        # Every setting, whether or not a stage that reads it runs: a misspelt key stops here.
+        load_params(PARAMS, SETTINGS)
         documentation = repo.documentation_only(repo.merge_base(base))
         if documentation is None:
             # The tests read no output of the pipeline, so they run beside it (see TESTS_ENV).
@@ -151,6 +155,7 @@ def pr(
             done.save()
         report.write_stopped(base, str(error), done)
         raise
+    problems += state.gates_problems  # wrong in the gates the branch sets, whatever ran
     if done.reproduced:  # gates apply to metrics reproduced for this commit only
         for failure in state.failures:
             print(f"gate failed: {failure}")

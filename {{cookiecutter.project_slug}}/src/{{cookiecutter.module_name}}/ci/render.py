@@ -291,6 +291,14 @@ def gate_lines(pr: PullRequest) -> list[str]:
 def report(pr: PullRequest) -> str:
     """The whole report as markdown."""
     lines = [f"## Model report for `{pr.head}` against `{pr.base}` (`{pr.base_commit}`)", ""]
+    if pr.gates_problems:
+        lines += [
+            "❌ **The quality gates this pull request sets are not valid**: fix them in "
+            "params.yaml.",
+            "",
+            *[f"- {problem}" for problem in pr.gates_problems],
+            "",
+        ]
     lines += gate_lines(pr)
     if pr.gates_proposed:
         lines += [
@@ -301,7 +309,6 @@ def report(pr: PullRequest) -> str:
                 f"- `gates.{key}`: {shown(old)} → {shown(new)}"
                 for key, (old, new) in pr.gates_proposed.items()
             ],
-            *[f"- ⚠️ {problem}" for problem in pr.gates_problems],
             "",
         ]
     if pr.stale:

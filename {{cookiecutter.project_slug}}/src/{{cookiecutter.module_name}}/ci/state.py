@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import repo
-from .gate import Metric, check, from_diff, problems, read_gates, unchanged
+from .gate import Metric, check, from_diff, read_gates, unchanged
 
 # What `make ci-pr` did on its last commit, so that `make report` there shows the same.
 RUN_FILE = Path("ci-pr.json")
@@ -155,10 +155,6 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         for path in repo.plot_files()
     }
     gates = read_gates(params, since, base)
-    names = [metric.name for metric in metrics]
-    proposed_problems = (
-        problems(gates.branch, names, "params.yaml of this branch") if gates.proposed else []
-    )
     return PullRequest(
         head=repo.head(short=True),
         base=base,
@@ -172,7 +168,7 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         metrics=metrics,
         failures=check(metrics, gates.applied, gates.where),
         gates_proposed=gates.proposed,
-        gates_problems=proposed_problems,
+        gates_problems=gates.branch_problems([metric.name for metric in metrics]),
         params=params_diff,
         plots=plots,
     )
