@@ -154,9 +154,10 @@ def test_c_train_param_change_is_committed_with_auto_commit(loop):
     )
     assert remote_head.stdout.split()[0] == loop.sh("git rev-parse HEAD").stdout.strip()
     assert loop.sh("git status --porcelain").stdout == ""
-    # ...so the next run on that head is a no-op that passes.
+    # ...so the next run on that head is a no-op that passes, and says why nothing ran.
     again = loop.ci_pr()
     assert_passed_running_nothing(again)
+    assert "- No stage had to run: dvc.lock already holds this commit's results." in loop.report()
 
 
 def test_d_a_param_that_breaks_a_gate_fails_and_names_the_metric(loop):

@@ -275,6 +275,16 @@ def test_a_documentation_only_change_says_nothing_ran():
     assert "No parameter changed." in text
 
 
+def test_results_reproduced_before_the_run_are_not_called_unchanged():
+    settled = Run(commit="abc1234", stages={"prepare": "unchanged", "train": "unchanged"})
+    text = report(state("classification", run=settled))  # the model differs from the base's
+    assert "- No stage had to run: dvc.lock already holds this commit's results." in text
+    assert "Nothing in the pipeline changed" not in text
+    same = [Metric(metric.name, new=metric.new, old=metric.new) for metric in METRICS["regression"]]
+    text = report(state("regression", run=settled, model_changed=False, metrics=same))
+    assert "- Nothing in the pipeline changed: no stage ran." in text
+
+
 def test_proposed_gate_changes_are_shown_as_applying_once_merged():
     proposed = {"beat_baseline": (True, False), "minimum.roc_auc": (0.95, None)}
     problems = ["gates.minimun in params.yaml of this branch is not a gate: use minimum"]

@@ -232,7 +232,12 @@ def pipeline_lines(pr: PullRequest) -> list[str]:
             stages = [f"`{stage}`" for stage, done in pr.run.stages.items() if done == outcome]
             lines.append(f"- Stages {outcome}: {', '.join(stages) or 'none'}")
         if all(done == "unchanged" for done in pr.run.stages.values()) and not pr.run.errors:
-            lines.append("- Nothing in the pipeline changed: no stage ran.")
+            results = pr.data_changed or pr.model_changed
+            if results or any(metric.new != metric.old for metric in pr.metrics):
+                # Reproduced before this run (locally, or by an earlier run's commit).
+                lines.append("- No stage had to run: dvc.lock already holds this commit's results.")
+            else:
+                lines.append("- Nothing in the pipeline changed: no stage ran.")
     data = pr.data_changed
     lines.append(f"- Data: {'changed (' + ', '.join(data) + ')' if data else 'unchanged'}")
     lines.append(f"- Model: {'changed' if pr.model_changed else 'unchanged'}")
