@@ -580,6 +580,28 @@ def test_bad_dialect_settings(tmp_path, settings, message):
         read_raw(path, **settings)
 
 
+@pytest.mark.parametrize(
+    ("text", "separator", "field"),
+    [
+        ("size,y\n1,a\n", "x", "size,y"),
+        ("texture,y\n1,a\n", "x", "ture,y"),
+        ("a;b;y\n1;2;a\n", ",", "a;b;y"),
+    ],
+)
+def test_a_header_split_at_the_wrong_character_names_the_separator(
+    tmp_path, text, separator, field
+):
+    frame = read_raw(write_csv(tmp_path, text), separator=separator)
+    message = f"only '{field}', a field its separator did not split: set data\\.separator"
+    with pytest.raises(UserError, match=message):
+        validate(frame, task="classification", target="y")
+
+
+def test_a_name_inside_another_column_name_is_not_taken_for_a_separator_problem():
+    with pytest.raises(UserError, match=r"has no such column \(it has: a, y_rate\)"):
+        validate(pd.DataFrame({"a": [1], "y_rate": [2]}), task="classification", target="y")
+
+
 def test_a_column_named_twice(tmp_path):
     path = write_csv(tmp_path, "diagnosis,size,diagnosis\nyes,1,yes\nno,2,no\n")
     with pytest.raises(UserError, match=r"names column 'diagnosis' twice \(columns 1 and 3\)"):

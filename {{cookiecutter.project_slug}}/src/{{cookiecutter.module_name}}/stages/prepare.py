@@ -406,11 +406,22 @@ def value_error(name: str, kind: "Kind", found: Found, source: str) -> UserError
 def _check_columns(frame: pd.DataFrame, named: dict[str, list[str]], source: str) -> None:
     for param, columns in named.items():
         for column in columns:
-            if column not in frame.columns:
+            if column in frame.columns:
+                continue
+            missing = f"params.yaml names column '{column}' in {param}, but {source} has no such"
+            # The name inside a header field that holds a separator: split at another character.
+            unsplit = [
+                str(name)
+                for name in frame.columns
+                if column in str(name) and any(mark in str(name) for mark in SEPARATORS)
+            ]
+            if unsplit:
+                field = unsplit[0] if len(unsplit[0]) <= 60 else f"{unsplit[0][:57]}..."
                 raise UserError(
-                    f"params.yaml names column '{column}' in {param}, but {source} has no such "
-                    f"column (it has: {', '.join(map(str, frame.columns))})"
+                    f"{missing} column, only '{field}', a field its separator did not split: set "
+                    "data.separator to the character between the fields"
                 )
+            raise UserError(f"{missing} column (it has: {', '.join(map(str, frame.columns))})")
 
 
 def _check_unique_ids(frame: pd.DataFrame, id_column: str, source: str) -> None:
