@@ -11,6 +11,7 @@ from {{ cookiecutter.module_name }}.ci.repo import (
     documentation_only,
     lock_entries,
     remote_url,
+    require_revision,
     run,
 )
 from {{ cookiecutter.module_name }}.ci.state import (
@@ -20,6 +21,7 @@ from {{ cookiecutter.module_name }}.ci.state import (
     stage_outcomes,
     summary_failed,
 )
+from {{ cookiecutter.module_name }}.errors import UserError
 
 # Lines as `dvc repro --pull --allow-missing` prints them.
 LOG = """\
@@ -143,3 +145,12 @@ def test_the_remote_url_is_the_default_remote_s_with_local_settings_first(tmp_pa
     assert remote_url() == "s3://bucket/path"
     (tmp_path / ".dvc/config.local").write_text("['remote \"storage\"']\n    url = /mnt/dvc\n")
     assert remote_url() == "/mnt/dvc"
+
+
+def test_an_unknown_base_is_one_sentence_with_the_fix(repository):
+    require_revision("HEAD")  # known: nothing to say
+    with pytest.raises(UserError, match=r"has no remote 'origin': .* as BASE=main$"):
+        require_revision("origin/main")
+    subprocess.run(["git", "remote", "add", "origin", str(repository)], check=True)
+    with pytest.raises(UserError, match=r"not known here: fetch it \(`git fetch origin main`\)"):
+        require_revision("origin/main")

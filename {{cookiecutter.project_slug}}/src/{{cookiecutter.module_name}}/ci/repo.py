@@ -117,11 +117,20 @@ def head_subject() -> str:
 
 def require_revision(base: str) -> None:
     """Stop with the fix if ``base`` is not a commit known here (a shallow CI checkout)."""
-    if git("rev-parse", "--verify", "--quiet", base + "^{commit}") is None:
+    if git("rev-parse", "--verify", "--quiet", base + "^{commit}") is not None:
+        return
+    remote, _, branch = base.partition("/")
+    if branch and git("remote", "get-url", remote) is None:
+        # A new project, not yet pushed anywhere: its own branches are the bases there are.
         raise UserError(
-            f"the base revision '{base}' is not known here: fetch it (`git fetch origin main`), "
-            "or check out the whole history (GitHub: fetch-depth: 0; GitLab: GIT_DEPTH: 0)"
+            f"the base revision '{base}' is not known here, and this repository has no remote "
+            f"'{remote}': compare with a branch of its own instead, as BASE=main"
         )
+    fetch = f"git fetch {remote} {branch}" if branch else f"git fetch origin {base}"
+    raise UserError(
+        f"the base revision '{base}' is not known here: fetch it (`{fetch}`), or check out "
+        "the whole history (GitHub: fetch-depth: 0; GitLab: GIT_DEPTH: 0)"
+    )
 
 
 def merge_base(base: str) -> str:
