@@ -270,6 +270,8 @@ def test_a_stale_lock_gives_the_commands_that_fix_it():
 def test_a_documentation_only_change_says_nothing_ran():
     text = report(state("regression", run=None, documentation=["README.md"], params={}))
     assert "- Changed: `README.md`, documentation only." in text
+    nothing = report(state("regression", run=None, documentation=[], params={}))
+    assert "- Changed: no file against the base. Nothing a stage or a test reads" in nothing
     assert "- Nothing in the pipeline changed: no stage ran." in text
     assert "Tests:" not in text
     assert "No parameter changed." in text

@@ -221,10 +221,11 @@ def pipeline_lines(pr: PullRequest) -> list[str]:
     """Which stages ran, and whether the data and the model changed against the base."""
     lines = []
     if pr.documentation is not None:
-        names = ", ".join(f"`{name}`" for name in pr.documentation) or "no file"
+        names = ", ".join(f"`{name}`" for name in pr.documentation)
+        changed = f"{names}, documentation only" if names else "no file against the base"
         lines += [
-            f"- Changed: {names}, documentation only. Nothing a stage or a test reads differs "
-            "from the base, so the results and test outcomes are the base's: none re-ran.",
+            f"- Changed: {changed}. Nothing a stage or a test reads differs from the base, so "
+            "the results and test outcomes are the base's: none re-ran.",
             "- Nothing in the pipeline changed: no stage ran.",
         ]
     elif pr.run is not None:
