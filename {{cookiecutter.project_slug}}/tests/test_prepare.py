@@ -199,7 +199,7 @@ def test_repeats_and_groups_join_transitively():
 
 def test_missing_group_value(raw):
     frame = raw.assign(household=["h1", "h1", None, "h2", "h2", "h3", "h3", "h4"])
-    with pytest.raises(UserError, match=r"group column 'household' is empty on 1 rows.*line 4"):
+    with pytest.raises(UserError, match=r"group column 'household' is empty on 1 row of.*line 4"):
         validate(frame, task="classification", target="churned", group_column="household")
 
 
@@ -455,7 +455,7 @@ def test_a_third_value_in_a_yes_no_column(raw):
     with pytest.raises(
         UserError,
         match=r"column 'member'.*holds yes/no values but line 40 has "
-        r"'maybe' \(1 such values in all\).*categorical_columns",
+        r"'maybe' \(1 such value in all\).*categorical_columns",
     ):
         validate(frame, task="classification", target="churned")
     clean = validate(

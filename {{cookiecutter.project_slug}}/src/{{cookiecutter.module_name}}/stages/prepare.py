@@ -324,6 +324,11 @@ def _show(value) -> str:
     return repr(value.item() if hasattr(value, "item") else value)
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _names(columns) -> str:
     return ", ".join(f"'{name}'" for name in columns)
 
@@ -343,14 +348,14 @@ def repeated_id_error(id_column: str, value, lines: tuple[int, int], source: str
 
 def empty_group_error(group_column: str, found: Found, source: str) -> UserError:
     return UserError(
-        f"group column '{group_column}' is empty on {found.count} rows of {source} (first on line "
-        f"{line_of(found.position)}): fill them in"
+        f"group column '{group_column}' is empty on {_count(found.count, 'row')} of {source} "
+        f"(first on line {line_of(found.position)}): fill them in"
     )
 
 
 def empty_target_error(name: str, found: Found, source: str) -> UserError:
     return UserError(
-        f"target '{name}' is empty on {found.count} rows of {source} (first on line "
+        f"target '{name}' is empty on {_count(found.count, 'row')} of {source} (first on line "
         f"{line_of(found.position)}): fill in those values or remove the rows"
     )
 
@@ -358,8 +363,8 @@ def empty_target_error(name: str, found: Found, source: str) -> UserError:
 def target_not_number_error(name: str, found: Found, source: str) -> UserError:
     return UserError(
         f"target '{name}' in {source} must be numbers for regression, but line "
-        f"{line_of(found.position)} has {_show(found.value)} ({found.count} such values in all): "
-        "fix them, or choose a numeric column in data.target"
+        f"{line_of(found.position)} has {_show(found.value)} ({_count(found.count, 'such value')} "
+        "in all): fix them, or choose a numeric column in data.target"
     )
 
 
@@ -398,8 +403,8 @@ def value_error(name: str, kind: "Kind", found: Found, source: str) -> UserError
     such = "non-numeric" if kind.name == "number" else "such"
     return UserError(
         f"column '{name}' in {source} holds {what} but line {line_of(found.position)} has "
-        f"{_show(found.value)} ({found.count} {such} values in all): fix those values, or list "
-        f"'{name}' in data.categorical_columns to treat it as categories"
+        f"{_show(found.value)} ({_count(found.count, f'{such} value')} in all): fix those values, "
+        f"or list '{name}' in data.categorical_columns to treat it as categories"
     )
 
 
