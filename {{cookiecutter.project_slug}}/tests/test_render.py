@@ -137,6 +137,14 @@ def test_confusion_table_counts_actual_by_predicted_with_the_base_where_it_diffe
     ]
 
 
+def test_confusion_table_of_other_classes_than_the_base_has_no_brackets():
+    # The pull request that switches to other data: its classes are not the sample's.
+    new = PLOT_ROWS["classification"]["predictions.csv"]
+    old = rows(actual=["benign", "malignant"], predicted=["benign", "benign"])
+    assert confusion_table(old, new) == confusion_table([], new)
+    assert "benign" not in "".join(confusion_table(old, new))
+
+
 def test_residual_chart_shares_sum_to_one_per_series():
     residuals = PLOT_ROWS["regression"]["residuals.csv"]
     chart = residual_chart(residuals, residuals)

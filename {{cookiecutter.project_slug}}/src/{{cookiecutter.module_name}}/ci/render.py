@@ -148,6 +148,8 @@ def confusion_table(old: list[dict], new: list[dict]) -> list[str]:
         return result
 
     now, before = counts(new), counts(old)
+    if not {row["actual"] for row in new} & {row["actual"] for row in old}:
+        old, before = [], {}  # no class in common (other data): nothing to compare
     classes = sorted({label for pair in now.keys() | before.keys() for label in pair})
     lines = [
         "| actual ╲ predicted | " + " | ".join(f"`{label}`" for label in classes) + " |",
