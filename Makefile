@@ -6,44 +6,56 @@ SHELL := bash
 PYTHON ?= python3
 VENV ?= .venv
 BUILD ?= build
+# The dvc-ml-kit wheel that generated projects pin, found through the standard find-links settings
+# until it is on the public index (uv reads UV_FIND_LINKS, pip PIP_FIND_LINKS).
+WHEELS := $(abspath $(BUILD)/wheels)
+export UV_FIND_LINKS := $(WHEELS)
+export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(WHEELS))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 # DVC's usage analytics would try the network from every test run.
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup demo test test-fast test-slow lint bench lock clean
+.PHONY: help setup wheel demo test test-fast test-slow lint bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed ## Create .venv with the template's tools (uv installs them)
 
-$(VENV)/.installed: requirements-dev.txt
+# The package is installed editable, at the versions a generated project pins, for its own tests.
+$(VENV)/.installed: requirements-dev.txt dvc-ml-kit/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "error: $(PYTHON) is older than Python 3.11: run make with PYTHON=python3.11 or newer"; \
 	  exit 1; }
 	$(PYTHON) -m venv --clear $(VENV)
+	mkdir -p $(WHEELS)
 	python -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' requirements-dev.txt)"
-	uv pip install --quiet --compile-bytecode -r requirements-dev.txt
+	uv pip install --quiet --compile-bytecode -r requirements-dev.txt -e './dvc-ml-kit[dask]' \
+	  -c "{{cookiecutter.project_slug}}/requirements/base.txt"
 	@touch $@
 
-demo: setup ## Bake a project with the default answers into build/ and reproduce its pipeline
+wheel: setup ## Build the dvc-ml-kit wheel that generated projects install, into build/wheels
+	rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	uv build --quiet --wheel --out-dir $(WHEELS) dvc-ml-kit
+
+demo: wheel ## Bake a project with the default answers into build/ and reproduce its pipeline
 	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	cookiecutter --no-input --output-dir $(BUILD)/demo .
 	cd $(BUILD)/demo/churn-model && $(MAKE) --no-print-directory repro VENV=.venv
 
-test: setup ## Run the template's tests: fast (render every option) and slow (run the projects)
+test: wheel ## Run the template's and dvc-ml-kit's tests: fast (render, unit) and slow (run projects)
 	pytest
 
-test-fast: setup ## Only the fast tier
+test-fast: wheel ## Only the fast tier
 	pytest -m "not slow"
 
-test-slow: setup ## Only the slow tier
+test-slow: wheel ## Only the slow tier
 	pytest -m slow
 
 # The generated package's modules hold no Jinja (relative imports), so they are linted unrendered;
 # --config: the generated pyproject.toml beside them is a template, not TOML yet.
-LINTED := hooks tests bench "{{cookiecutter.project_slug}}/src"
+LINTED := hooks tests bench dvc-ml-kit "{{cookiecutter.project_slug}}/src"
 lint: setup ## Check the template's own Python, and the generated package's, with ruff
 	ruff check --config ruff.toml $(LINTED)
 	ruff format --check --config ruff.toml $(LINTED)
@@ -55,13 +67,13 @@ RUNS ?= 3
 CI_DATA ?= sample,1000000
 # PARTS: which parts to measure (ci, overhead, setup, scale, dask).
 PARTS ?= ci,overhead,setup,scale,dask
-bench: setup ## Benchmark a generated project (CI cost, overhead, set-up, scale): table + JSON
+bench: wheel ## Benchmark a generated project (CI cost, overhead, set-up, scale): table + JSON
 	python bench/bench.py --rows $(ROWS) --runs $(RUNS) --ci-data $(CI_DATA) --parts $(PARTS) \
 	  --out $(BUILD)/bench/results.json
 
 LOCK_COMMAND := uv pip compile --universal --python-version 3.11 --extra dev pyproject.toml -o requirements.txt
 # One pinned set per kind of remote (S3, GCS and Azure add DVC's plugin); the hook keeps one.
-lock: setup ## Re-pin the generated project's requirements from its pyproject.toml
+lock: wheel ## Re-pin the generated project's requirements from its pyproject.toml
 	rm -rf $(BUILD)/lock
 	for remote in none s3 gs azure; do \
 	  url=$$([ $$remote = none ] || echo $$remote://bucket); \
@@ -71,7 +83,11 @@ lock: setup ## Re-pin the generated project's requirements from its pyproject.to
 	    pyproject.toml -o requirements.txt); \
 	  cp $(BUILD)/lock/$$remote/churn-model/requirements.txt \
 	    "{{cookiecutter.project_slug}}/requirements/$${remote/none/base}.txt"; \
+	  dvc-ml-kit pins $(BUILD)/lock/$$remote/churn-model/requirements.txt $(BUILD)/lock/$$remote.pins >/dev/null; \
 	done
+	# The stages' deps: the same computing libraries whichever remote's plugin is installed.
+	for remote in s3 gs azure; do cmp $(BUILD)/lock/none.pins $(BUILD)/lock/$$remote.pins; done
+	cp $(BUILD)/lock/none.pins "{{cookiecutter.project_slug}}/pipeline-requirements.txt"
 
 clean: ## Remove .venv and build/
 	rm -rf $(VENV) $(BUILD)

@@ -11,17 +11,11 @@ import shlex
 from pathlib import Path
 
 import pytest
+from dvc_ml_kit.ci.gate import problems
+from dvc_ml_kit.contract import METRICS, PLOTS
+from dvc_ml_kit.params import SETTINGS, load_params, read_yaml
+from dvc_ml_kit.pins import pipeline_requirements
 
-from {{ cookiecutter.module_name }}.ci.gate import problems
-from {{ cookiecutter.module_name }}.contract import (
-    METRICS,
-    PLOTS,
-)
-from {{ cookiecutter.module_name }}.params import (
-    SETTINGS,
-    load_params,
-    read_yaml,
-)
 from {{ cookiecutter.module_name }}.stages import prepare
 
 ROOT = Path(__file__).parents[1]
@@ -127,9 +121,10 @@ def test_stage_deps_list_its_code(stage):
     sources = _imported_sources(f"{PACKAGE}.stages.{stage}")
     assert f"src/{PACKAGE}/stages/{stage}.py" in sources
     assert f"src/{PACKAGE}/stages/__init__.py" in sources
-    assert f"src/{PACKAGE}/errors.py" in sources
     assert f"src/{PACKAGE}/__init__.py" in sources
     assert sources <= deps, f"missing from deps: {sorted(sources - deps)}"
+    # dvc-ml-kit and the libraries that compute results, by their pinned versions.
+    assert "pipeline-requirements.txt" in deps
     for dep in deps:
         if dep.startswith("src/"):
             assert (ROOT / dep).is_file(), f"{dep} in deps does not exist"
@@ -153,6 +148,12 @@ def test_stage_cmd_paths_are_deps_or_outs(stage):
             for item in tracked
         )
         assert covered, f"{path} is in the command but not in deps, outs, metrics or plots"
+
+
+def test_the_stages_pinned_libraries_are_those_of_requirements_txt():
+    lock = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    written = (ROOT / "pipeline-requirements.txt").read_text(encoding="utf-8")
+    assert written == pipeline_requirements(lock), "run `make pins` after changing requirements.txt"
 
 
 def test_data_file_is_the_prepare_dependency():

@@ -6,26 +6,12 @@ request report read straight from Git. It imports nothing heavy, so it costs wel
 """
 
 import argparse
-import shutil
 from pathlib import Path
 
-from ..errors import UserError, run
+from dvc_ml_kit import run
+from dvc_ml_kit.pipeline.copy_evaluation import PARAMS, copy_results
 
-# This stage reads no parameters.
-PARAMS: tuple[str, ...] = ()
-
-
-def copy_results(evaluation: Path, metrics: Path, plots: Path) -> list[Path]:
-    """Copy ``evaluation/metrics.json`` to ``metrics`` and each plot CSV file to ``plots``."""
-    source = evaluation / "metrics.json"
-    if not source.is_file():
-        raise UserError(f"{source} does not exist: run `dvc repro evaluate` first")
-    metrics.parent.mkdir(parents=True, exist_ok=True)
-    plots.mkdir(parents=True, exist_ok=True)
-    written = [Path(shutil.copyfile(source, metrics))]
-    for table in sorted((evaluation / "plots").glob("*.csv")):
-        written.append(Path(shutil.copyfile(table, plots / table.name)))
-    return written
+__all__ = ["PARAMS", "main"]
 
 
 def main() -> None:

@@ -1,0 +1,225 @@
+"""Quality gates: is the model good enough, and no worse than on the base revision?
+
+``make gate`` (``dvc-ml-kit gate --base origin/main``) prints one line per failing
+metric and exits 1 if any gate fails. The gates are the ``gates`` section of params.yaml; which
+way each metric is better comes from the output contract.
+"""
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..contract import BASELINE, MODEL, lower_is_better
+from ..errors import UserError
+from ..params import parse_yaml, read_yaml
+from . import repo
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One model metric: its value now, on the base revision, and the baseline's value now."""
+
+    name: str
+    new: float | None
+    old: float | None = None
+    baseline: float | None = None
+
+    def worse_by(self) -> float | None:
+        """How much worse than on the base revision (negative when better), in its own units."""
+        if self.new is None or self.old is None:
+            return None
+        change = self.new - self.old
+        return change if lower_is_better(self.name) else -change
+
+
+def from_diff(diff: dict[str, dict]) -> list[Metric]:
+    """Metrics from ``dvc metrics diff --all`` of the metrics file (``{"model.x": {...}}``)."""
+    if not diff:
+        raise UserError(f"{repo.metrics_file()} has no metrics: run `dvc repro` first")
+    names = sorted({key.split(".", 1)[1] for key in diff if key.startswith(f"{MODEL}.")})
+    return [
+        Metric(
+            name=name,
+            new=diff[f"{MODEL}.{name}"].get("new"),
+            old=diff[f"{MODEL}.{name}"].get("old"),
+            baseline=diff.get(f"{BASELINE}.{name}", {}).get("new"),
+        )
+        for name in names
+    ]
+
+
+def unchanged(values: dict | None) -> list[Metric]:
+    """Metrics from a metrics file's content, equal on the base revision: for a change that
+    touches nothing they depend on, read without asking DVC for a diff."""
+    if values is None:
+        raise UserError(f"{repo.metrics_file()} does not exist: run `dvc repro` first")
+    model, baseline = values.get(MODEL) or {}, values.get(BASELINE) or {}
+    return [
+        Metric(name=name, new=value, old=value, baseline=baseline.get(name))
+        for name, value in sorted(model.items())
+    ]
+
+
+THRESHOLDS = ("minimum", "maximum", "max_drop")
+GATES = (*THRESHOLDS, "beat_baseline")
+
+
+def valid(section: str, limit: object) -> bool:
+    """Whether ``limit`` can be a threshold of ``section``: a number (not negative for a drop)."""
+    number = isinstance(limit, int | float) and not isinstance(limit, bool)
+    return number and (section != "max_drop" or limit >= 0)
+
+
+def problems(gates: object, metrics: list[str], where: str) -> list[str]:
+    """One sentence per thing wrong in a ``gates`` section: a missing section, an unknown key,
+    a value of the wrong type, a metric that does not exist."""
+    if gates is None:
+        return [f"{where} has no 'gates' section: add one (README.md, Quality gates)"]
+    if not isinstance(gates, dict):
+        return [f"gates in {where} is {gates!r}, but must be a mapping: {', '.join(GATES)}"]
+    found = []
+    for key, value in gates.items():
+        if key == "beat_baseline":
+            # true for every metric, or a list of the metrics that must beat the baseline.
+            if isinstance(value, list):
+                found += [
+                    f"gates.beat_baseline in {where} names '{name}', which is not a metric: "
+                    f"use one of {', '.join(sorted(metrics))}"
+                    for name in value
+                    if not isinstance(name, str) or name not in metrics
+                ]
+            elif not isinstance(value, bool):
+                found.append(
+                    f"gates.beat_baseline in {where} is {value!r}, but must be true, false or a "
+                    "list of metrics"
+                )
+        elif key not in THRESHOLDS:
+            found.append(f"gates.{key} in {where} is not a gate: use {', '.join(GATES)}")
+        elif value is not None and not isinstance(value, dict):
+            found.append(f"gates.{key} in {where} is {value!r}, but must map metrics to numbers")
+        else:
+            for name, limit in (value or {}).items():
+                if name not in metrics:
+                    found.append(
+                        f"gates.{key} in {where} names '{name}', which is not a metric: "
+                        f"use one of {', '.join(sorted(metrics))}"
+                    )
+                elif not valid(key, limit):
+                    kind = "a number of 0 or more" if key == "max_drop" else "a number"
+                    found.append(f"gates.{key}.{name} in {where} is {limit!r}, but must be {kind}")
+    return found
+
+
+def limits(gates: object, section: str) -> dict[str, float]:
+    """The valid thresholds of one section (:func:`problems` names the others)."""
+    values = gates.get(section) if isinstance(gates, dict) else None
+    if not isinstance(values, dict):
+        return {}
+    return {name: limit for name, limit in values.items() if valid(section, limit)}
+
+
+def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> list[str]:
+    """Return one sentence per failing gate, and per problem in the gates themselves; an empty
+    list means every gate passes."""
+    failures = problems(gates, [metric.name for metric in metrics], where)
+    minimums, maximums, drops = (limits(gates, section) for section in THRESHOLDS)
+    beat = gates.get("beat_baseline") if isinstance(gates, dict) else None
+    beaten = {metric.name for metric in metrics} if beat is True else set()
+    beaten |= {name for name in beat if isinstance(name, str)} if isinstance(beat, list) else set()
+    for metric in metrics:
+        if metric.new is None:
+            failures.append(f"{metric.name} has no value in this revision's metrics")
+            continue
+        minimum, maximum = minimums.get(metric.name), maximums.get(metric.name)
+        if minimum is not None and metric.new < minimum:
+            failures.append(f"{metric.name} is {metric.new:g}, below the minimum of {minimum:g}")
+        if maximum is not None and metric.new > maximum:
+            failures.append(f"{metric.name} is {metric.new:g}, above the maximum of {maximum:g}")
+        allowed, worse = drops.get(metric.name), metric.worse_by()
+        if allowed is not None and worse is not None and worse > allowed + 1e-12:
+            failures.append(
+                f"{metric.name} got worse by {worse:g} against the base ({metric.old:g} to "
+                f"{metric.new:g}), more than the {allowed:g} allowed"
+            )
+        if metric.name in beaten and metric.baseline is not None:
+            lower = lower_is_better(metric.name)
+            if metric.new >= metric.baseline if lower else metric.new <= metric.baseline:
+                failures.append(
+                    f"{metric.name} is {metric.new:g}, no better than the baseline's "
+                    f"{metric.baseline:g}"
+                )
+    return failures
+
+
+def flatten(gates: object) -> dict[str, object]:
+    """``{"minimum.roc_auc": 0.95, "beat_baseline": True, ...}`` of a gates section."""
+    if not isinstance(gates, dict):
+        return {} if gates is None else {"gates": gates}
+    flat = {}
+    for key, value in gates.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{name}": limit for name, limit in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class Gates:
+    """The gates a pull request is held to: the base revision's, so that a pull request cannot
+    lower its own; what the branch changes in them applies once it is merged."""
+
+    applied: object  # the gates section in force
+    where: str  # where it comes from, for the sentences
+    proposed: dict[str, tuple[object, object]]  # key: (base value, branch value)
+    branch: object  # the branch's own gates section
+
+    def branch_problems(self, metrics: list[str]) -> list[str]:
+        """What is wrong in the gates the branch changes: wrong now, and once merged."""
+        return problems(self.branch, metrics, "params.yaml of this branch") if self.proposed else []
+
+
+def gates_for(branch_params: object, base_params: object | None, base: str) -> Gates:
+    """The gates in force for a branch whose params.yaml is ``branch_params``, against a base
+    whose params.yaml is ``base_params`` (None when the base has none)."""
+    now = (branch_params or {}).get("gates") if isinstance(branch_params, dict) else None
+    if not isinstance(base_params, dict) or base_params.get("gates") is None:
+        return Gates(now, "params.yaml", {}, now)  # nothing to hold the branch to yet
+    old = base_params["gates"]
+    before, after = flatten(old), flatten(now)
+    proposed = {
+        key: (before.get(key), after.get(key))
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    }
+    return Gates(old, f"params.yaml on {base}", proposed, now)
+
+
+def read_gates(params: Path, base: str, shown: str) -> Gates:
+    """The gates in force for the workspace's ``params`` against the revision ``base``, which
+    the sentences call ``shown``."""
+    old = repo.file_at(base, params)
+    base_params = parse_yaml(old, f"{params} on {shown}") if old is not None else None
+    return gates_for(read_yaml(params), base_params, shown)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default=repo.DEFAULT_BASE, help="revision to compare against")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
+    args = parser.parse_args()
+    repo.require_revision(args.base)
+    since = repo.merge_base(args.base)
+    metrics = from_diff(repo.diffs(since, params=False)[0])
+    gates = read_gates(args.params, since, args.base)
+    failures = check(metrics, gates.applied, gates.where)
+    failures += gates.branch_problems([metric.name for metric in metrics])
+    if gates.proposed:
+        changed = ", ".join(f"gates.{key}" for key in gates.proposed)
+        print(f"gates: this branch changes {changed}; until it is merged, {gates.where}'s apply")
+    for failure in failures:
+        print(f"gate failed: {failure}")
+    if failures:
+        sys.exit(1)
+    print("gates: all pass")

@@ -1,0 +1,196 @@
+"""ci-publish: publish a new model version from main, as a command anyone can run locally.
+
+``make ci-publish`` (main only): reproduce (nothing should run), push everything to the DVC
+remote, check the remote holds every output, and if the model changed since the last version, tag
+the next version (GTO's ``model@vX.Y.Z``), build the bundle in dist/ and create a release with
+it: on GitHub with ``gh``, on GitLab through its API (the files go to the project's generic package
+registry, and the release links them).
+"""
+
+import argparse
+import json
+import pickle
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from ..errors import UserError
+from ..model import bundle
+from ..params import read_yaml
+from . import repo
+from .gitlab import GitLab
+
+ARTIFACT = repo.MODEL_ARTIFACT
+DIST = Path("dist")
+FIRST_VERSION = "v1.0.0"
+LIBRARIES = ["scikit-learn", "numpy", "pandas", "skops", "dvc", "gto"]
+# Where the repository is hosted, so where releases are made (the Makefile says which).
+HOSTS = ("github", "gitlab")
+
+
+def model_md5(lock_text: str | None) -> str | None:
+    return repo.lock_entries(lock_text).get(repo.artifact_path(ARTIFACT))
+
+
+def latest_version() -> str | None:
+    """The newest published version (``v1.2.0``), from GTO's tags; None before the first."""
+    tags = repo.quiet("git", "tag", "--list", f"{ARTIFACT}@v*", "--sort=-v:refname")
+    return tags.splitlines()[0].split("@", 1)[1] if tags else None
+
+
+def next_minor(version: str) -> str:
+    """The version after ``version`` (``v1.2.0`` -> ``v1.3.0``), as GTO's --bump-minor counts."""
+    major, minor, _ = version.removeprefix("v").split(".")
+    return f"v{major}.{int(minor) + 1}.0"
+
+
+def recorded_digest(tag: str) -> str | None:
+    """The bundle digest recorded in the message of the version tag ``tag``."""
+    return bundle.digest_in(repo.git("tag", "--list", "--format=%(contents)", tag) or "")
+
+
+def build_bundle(version: str) -> Path:
+    """Write dist/<artifact>-<version>/ from the workspace's model, params and metrics."""
+    params = read_yaml(Path("params.yaml"))
+    lock = Path("dvc.lock").read_text(encoding="utf-8")
+    data_path = params["data"]["file"]
+    with open(repo.artifact_path(ARTIFACT), "rb") as file:
+        model = pickle.load(file)
+    metrics = json.loads(repo.metrics_file().read_text(encoding="utf-8"))
+    info = {
+        "artifact": ARTIFACT,
+        "version": version,
+        "task": params["data"]["task"],
+        "target": params["data"]["target"],
+        "id_column": params["data"]["id_column"],
+        "categorical_columns": params["data"]["categorical_columns"] or [],
+        "features": bundle.features(model),
+        "revision": repo.quiet("git", "rev-parse", "HEAD"),
+        "data": {"path": data_path, "md5": repo.lock_entries(lock).get(data_path)},
+        "model_md5": model_md5(lock),
+        "params": {key: params[key] for key in ("prepare", "train")},
+        "python": platform.python_version(),
+        "libraries": {name: metadata.version(name) for name in LIBRARIES},
+    }
+    folder = DIST / f"{ARTIFACT}-{version}"
+    if folder.exists():
+        raise UserError(f"{folder} already exists: remove it and run again")
+    bundle.write_bundle(folder, model, info, bundle.model_card(info, metrics), metrics)
+    bundle.load_bundle(folder)  # what users will load must load
+    return folder
+
+
+def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
+    """The publish job on the default branch; returns the exit code."""
+    current = repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
+    if current != branch:
+        raise UserError(f"ci-publish runs on {branch} only, and this is '{current}'")
+    if repo.quiet("git", "status", "--porcelain", "--untracked-files=no"):
+        raise UserError("the working tree has uncommitted changes: commit or stash them first")
+    # Fetch every output; whatever the remote lacks (a fork's pull request could not push) is
+    # recomputed by repro, and the lock must not change: main's lock matches its code.
+    repo.sh("dvc", "pull", "--allow-missing")
+    repo.sh("dvc", "repro")
+    if repo.uncommitted_results():
+        raise UserError(
+            f"reproducing {branch} changed {', '.join(repo.uncommitted_results())}: its dvc.lock "
+            "does not match its code and parameters; fix that in a pull request (`make ci-pr`)"
+        )
+    repo.sh("dvc", "push", "--run-cache")
+    missing = json.loads(repo.quiet("dvc", "status", "--cloud", "--json") or "{}")
+    if missing:
+        raise UserError(f"the DVC remote still lacks {', '.join(sorted(missing))} after the push")
+    print("ci-publish: the DVC remote holds every output of dvc.lock")
+
+    latest = latest_version()
+    lock = Path("dvc.lock").read_text(encoding="utf-8")
+    published = latest and repo.quiet("git", "show", f"{ARTIFACT}@{latest}:dvc.lock")
+    if latest and model_md5(published) == model_md5(lock):
+        tag = f"{ARTIFACT}@{latest}"
+        if dry_run or release_exists(host, tag):
+            print(f"ci-publish: the model is the same as {tag}: nothing to publish")
+            return 0
+        # The tag exists without its release: a failed earlier run, or a local dry run whose
+        # tag never reached origin. Push the tag if origin lacks it, then make the release.
+        print(f"ci-publish: {tag} has no release yet: creating it")
+        folder = build_bundle(latest)
+        if recorded_digest(tag) != bundle.digest(folder):
+            raise UserError(
+                f"the bundle built now differs from the one {tag} records: remove the local tag "
+                f"(`git tag --delete {tag}`) if it was a dry run's, and run again"
+            )
+        if not repo.git("ls-remote", "--exit-code", "--tags", "origin", f"refs/tags/{tag}"):
+            repo.sh("git", "push", "origin", tag)
+        release(host, tag, folder)
+        return 0
+    version = FIRST_VERSION if latest is None else next_minor(latest)
+    tag = f"{ARTIFACT}@{version}"
+    # The bundle first: its digest goes into the tag's message, in Git, where a release
+    # cannot rewrite it; `predict --version` checks a downloaded bundle against it.
+    folder = build_bundle(version)
+    message = (
+        f"Publish {ARTIFACT} {version}: model md5 {model_md5(lock)}, "
+        f"bundle sha256 {bundle.digest(folder)}"
+    )
+    repo.sh("gto", "register", ARTIFACT, "HEAD", "--version", version, "-m", message)
+    if dry_run:
+        print(f"ci-publish: dry run: created {tag} locally (not pushed) and {folder}")
+        print(
+            f"ci-publish: a real run would now run: git push origin {tag}; "
+            f"{release_plan(host, tag, folder)}"
+        )
+        return 0
+    repo.sh("git", "push", "origin", tag)
+    release(host, tag, folder)
+    print(f"ci-publish: published {tag}")
+    return 0
+
+
+def release_command(tag: str, folder: Path) -> list[str]:
+    """The ``gh`` command that creates the GitHub release of ``tag`` with the bundle's files."""
+    files = sorted(str(path) for path in folder.iterdir())
+    notes = str(folder / bundle.CARD_FILE)
+    return ["gh", "release", "create", tag, *files, "--title", tag, "--notes-file", notes]
+
+
+def release_exists(host: str, tag: str) -> bool:
+    if host == "gitlab":
+        return GitLab.from_environment().release_exists(tag)
+    return repo.succeeds("gh", "release", "view", tag)
+
+
+def release_plan(host: str, tag: str, folder: Path) -> str:
+    """What :func:`release` would do, in one line."""
+    if host == "gitlab":
+        names = ", ".join(sorted(path.name for path in folder.iterdir()))
+        return f"upload {names} to the package registry and create the GitLab release {tag}"
+    return " ".join(release_command(tag, folder))
+
+
+def release(host: str, tag: str, folder: Path) -> None:
+    """The release of the pushed ``tag``, with the bundle's files and the model card as notes."""
+    if host != "gitlab":
+        repo.sh(*release_command(tag, folder))
+        return
+    api = GitLab.from_environment()
+    artifact, version = tag.split("@", 1)
+    links = {}
+    for path in sorted(folder.iterdir()):
+        print(f"ci-publish: uploading {path.name} to the package registry ({artifact} {version})")
+        links[path.name] = api.upload(artifact, version, path)
+    api.create_release(tag, (folder / bundle.CARD_FILE).read_text(encoding="utf-8"), links)
+    print(f"ci-publish: created the GitLab release {tag}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--dry-run", type=int, default=0, help="1: tag locally only, no push and no release"
+    )
+    parser.add_argument("--branch", default="main", help="the branch that publishes")
+    parser.add_argument(
+        "--platform", choices=HOSTS, default="github", help="where releases are made"
+    )
+    args = parser.parse_args()
+    sys.exit(publish(dry_run=bool(args.dry_run), branch=args.branch, host=args.platform))

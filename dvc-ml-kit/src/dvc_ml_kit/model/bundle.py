@@ -1,0 +1,224 @@
+"""The published model bundle: a model that loads without running code, with its card and checksums.
+
+A bundle is a folder: ``model.skops`` (skops format: loading it builds only allowed types and runs
+no pickled code), ``bundle.json`` (what the model is and where it came from), ``model_card.md``,
+``metrics.json`` and ``SHA256SUMS`` (``sha256sum -c SHA256SUMS`` checks it too).
+"""
+
+import hashlib
+import json
+import re
+import zipfile
+from pathlib import Path
+
+from ..contract import BASELINE, MODEL
+from ..errors import UserError
+
+MODEL_FILE = "model.skops"
+INFO_FILE = "bundle.json"
+CARD_FILE = "model_card.md"
+METRICS_FILE = "metrics.json"
+SUMS_FILE = "SHA256SUMS"
+# Types a published model may contain beyond those skops trusts by default (scikit-learn's
+# estimators, NumPy arrays, built-in containers). Anything else is refused, never built.
+# Gradient boosting with categorical features holds partial(check_array); skops lists the
+# function inside a partial on its own, so partial(os.system) is still refused as posix.system.
+# The model's first step is this package's ColumnKinds, and a model trained on Dask ends with
+# its BoostedTrees: plain text, lists and dicts inside.
+ALLOWED_TYPES = [
+    f"{__package__}.boosted.BoostedTrees",
+    f"{__package__}.columns.ColumnKinds",
+    "functools.partial",
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "sklearn.utils.validation.check_array",
+]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# How the model card names each kind of input column of ColumnKinds.
+KINDS = {"numeric": "number", "booleans": "yes/no", "dates": "date", "categorical": "category"}
+
+
+def features(model) -> list[dict[str, str]]:
+    """The raw columns the model reads, each with its kind, in the model's order."""
+    columns = model.named_steps["columns"]
+    return [
+        {"column": name, "kind": kind}
+        for attribute, kind in KINDS.items()
+        for name in getattr(columns, attribute)
+    ]
+
+
+def model_card(info: dict, metrics: dict) -> str:
+    """The model card: what the model is, where it came from, how it scores, how to use it."""
+    rows = [
+        f"| {name} | {value:.4g} | {metrics[BASELINE].get(name, float('nan')):.4g} |"
+        for name, value in metrics[MODEL].items()
+    ]
+    settings = json.dumps(info["params"], indent=2)
+    inputs = [f"| `{row['column']}` | {row['kind']} |" for row in info.get("features", [])]
+    libraries = ", ".join(f"{name} {version}" for name, version in info["libraries"].items())
+    return "\n".join(
+        [
+            f"# {info['artifact']} {info['version']}",
+            "",
+            f"A {info['task']} model of `{info['target']}`, built by this repository's pipeline.",
+            "",
+            f"- Code revision: `{info['revision']}`",
+            f"- Training data: `{info['data']['path']}` (md5 `{info['data']['md5']}`)",
+            f"- Model file in the DVC cache: md5 `{info['model_md5']}`",
+            f"- Python {info['python']}; {libraries}",
+            "",
+            "## Metrics (test split)",
+            "",
+            "| Metric | Model | Baseline |",
+            "| --- | ---: | ---: |",
+            *rows,
+            "",
+            "## Features",
+            "",
+            f"The model reads these {len(inputs)} columns of a row; it ignores any other column.",
+            "Category values shared by fewer than a few training rows were left out of the model.",
+            "",
+            "| Column | Kind |",
+            "| --- | --- |",
+            *inputs,
+            "",
+            "## Parameters",
+            "",
+            "```json",
+            settings,
+            "```",
+            "",
+            "## Use",
+            "",
+            "Download every file of the release into one folder, then:",
+            "",
+            "```sh",
+            "sha256sum -c SHA256SUMS",
+            "dvc-ml-kit predict <folder> rows.csv predictions.csv",
+            "```",
+            "",
+            "`predict` checks the checksums and the types in the model before loading it.",
+            "",
+        ]
+    )
+
+
+def write_bundle(folder: Path, model, info: dict, card: str, metrics: dict) -> list[Path]:
+    """Write a bundle for ``model`` into ``folder`` (created, must not exist); return its files."""
+    import skops.io
+
+    folder.mkdir(parents=True)
+    skops.io.dump(model, folder / MODEL_FILE)
+    (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    (folder / CARD_FILE).write_text(card, encoding="utf-8")
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    files = sorted(path for path in folder.iterdir())
+    sums = "".join(f"{sha256(path)}  {path.name}\n" for path in files)
+    (folder / SUMS_FILE).write_text(sums, encoding="utf-8")
+    return [*files, folder / SUMS_FILE]
+
+
+# One line of SHA256SUMS: a SHA-256 digest, then two spaces or " *" (sha256sum -b), then a name.
+SUMS_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
+# Keys bundle.json must hold for predict and the model card.
+INFO_KEYS = ("artifact", "version", "task")
+
+
+def digest(folder: Path) -> str:
+    """The bundle's digest: the SHA-256 of its SHA256SUMS, which pins every file in it."""
+    return sha256(folder / SUMS_FILE)
+
+
+def digest_in(message: str) -> str | None:
+    """The bundle digest a version tag's message records (``bundle sha256 <hex>``), if any."""
+    match = re.search(r"bundle sha256 ([0-9a-f]{64})", message)
+    return match[1] if match else None
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """``{file name: digest}`` of the bundle's SHA256SUMS; only plain names of files in the
+    bundle's own folder are accepted, so nothing outside it is ever read."""
+    sums_path = folder / SUMS_FILE
+    if not sums_path.is_file():
+        raise UserError(f"{folder} is not a model bundle: it has no {SUMS_FILE}")
+    listed = {}
+    for number, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
+        match = SUMS_LINE.fullmatch(line)
+        if not match:
+            raise UserError(
+                f"line {number} of {sums_path} is not '<sha256>  <file>': the bundle was altered"
+            )
+        digest, name = match.groups()
+        if name in (".", "..") or "/" in name or "\\" in name:
+            raise UserError(
+                f"{sums_path} lists '{name}', which is not a file of the bundle's own folder: "
+                "the bundle was altered, so nothing in it is read"
+            )
+        listed[name] = digest
+    return listed
+
+
+def verify(folder: Path) -> None:
+    """Check that ``folder`` holds exactly the files of SHA256SUMS, each with its checksum."""
+    listed = checksums(folder)
+    present = {path.name for path in folder.iterdir()} - {SUMS_FILE}
+    extra = sorted(present - listed.keys())
+    if extra:
+        raise UserError(f"{folder}/{extra[0]} is not listed in {SUMS_FILE}: the bundle was altered")
+    for name, digest in sorted(listed.items()):
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"{path} is missing: the bundle is incomplete, download it again")
+        if sha256(path) != digest:
+            raise UserError(
+                f"{path} does not match its checksum in {SUMS_FILE}: the bundle was altered or "
+                "damaged, so it is not loaded; download it again"
+            )
+
+
+def read_info(folder: Path) -> dict:
+    """bundle.json, checked to hold what predict needs."""
+    path = folder / INFO_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(
+            f"{path} is not a readable JSON file ({error}): the bundle is damaged"
+        ) from None
+    missing = [key for key in INFO_KEYS if not isinstance(info, dict) or key not in info]
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(missing)}: the bundle is incomplete")
+    return info
+
+
+def load_bundle(folder: Path):
+    """Verify the bundle in ``folder`` and return ``(model, info)``; refuse anything unexpected."""
+    import skops.io
+
+    verify(folder)
+    model_path = folder / MODEL_FILE
+    try:
+        found = skops.io.get_untrusted_types(file=model_path)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:  # skops' readers
+        raise UserError(
+            f"{model_path} is not a skops model file ({type(error).__name__}): it is not loaded"
+        ) from None
+    unexpected = sorted(set(found) - set(ALLOWED_TYPES))
+    if unexpected:
+        raise UserError(
+            f"{model_path} contains types that a published model may not hold "
+            f"({', '.join(unexpected)}), so it is not loaded"
+        )
+    # The types first: a model that may not be loaded is refused whatever bundle.json says.
+    return skops.io.load(model_path, trusted=ALLOWED_TYPES), read_info(folder)

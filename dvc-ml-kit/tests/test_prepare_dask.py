@@ -1,0 +1,269 @@
+"""prepare on the Dask engine: the local engine's sentences for the same file read in several
+partitions, a split that keeps repeats and groups together, and the local engine's columns."""
+
+from pathlib import Path
+
+import dask
+import fsspec
+import numpy as np
+import pandas as pd
+import pytest
+
+from dvc_ml_kit.cluster import (
+    prepare as cluster_prepare,
+)
+from dvc_ml_kit.cluster.prepare import (
+    prepare_dask,
+)
+from dvc_ml_kit.errors import (
+    UserError,
+)
+from dvc_ml_kit.pipeline.prepare import (
+    prepare,
+    remove_output,
+    summary,
+)
+
+ROWS = 240
+# About 10 kB of CSV in blocks of 3 kB: four partitions, the problems below in the last ones.
+BLOCKSIZE = 3000
+LATE = 180
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Dask's synchronous scheduler: the same tasks in this process, without a cluster's start-up
+    and messages (the template's own tests run the stage on a real cluster)."""
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+@pytest.fixture
+def small_sample(monkeypatch):
+    """Kinds decided on the first 60 rows, in the first partition: the problems lie beyond."""
+    monkeypatch.setattr(cluster_prepare, "SAMPLE_ROWS", 60)
+
+
+def settings(**changes) -> dict[str, object]:
+    """The stage's params for the frames of ``raw()``; ``changes`` by the key after the dot."""
+    params = {
+        "data.task": "classification",
+        "data.target": "churned",
+        "data.id_column": None,
+        "data.group_column": None,
+        "data.drop_columns": [],
+        "data.categorical_columns": [],
+        "data.keep_columns": [],
+        "data.separator": None,
+        "data.decimal": None,
+        "data.encoding": None,
+        "compute.engine": "dask",
+        "compute.store": None,
+        "prepare.test_size": 0.2,
+        "prepare.seed": 42,
+        "prepare.min_test_rows_per_class": 5,
+    }
+    for name, value in changes.items():
+        [key] = [key for key in params if key.endswith(f".{name}")]
+        params[key] = value
+    return params
+
+
+def raw(rows: int = ROWS, seed: int = 0) -> pd.DataFrame:
+    """Raw rows of every kind: a sequential id, numbers with gaps, yes/no, dates, categories."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer": np.arange(1, rows + 1),
+            "age": rng.integers(18, 90, rows).astype(str),
+            "income": np.where(rng.random(rows) < 0.1, "", rng.normal(50, 10, rows).round(2)),
+            "member": rng.choice(["yes", "no"], rows),
+            "signup": pd.Series(pd.date_range("2020-01-01", periods=rows, freq="D")).astype(str),
+            "plan": rng.choice(["basic", "pro", "team"], rows),
+            "churned": rng.choice(["yes", "no"], rows, p=[0.3, 0.7]),
+        }
+    )
+
+
+def write(frame: pd.DataFrame, folder: Path) -> Path:
+    path = folder / "raw.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def local_error(path: Path, params: dict) -> str:
+    with pytest.raises(UserError) as error:
+        prepare(path, params)
+    return str(error.value)
+
+
+def dask_run(path: Path | str, params: dict, folder: Path) -> list[str]:
+    return prepare_dask(
+        path, folder / "train.parquet", folder / "test.parquet", params, blocksize=BLOCKSIZE
+    )
+
+
+def dask_error(path: Path, params: dict, folder: Path) -> str:
+    with pytest.raises(UserError) as error:
+        dask_run(path, params, folder)
+    assert not (folder / "train.parquet").exists(), "a failed run leaves no split behind"
+    return str(error.value)
+
+
+def _set(frame: pd.DataFrame, column: str, rows, value) -> pd.DataFrame:
+    frame = frame.copy()
+    frame[column] = frame[column].astype(object)
+    frame.loc[rows, column] = value
+    return frame
+
+
+# Problems in the later partitions; each engine must say the same sentence about them.
+BAD = {
+    "typos in a number column": (lambda f: _set(f, "age", [LATE, LATE + 50], "abc"), {}),
+    "a stray yes/no value": (lambda f: _set(f, "member", [LATE + 20], "maybe"), {}),
+    "a stray date": (lambda f: _set(f, "signup", [LATE + 5, 230], "soon"), {}),
+    "empty target values": (lambda f: _set(f, "churned", [LATE, 239], None), {}),
+    "a class of one row": (lambda f: _set(f, "churned", [LATE + 7], "perhaps"), {}),
+    "a single class": (lambda f: f.assign(churned="yes"), {}),
+    "a decimal target": (
+        lambda f: f.assign(churned=np.arange(len(f)) % 3).pipe(_set, "churned", [LATE], 1.5),
+        {},
+    ),
+    "text in a regression target": (
+        lambda f: f.assign(churned=np.arange(len(f)) * 0.5).pipe(_set, "churned", [LATE], "n/a"),
+        {"task": "regression"},
+    ),
+    "repeated ids": (lambda f: _set(f, "customer", [LATE], 3), {"id_column": "customer"}),
+    "empty group values": (
+        lambda f: _set(f.assign(team=np.arange(len(f)) // 4), "team", [LATE + 1, 220], None),
+        {"group_column": "team"},
+    ),
+    "a column empty in every row": (lambda f: f.assign(notes=""), {}),
+    "a typo in a column read as numbers": (lambda f: _set(f, "income", [LATE], "n.a."), {}),
+}
+
+
+@pytest.mark.parametrize("problem", sorted(BAD))
+def test_dask_says_what_local_says(client, small_sample, tmp_path, problem):
+    change, params = BAD[problem]
+    path = write(change(raw()), tmp_path)
+    params = settings(**params)
+    assert dask_error(path, params, tmp_path) == local_error(path, params)
+
+
+def test_a_malformed_line_is_placed_in_the_whole_file(client, small_sample, tmp_path):
+    path = write(raw(), tmp_path)
+    lines = path.read_text().splitlines()
+    lines[LATE] += ",extra"
+    path.write_text("\n".join(lines) + "\n")
+    params = settings()
+    assert dask_error(path, params, tmp_path) == local_error(path, params)
+
+
+def test_too_few_test_rows_of_a_class(client, tmp_path):
+    path = write(raw(), tmp_path)
+    message = dask_error(path, settings(min_test_rows_per_class=500), tmp_path)
+    assert "has too few rows for the test split" in message
+    assert "(prepare.min_test_rows_per_class)" in message
+
+
+def _sides(folder: Path) -> pd.DataFrame:
+    train = pd.read_parquet(folder / "train.parquet")
+    return pd.concat([train.assign(side="train"), pd.read_parquet(folder / "test.parquet")])
+
+
+def test_repeated_rows_stay_on_one_side(client, tmp_path):
+    frame = raw(600).assign(x=np.arange(600) + 0.5)  # x: a feature that tells rows apart
+    frame = pd.concat([frame, frame.iloc[:100]], ignore_index=True)
+    frame["customer"] = np.arange(len(frame))  # left out as an id: the repeats differ only there
+    lines = dask_run(write(frame, tmp_path), settings(), tmp_path)
+    sides = _sides(tmp_path).fillna({"side": "test"})
+    assert len(sides) == len(frame)
+    assert 0.14 < (sides["side"] == "test").mean() < 0.26
+    assert (sides.groupby("x")["side"].nunique() == 1).all()
+    assert "100 rows repeat the features of another row" in lines[-2]
+
+
+def test_groups_stay_on_one_side(client, tmp_path):
+    frame = raw(600).assign(x=np.arange(600) + 0.5, team=np.arange(600) % 150)
+    lines = dask_run(write(frame, tmp_path), settings(group_column="team"), tmp_path)
+    sides = _sides(tmp_path).fillna({"side": "test"})
+    sides["team"] = ((sides["x"] - 0.5) % 150).astype(int)
+    assert (sides.groupby("team")["side"].nunique() == 1).all()
+    assert 0.1 < (sides["side"] == "test").mean() < 0.3  # 150 groups: a coarser share
+    assert lines[-2].startswith("150 groups of data.group_column")
+
+
+def test_split_is_deterministic_and_seeded(client, tmp_path):
+    path = write(raw(), tmp_path)
+    outputs = []
+    for run, seed in ((1, 42), (2, 42), (3, 7)):
+        folder = tmp_path / str(run)
+        dask_run(path, settings(seed=seed), folder)
+        files = sorted((folder / "test.parquet").iterdir())
+        outputs.append([(file.name, file.read_bytes()) for file in files])
+    assert outputs[0] == outputs[1]
+    assert outputs[0] != outputs[2]
+
+
+def test_columns_and_lines_are_the_local_engines(client, tmp_path):
+    path = write(raw().assign(note=[f"free text {i}" for i in range(ROWS)]), tmp_path)
+    params = settings()
+    lines = dask_run(path, params, tmp_path)
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    checked, repeated, local_train, local_test = prepare(path, params)
+    assert train.dtypes.to_dict() == local_train.dtypes.to_dict()
+    assert list(train.columns) == list(local_train.columns)
+    # The notes (an id, free text, a date column) and the count of features are the same.
+    features = checked.frame.shape[1] - 1
+    expected = summary(checked.notes, repeated, None, len(local_train), len(local_test), features)
+    assert lines[:-1] == expected[:-1]
+    assert lines[-1].endswith(f" {features} features")
+
+
+def test_parquet_input_splits_as_its_csv(client, tmp_path):
+    frame = raw()
+    path = write(frame, tmp_path)
+    dask_run(path, settings(), tmp_path / "csv")
+    folder = tmp_path / "raw.parquet"
+    pd.read_csv(path).to_parquet(folder)
+    dask_run(folder, settings(), tmp_path / "parquet")
+    from_csv = pd.read_parquet(tmp_path / "csv" / "test.parquet")
+    from_parquet = pd.read_parquet(tmp_path / "parquet" / "test.parquet")
+    pd.testing.assert_frame_equal(from_csv, from_parquet)
+    # The local engine reads Parquet too.
+    local_csv, local_parquet = prepare(path, settings()), prepare(folder, settings())
+    pd.testing.assert_frame_equal(local_csv[2], local_parquet[2])
+
+
+def test_a_url_is_read_through_fsspec(client, tmp_path):
+    path = write(raw(), tmp_path)
+    dask_run(path, settings(), tmp_path / "file")
+    with fsspec.open("memory://raw.csv", "wb") as file:  # as s3://... would be, in memory
+        file.write(path.read_bytes())
+    dask_run("memory://raw.csv", settings(), tmp_path / "url")
+    for side in ("train", "test"):
+        from_file = pd.read_parquet(tmp_path / "file" / f"{side}.parquet")
+        pd.testing.assert_frame_equal(
+            from_file, pd.read_parquet(tmp_path / "url" / f"{side}.parquet")
+        )
+
+
+def test_a_target_of_numbers_then_text_is_refused(client, small_sample, tmp_path):
+    frame = raw().assign(churned=np.arange(ROWS) % 2).pipe(_set, "churned", [LATE, LATE + 9], "x")
+    message = dask_error(write(frame, tmp_path), settings(), tmp_path)
+    assert f"holds numbers in its first rows, but line {LATE + 2} has 'x' (2 such" in message
+
+
+def test_either_engine_writes_over_the_others_output(tmp_path):
+    """A folder of parts (this engine's) or one file (the local engine's): switching engines
+    replaces one with the other."""
+    folder = tmp_path / "train.parquet"
+    folder.mkdir()
+    (folder / "part.0.parquet").write_bytes(b"parts")
+    remove_output(folder)
+    assert not folder.exists()
+    folder.write_bytes(b"one file")
+    remove_output(folder)
+    assert not folder.exists()
+    remove_output(folder)  # nothing there: nothing to do
