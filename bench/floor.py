@@ -1,9 +1,10 @@
 """The floor for the scale benchmark: the pipeline's essential work in one process, without DVC.
 
 ``python floor.py PACKAGE RAW.csv --params params.yaml`` reads the CSV, makes the same seeded
-split, fits the project's own Pipeline (``PACKAGE.stages.train``) and computes the test metrics
-with the project's own ``scores`` (one ``predict_proba``): no validation, no files between stages,
-no baseline, no plots. Runs in a generated project's environment; prints the metrics as JSON.
+split, fits the project's Pipeline (dvc-ml-kit's ``build_pipeline`` with the project's
+``PACKAGE.models``) and computes the test metrics with dvc-ml-kit's ``scores`` (one
+``predict_proba``): no validation, no files between stages, no baseline, no plots. Runs in a
+generated project's environment; prints the metrics as JSON.
 """
 
 import argparse
@@ -21,9 +22,11 @@ def main() -> None:
     parser.add_argument("raw", type=Path, help="raw CSV file (binary classification)")
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     args = parser.parse_args()
-    params = importlib.import_module(f"{args.package}.params").read_yaml(args.params)
-    train = importlib.import_module(f"{args.package}.stages.train")
-    evaluate = importlib.import_module(f"{args.package}.stages.evaluate")
+    from dvc_ml_kit.params import read_yaml
+    from dvc_ml_kit.pipeline import evaluate, train
+
+    params = read_yaml(args.params)
+    models = importlib.import_module(f"{args.package}.models")
     target, name = params["data"]["target"], params["train"]["estimator"]
 
     frame = pd.read_csv(args.raw)
@@ -35,7 +38,11 @@ def main() -> None:
     )
     features = train_split.drop(columns=[target])
     estimator = train.make_estimator(
-        "classification", name, params["train"]["hyperparameters"][name], params["train"]["seed"]
+        "classification",
+        name,
+        params["train"]["hyperparameters"][name],
+        params["train"]["seed"],
+        estimators=models.ESTIMATORS,
     )
     model = train.build_pipeline(features, estimator).fit(features, train_split[target])
 

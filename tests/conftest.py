@@ -159,7 +159,7 @@ def expected_files(module: str, task: str, *, set_up: bool, platform: str = "git
     """The exact set of a baked project's files: those it commits after the hook's full set-up,
     or those on disk after a bake without Git and DVC (no DVC files; the sample data itself)."""
     package = rendered_files("src", module, "*.py")
-    assert {"prepare.py", "train.py", "evaluate.py", "copy_evaluation.py", "report.py"} <= {
+    assert {"prepare.py", "train.py", "evaluate.py", "copy_evaluation.py", "models.py"} <= {
         Path(name).name for name in package
     }
     sample = f"data/raw/{SAMPLE[task]}"
@@ -172,6 +172,7 @@ def expected_files(module: str, task: str, *, set_up: bool, platform: str = "git
         "data/raw/.gitignore",
         "dvc.yaml",
         "params.yaml",
+        "pipeline-requirements.txt",
         "pyproject.toml",
         "requirements.txt",
         *CI_FILES[platform],

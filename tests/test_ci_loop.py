@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 SLUG = "churn-model"
 MODULE = "churn_model"
 LEARNING_RATE = "learning_rate: 0.1"
-FEW_TESTS = "tests/test_params.py"
+FEW_TESTS = "tests/test_pipeline.py"
 
 
 @dataclass
@@ -295,7 +295,7 @@ def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_n
     digest = run("sha256sum", "SHA256SUMS", cwd=bundle).stdout.split()[0]
     assert f"bundle sha256 {digest}" in message
     scored = loop.sh(
-        f"python -m {MODULE}.model.predict dist/model-v1.1.0 "
+        "dvc-ml-kit predict dist/model-v1.1.0 "
         "data/raw/breast_cancer.csv predictions.csv"
     )
     assert "scored 569 rows with model v1.1.0" in scored.stdout
@@ -315,7 +315,7 @@ def test_a_tampered_bundle_is_refused(loop, tmp_path):
     with open(copy / "model.skops", "ab") as file:
         file.write(b"\0")
     result = loop.sh(
-        f"python -m {MODULE}.model.predict {copy} data/raw/breast_cancer.csv out.csv", check=False
+        f"dvc-ml-kit predict {copy} data/raw/breast_cancer.csv out.csv", check=False
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
@@ -325,7 +325,7 @@ def test_a_tampered_bundle_is_refused(loop, tmp_path):
 
 
 def test_a_bundle_is_checked_against_the_version_its_tag_records(loop, tmp_path):
-    predict = f"python -m {MODULE}.model.predict"
+    predict = "dvc-ml-kit predict"
     data = "data/raw/breast_cancer.csv"
     scored = loop.sh(f"{predict} dist/model-v1.1.0 {data} out.csv --version model@v1.1.0")
     assert "scored 569 rows" in scored.stdout
@@ -352,7 +352,7 @@ def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
         "python -c 'import os, sys, pathlib; "
         "from sklearn.pipeline import make_pipeline; "
         "from sklearn.preprocessing import FunctionTransformer; "
-        f"from {MODULE}.model.bundle import write_bundle; "
+        "from dvc_ml_kit.model.bundle import write_bundle; "
         "write_bundle(pathlib.Path(sys.argv[1]), make_pipeline(FunctionTransformer(os.system)), "
         '{}, "card", {})\' ' + str(evil)
     )
@@ -360,7 +360,7 @@ def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
         "sha256sum", "-c", "SHA256SUMS", cwd=evil
     )  # the checksums are right: only the type is wrong
     result = loop.sh(
-        f"python -m {MODULE}.model.predict {evil} data/raw/breast_cancer.csv out.csv", check=False
+        f"dvc-ml-kit predict {evil} data/raw/breast_cancer.csv out.csv", check=False
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

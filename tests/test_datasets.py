@@ -25,7 +25,6 @@ from conftest import TOOLS, activated, bake, run
 pytestmark = pytest.mark.slow
 # The task's main metric, as the generated contract.py names it.
 MAIN_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
-MODULE = "churn_model"
 # The data section a case starts from: every setting back to its default.
 DEFAULT_DATA = {
     "id_column": None,
@@ -254,10 +253,10 @@ def test_public_dataset_reproduces_and_beats_the_baseline(name, tmp_path_factory
 
     # The published bundle, as `make ci-publish` builds it, scores the raw CSV.
     project.sh("rm -rf dist")
-    build = f"from {MODULE}.ci.publish import build_bundle; print(build_bundle('v1.0.0'))"
+    build = "from dvc_ml_kit.ci.publish import build_bundle; print(build_bundle('v1.0.0'))"
     bundle = project.sh(f'python -c "{build}"').stdout.strip()
     project.sh(
-        f"python -m {MODULE}.model.predict {bundle} {raw} predictions.csv {case.predict_options}"
+        f"dvc-ml-kit predict {bundle} {raw} predictions.csv {case.predict_options}"
     )
     predictions = pd.read_csv(project.path / "predictions.csv")
     assert len(predictions) == len(frame)

@@ -400,7 +400,7 @@ def test_regression_pull_request_report(regression):
         regression.sh("git commit -q -am 'Slower learning'")
         # The whole suite ran in test_project_tests_and_lint_pass: one small file is enough here.
         result = regression.sh(
-            "PYTEST_ADDOPTS=tests/test_params.py make ci-pr BASE=main TRUSTED=0", check=False
+            "PYTEST_ADDOPTS=tests/test_pipeline.py make ci-pr BASE=main TRUSTED=0", check=False
         )
         assert result.returncode != 0  # the reproduced lock is not committed
         report = (regression.path / "report.md").read_text()
