@@ -38,11 +38,13 @@ $(VENV)/.installed: requirements-dev.txt dvc-ml-kit/pyproject.toml
 wheel: setup ## Build the dvc-ml-kit wheel that generated projects install, into build/wheels
 	rm -rf $(WHEELS) && mkdir -p $(WHEELS)
 	uv build --quiet --wheel --out-dir $(WHEELS) dvc-ml-kit
+	@# uv would keep installing its cached copy of an earlier build of the same version.
+	uv cache clean --quiet dvc-ml-kit
 
 demo: wheel ## Bake a project with the default answers into build/ and reproduce its pipeline
 	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	cookiecutter --no-input --output-dir $(BUILD)/demo .
-	cd $(BUILD)/demo/churn-model && $(MAKE) --no-print-directory repro VENV=.venv
+	cd $(BUILD)/demo/diagnosis-model && $(MAKE) --no-print-directory repro VENV=.venv
 
 test: wheel ## Run the template's and dvc-ml-kit's tests: fast (render, unit) and slow (run projects)
 	pytest
@@ -78,12 +80,12 @@ lock: wheel ## Re-pin the generated project's requirements from its pyproject.to
 	for remote in none s3 gs azure; do \
 	  url=$$([ $$remote = none ] || echo $$remote://bucket); \
 	  cookiecutter --no-input --output-dir $(BUILD)/lock/$$remote . dvc_remote=$$remote dvc_remote_url=$$url >/dev/null; \
-	  (cd $(BUILD)/lock/$$remote/churn-model && uv pip compile --quiet --universal \
+	  (cd $(BUILD)/lock/$$remote/diagnosis-model && uv pip compile --quiet --universal \
 	    --python-version 3.11 --extra dev --custom-compile-command "$(LOCK_COMMAND)" \
 	    pyproject.toml -o requirements.txt); \
-	  cp $(BUILD)/lock/$$remote/churn-model/requirements.txt \
+	  cp $(BUILD)/lock/$$remote/diagnosis-model/requirements.txt \
 	    "{{cookiecutter.project_slug}}/requirements/$${remote/none/base}.txt"; \
-	  dvc-ml-kit pins $(BUILD)/lock/$$remote/churn-model/requirements.txt $(BUILD)/lock/$$remote.pins >/dev/null; \
+	  dvc-ml-kit pins $(BUILD)/lock/$$remote/diagnosis-model/requirements.txt $(BUILD)/lock/$$remote.pins >/dev/null; \
 	done
 	# The stages' deps: the same computing libraries whichever remote's plugin is installed.
 	for remote in s3 gs azure; do cmp $(BUILD)/lock/none.pins $(BUILD)/lock/$$remote.pins; done

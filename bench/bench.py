@@ -38,7 +38,7 @@ from cookiecutter.main import cookiecutter
 
 BENCH = Path(__file__).resolve().parent
 TEMPLATE = BENCH.parent
-SLUG, PACKAGE = "churn-model", "churn_model"
+SLUG, PACKAGE = "diagnosis-model", "diagnosis_model"
 RAW = "data/raw/breast_cancer.csv"
 SYNTHETIC = "data/raw/synthetic.csv"
 SYNTHETIC_PARAMS = {RAW: SYNTHETIC, "target: diagnosis": "target: target"}

@@ -15,7 +15,7 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 PROJECT_TEMPLATE = TEMPLATE / "{{cookiecutter.project_slug}}"
 # The template's own tools (ruff, dvc, uv) sit beside the Python running the tests.
 TOOLS = Path(sys.executable).parent
-DEFAULT_SLUG = "churn-model"
+DEFAULT_SLUG = "diagnosis-model"
 SAMPLE = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
 # Set to 1, the post-generation hook leaves Git and DVC out (the README's Tests section).
 SKIP_GIT_DVC = "COOKIECUTTER_DVC_CML_SKIP_GIT_DVC"

@@ -489,7 +489,7 @@ def test_f_a_fork_pull_request_reports_in_the_summary_without_secrets(project, a
     project.sh("git add tests && git commit -q -m 'A test from a fork'")
     # A fork's commits reach the repository only as the pull request's ref.
     project.sh("git push -q origin HEAD:refs/pull/4/head")
-    event = pull_request(project, 4, "fork", head_repository="someone/churn-model")
+    event = pull_request(project, 4, "fork", head_repository="someone/diagnosis-model")
     # GitHub gives a fork's run no secrets.
     job = actions_runner.run("fork", "pull-request.yml", "pull_request", event)
     assert job.result == "success", job.stdout

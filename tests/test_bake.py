@@ -62,7 +62,7 @@ def baked(request, projects) -> tuple[Path, dict[str, str]]:
 def test_exact_file_set(baked):
     project, answers = baked
     expected = expected_files(
-        "churn_model", answers["task"], set_up=False, platform=answers["ci_platform"]
+        "diagnosis_model", answers["task"], set_up=False, platform=answers["ci_platform"]
     )
     assert files_on_disk(project) == expected
 

@@ -17,8 +17,8 @@ import pytest
 from conftest import TOOLS, Loop, bake, run
 
 pytestmark = pytest.mark.slow
-SLUG = "churn-model"
-MODULE = "churn_model"
+SLUG = "diagnosis-model"
+MODULE = "diagnosis_model"
 LEARNING_RATE = "learning_rate: 0.1"
 FEW_TESTS = "tests/test_pipeline.py"
 
@@ -295,8 +295,7 @@ def test_merging_a_new_model_publishes_the_next_version_and_a_docs_change_does_n
     digest = run("sha256sum", "SHA256SUMS", cwd=bundle).stdout.split()[0]
     assert f"bundle sha256 {digest}" in message
     scored = loop.sh(
-        "dvc-ml-kit predict dist/model-v1.1.0 "
-        "data/raw/breast_cancer.csv predictions.csv"
+        "dvc-ml-kit predict dist/model-v1.1.0 data/raw/breast_cancer.csv predictions.csv"
     )
     assert "scored 569 rows with model v1.1.0" in scored.stdout
     header = (loop.path / "predictions.csv").read_text().splitlines()[0]
@@ -314,9 +313,7 @@ def test_a_tampered_bundle_is_refused(loop, tmp_path):
     run("cp", "-r", str(loop.path / "dist/model-v1.0.0"), str(copy), cwd=tmp_path)
     with open(copy / "model.skops", "ab") as file:
         file.write(b"\0")
-    result = loop.sh(
-        f"dvc-ml-kit predict {copy} data/raw/breast_cancer.csv out.csv", check=False
-    )
+    result = loop.sh(f"dvc-ml-kit predict {copy} data/raw/breast_cancer.csv out.csv", check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"error: {copy}/model.skops does not match its checksum in SHA256SUMS: the bundle was "
@@ -359,9 +356,7 @@ def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):
     run(
         "sha256sum", "-c", "SHA256SUMS", cwd=evil
     )  # the checksums are right: only the type is wrong
-    result = loop.sh(
-        f"dvc-ml-kit predict {evil} data/raw/breast_cancer.csv out.csv", check=False
-    )
+    result = loop.sh(f"dvc-ml-kit predict {evil} data/raw/breast_cancer.csv out.csv", check=False)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "posix.system" in result.stderr and "is not loaded" in result.stderr

@@ -163,7 +163,7 @@ def check_an_evaluation_change(loop: ClusterLoop, branch: str) -> None:
     would (an empty DVC cache, no outputs in the workspace): evaluate alone runs, on the cluster,
     on what the remote restores, and the gates pass."""
     loop.edit(
-        "src/churn_model/stages/evaluate.py",
+        "src/diagnosis_model/stages/evaluate.py",
         'if __name__ == "__main__":',
         '# A change to the evaluation code.\nif __name__ == "__main__":',
     )

@@ -255,9 +255,7 @@ def test_public_dataset_reproduces_and_beats_the_baseline(name, tmp_path_factory
     project.sh("rm -rf dist")
     build = "from dvc_ml_kit.ci.publish import build_bundle; print(build_bundle('v1.0.0'))"
     bundle = project.sh(f'python -c "{build}"').stdout.strip()
-    project.sh(
-        f"dvc-ml-kit predict {bundle} {raw} predictions.csv {case.predict_options}"
-    )
+    project.sh(f"dvc-ml-kit predict {bundle} {raw} predictions.csv {case.predict_options}")
     predictions = pd.read_csv(project.path / "predictions.csv")
     assert len(predictions) == len(frame)
     if case.task == "classification":

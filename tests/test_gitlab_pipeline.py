@@ -31,7 +31,7 @@ from object_store import CREDENTIALS, object_store
 pytestmark = pytest.mark.slow
 GITLAB_CI_LOCAL = "gitlab-ci-local@4.75.1"
 SERVER = "https://gitlab.example.com"
-PROJECT_PATH = "group/churn-model"
+PROJECT_PATH = "group/diagnosis-model"
 PROJECT_ID = "1217"
 API_TOKEN, PUSH_TOKEN = "glpat-tests-api-token", "glpat-tests-push-token"
 BUCKET = "ci-remote"
@@ -261,7 +261,7 @@ def project(tmp_path_factory, gitlab_ci_local, store, api) -> Project:
         root,
         ci_platform="gitlab",
         dvc_remote="s3",
-        dvc_remote_url=f"s3://{BUCKET}/churn-model",
+        dvc_remote_url=f"s3://{BUCKET}/diagnosis-model",
     )
     origin = root / "origin.git"
     run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)

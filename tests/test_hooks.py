@@ -99,7 +99,7 @@ def test_without_dvc_the_project_is_valid_and_says_how_to_finish(tmp_path, pytho
         cwd=tmp_path,
         env={"PATH": path},
     )
-    project = tmp_path / "churn-model"
+    project = tmp_path / "diagnosis-model"
     assert "DVC not found" in result.stdout
     assert not (project / ".dvc").exists()
     assert git_files(project) >= {"dvc.yaml", "params.yaml", "data/raw/.gitignore"}
@@ -122,7 +122,7 @@ def test_without_git_the_files_are_all_there(tmp_path, python_without_dvc):
         cwd=tmp_path,
         env={"PATH": str(empty)},
     )
-    project = tmp_path / "churn-model"
+    project = tmp_path / "diagnosis-model"
     assert "Git and DVC not found" in result.stdout
     assert not (project / ".git").exists()
     for name in ("dvc.yaml", "params.yaml", "Makefile", "data/raw/breast_cancer.csv", "LICENSE"):

@@ -39,7 +39,7 @@ def baked(request, tmp_path_factory):
 
 def test_exact_committed_file_set(baked):
     project, answers = baked
-    assert git_files(project) == expected_files("churn_model", answers["task"], set_up=True)
+    assert git_files(project) == expected_files("diagnosis_model", answers["task"], set_up=True)
     # Only the DVC-tracked sample data is on disk without being in Git.
     assert files_on_disk(project) - git_files(project) == {f"data/raw/{SAMPLE[answers['task']]}"}
 
@@ -57,7 +57,9 @@ def test_remote_configured(baked):
     url = config["'remote \"storage\"'"]["url"]
     if answers["dvc_remote"] == "local":
         # Stored relative to .dvc/, so the project folder can move; it points outside it.
-        assert (project / ".dvc" / url).resolve() == (project.parent / "churn-model-dvc-storage")
+        assert (project / ".dvc" / url).resolve() == (
+            project.parent / "diagnosis-model-dvc-storage"
+        )
     else:
         assert url.startswith(f"{answers['dvc_remote']}://")
         assert f"\ndvc-{answers['dvc_remote']}==" in requirements
@@ -93,5 +95,5 @@ def test_without_git_and_dvc_the_printed_commands_finish_the_same_project(tmp_pa
         cwd=project,
         env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"},
     )
-    assert git_files(project) == expected_files("churn_model", "classification", set_up=True)
+    assert git_files(project) == expected_files("diagnosis_model", "classification", set_up=True)
     assert run("git", "status", "--porcelain", cwd=project).stdout == ""

@@ -12,7 +12,7 @@ LOCK = """\
 dvc==3.67.1
     # via dvc-ml-kit
 dvc-ml-kit==0.2.0
-    # via churn-model (pyproject.toml)
+    # via diagnosis-model (pyproject.toml)
 numpy==2.3.1
 pandas==3.0.0 ; python_full_version >= '3.11'
 pytest==9.2.0

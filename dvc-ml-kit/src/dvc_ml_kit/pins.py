@@ -53,9 +53,7 @@ def pipeline_requirements(lock: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lock", type=Path, nargs="?", default=Path("requirements.txt"))
-    parser.add_argument(
-        "output", type=Path, nargs="?", default=Path("pipeline-requirements.txt")
-    )
+    parser.add_argument("output", type=Path, nargs="?", default=Path("pipeline-requirements.txt"))
     args = parser.parse_args()
     if not args.lock.is_file():
         raise UserError(f"{args.lock} does not exist: pass the project's lock file")

@@ -8,12 +8,15 @@ machine for the stage and stopped after it. Each stage's cluster code is ``clust
 """
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 
 from ..errors import UserError
+from ..project import GROUP
 
 ADDRESS = "DASK_SCHEDULER_ADDRESS"
 # How long a stage waits for the scheduler to answer before saying it cannot be reached.
@@ -27,9 +30,11 @@ def connect() -> Iterator:
     import cloudpickle
     from distributed import Client, LocalCluster
 
-    # The project's own code (the model's first step, say) travels with the tasks: the workers
-    # need the same libraries as this project, not the project itself.
+    # This package and the project's own code (its features, its models) travel with the tasks:
+    # the workers need the same libraries as this project, not the project itself.
     cloudpickle.register_pickle_by_value(sys.modules[__package__.split(".")[0]])
+    for point in entry_points(group=GROUP):
+        cloudpickle.register_pickle_by_value(importlib.import_module(point.value))
     address = os.environ.get(ADDRESS, "").strip()
     if not address:
         with (

@@ -20,6 +20,7 @@ from ..errors import UserError, check_target
 from ..model.boosted import BoostedTrees, inputs
 from ..model.columns import OTHER
 from ..pipeline.train import column_kinds, make_estimator
+from ..project import FEATURES_STEP, engineered, features_step
 from . import workers
 
 ESTIMATOR = "hist_gradient_boosting"
@@ -117,13 +118,34 @@ def without_network(text: str) -> str:
     return re.sub(r"\nparameters:\n.*?\nend of parameters\n", "\n", text, flags=re.S)
 
 
+def _with_features(part: pd.DataFrame, add_features, target: str) -> pd.DataFrame:
+    """A partition's engineered features, and its target."""
+    features = engineered(add_features, part.drop(columns=[target]))
+    return features.assign(**{target: part[target]})
+
+
 def train_on_cluster(
-    client, train, *, task, target, estimator, hyperparameters, seed, class_weight=None, estimators
+    client,
+    train,
+    *,
+    task,
+    target,
+    estimator,
+    hyperparameters,
+    seed,
+    class_weight=None,
+    estimators,
+    add_features=None,
 ) -> Pipeline:
-    """Fit the Pipeline (the model's first step, then LightGBM) on the Dask DataFrame ``train``."""
+    """Fit the Pipeline (the project's engineered features, raw columns to model inputs, then
+    LightGBM) on the Dask DataFrame ``train``."""
     import dask
 
     check_target(train.columns, target, "the training split")
+    raw = train._meta.drop(columns=[target])
+    if add_features is not None:
+        meta = _with_features(train._meta, add_features, target)
+        train = train.map_partitions(_with_features, add_features, target, meta=meta)
     settings = lightgbm_settings(task, estimator, hyperparameters, seed, class_weight, estimators)
     settings["objective"] = "regression"
     columns = column_kinds(train._meta.drop(columns=[target]))
@@ -179,7 +201,10 @@ def train_on_cluster(
     ]
     text = _gather(client, futures, used)[0]
     model = BoostedTrees(without_network(text), categories=categories, classes=classes)
-    return Pipeline([("columns", columns), ("model", model)])
+    steps = [("columns", columns), ("model", model)]
+    if add_features is not None:
+        steps.insert(0, (FEATURES_STEP, features_step(add_features, raw)))
+    return Pipeline(steps)
 
 
 def _host(address: str) -> str:

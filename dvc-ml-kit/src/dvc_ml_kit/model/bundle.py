@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..contract import BASELINE, MODEL
 from ..errors import UserError
+from ..project import own_code
 
 MODEL_FILE = "model.skops"
 INFO_FILE = "bundle.json"
@@ -23,8 +24,9 @@ SUMS_FILE = "SHA256SUMS"
 # estimators, NumPy arrays, built-in containers). Anything else is refused, never built.
 # Gradient boosting with categorical features holds partial(check_array); skops lists the
 # function inside a partial on its own, so partial(os.system) is still refused as posix.system.
-# The model's first step is this package's ColumnKinds, and a model trained on Dask ends with
-# its BoostedTrees: plain text, lists and dicts inside.
+# The model's own steps are this package's ColumnKinds and, trained on Dask, BoostedTrees (plain
+# text, lists and dicts inside); the project's own features and models are trusted by
+# project.own_code(), from the installed project, never from the bundle.
 ALLOWED_TYPES = [
     f"{__package__}.boosted.BoostedTrees",
     f"{__package__}.columns.ColumnKinds",
@@ -214,11 +216,12 @@ def load_bundle(folder: Path):
         raise UserError(
             f"{model_path} is not a skops model file ({type(error).__name__}): it is not loaded"
         ) from None
-    unexpected = sorted(set(found) - set(ALLOWED_TYPES))
+    trusted = [*ALLOWED_TYPES, *own_code()]
+    unexpected = sorted(set(found) - set(trusted))
     if unexpected:
         raise UserError(
             f"{model_path} contains types that a published model may not hold "
             f"({', '.join(unexpected)}), so it is not loaded"
         )
     # The types first: a model that may not be loaded is refused whatever bundle.json says.
-    return skops.io.load(model_path, trusted=ALLOWED_TYPES), read_info(folder)
+    return skops.io.load(model_path, trusted=trusted), read_info(folder)

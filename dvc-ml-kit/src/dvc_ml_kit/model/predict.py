@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..errors import UserError
 from ..pipeline.prepare import DIALECT_KEYS, read_raw
+from ..project import FEATURES_STEP
 from .bundle import SUMS_FILE, digest, digest_in, load_bundle
 from .columns import OTHER
 
@@ -44,6 +45,8 @@ def unlearned_values(model, rows: pd.DataFrame) -> list[str]:
     """One line per category column of ``rows`` with values the model did not learn: it scores
     them as one "(other)" value, which can give a confident prediction for something new."""
     lines = []
+    if FEATURES_STEP in model.named_steps:  # engineered category columns are checked too
+        rows = model.named_steps[FEATURES_STEP].transform(rows[list(model.feature_names_in_)])
     for name, kept in model.named_steps["columns"].categories_.items():
         values = rows[name].dropna().astype(str)
         new = values[~values.isin(kept)]
@@ -95,9 +98,10 @@ def main() -> None:
         raise UserError(f"{args.output.parent} does not exist: create it or write elsewhere")
     # The model's category columns are read as text, as in training, even when a batch holds
     # only number-like values there (a code 7 must stay '7', not become 7.0).
+    raw = set(model.feature_names_in_)
     categorical = [
         *(info.get("categorical_columns") or []),
-        *model.named_steps["columns"].categorical,
+        *(name for name in model.named_steps["columns"].categorical if name in raw),
     ]
     rows = read_raw(
         args.input,

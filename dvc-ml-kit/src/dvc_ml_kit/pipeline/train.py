@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import (
 
 from ..errors import UserError, check_target
 from ..model.columns import ColumnKinds
+from ..project import FEATURES_STEP, AddFeatures, engineered, features_step
 
 # The params.yaml keys this stage reads (their types: params.SETTINGS); dvc.yaml lists the same.
 PARAMS = (
@@ -186,11 +187,14 @@ def train(
     seed: int,
     class_weight: str | None = None,
     estimators: Estimators,
+    add_features: AddFeatures | None = None,
 ) -> Pipeline:
     """Fit the Pipeline for ``estimator`` (a name in ``estimators``) on ``frame`` (features and
-    the ``target`` column)."""
+    the ``target`` column); ``add_features``, the project's engineered features, is its first
+    step, so the model scores raw rows."""
     check_target(frame.columns, target, "the training split")
-    features, labels = frame.drop(columns=[target]), frame[target]
+    raw, labels = frame.drop(columns=[target]), frame[target]
+    features = raw if add_features is None else engineered(add_features, raw)
     model = make_estimator(
         task, estimator, hyperparameters, seed, class_weight, estimators=estimators
     )
@@ -211,13 +215,22 @@ def train(
     binner = getattr(pipeline[-1], "_bin_mapper", None)
     if binner is not None:
         binner.n_threads = None
-    return pipeline
+    if add_features is None:
+        return pipeline
+    return Pipeline([(FEATURES_STEP, features_step(add_features, raw)), *pipeline.steps])
 
 
-def train_stage(train_path: Path, model_path: Path, params: dict, estimators: Estimators) -> str:
-    """The train stage: fit on the split at ``train_path`` with ``params`` (the keys of PARAMS)
-    on the engine ``compute.engine`` names, write the model to ``model_path`` (a pickle) and
-    return the line the stage prints."""
+def train_stage(
+    train_path: Path,
+    model_path: Path,
+    params: dict,
+    estimators: Estimators,
+    add_features: AddFeatures | None = None,
+) -> str:
+    """The train stage: fit on the split at ``train_path`` with ``params`` (the keys of PARAMS),
+    the project's ``estimators`` and engineered features (``add_features``), on the engine
+    ``compute.engine`` names; write the model to ``model_path`` (a pickle) and return the line
+    the stage prints."""
     name = params["train.estimator"]
     settings = {
         "task": params["data.task"],
@@ -229,6 +242,7 @@ def train_stage(train_path: Path, model_path: Path, params: dict, estimators: Es
         "seed": params["train.seed"],
         "class_weight": params["train.class_weight"],
         "estimators": estimators,
+        "add_features": add_features,
     }
     if params["compute.engine"] == "dask":
         from ..cluster import connect

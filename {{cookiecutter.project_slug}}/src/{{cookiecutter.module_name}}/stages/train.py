@@ -1,8 +1,8 @@
-"""train stage: fit one scikit-learn Pipeline (preprocessing + the estimator) on the training split.
+"""train stage: fit the model's Pipeline on the training split, and save it.
 
-The estimator is the one ``train.estimator`` names in ``models.py``. The saved Pipeline scores
-raw rows: its first step selects its feature columns by name and turns yes/no columns and dates
-into numbers, then it imputes missing values and encodes categories itself.
+The Pipeline scores raw rows: ``features.add_features`` (your engineered columns), then the
+columns turned into model inputs (yes/no and dates into numbers, missing values imputed,
+categories encoded), then the estimator ``train.estimator`` names in ``models.py``.
 """
 
 import argparse
@@ -11,6 +11,7 @@ from pathlib import Path
 from dvc_ml_kit import load_params, run
 from dvc_ml_kit.pipeline.train import PARAMS, train_stage
 
+from ..features import add_features
 from ..models import ESTIMATORS
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     args = parser.parse_args()
     params = load_params(args.params, PARAMS)
-    print(train_stage(args.train, args.model, params, ESTIMATORS))
+    print(train_stage(args.train, args.model, params, ESTIMATORS, add_features))
 
 
 if __name__ == "__main__":
