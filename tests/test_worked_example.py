@@ -100,3 +100,24 @@ def test_the_readme_example_adds_a_feature_and_a_model_on_both_engines(project):
     assert "created model@v1.1.0 locally" in sh(project, "DRY_RUN=1 make ci-publish").stdout
     sh(project, f"dvc-ml-kit predict dist/model-v1.1.0 {RAW} ../scored.csv")
     assert sh(project, f'python -c "{same}"').stdout.strip() == "True"
+
+
+def test_a_computing_librarys_new_version_reruns_the_stages_and_a_dev_tools_does_not(project):
+    sh(project, "git reset -q --hard && dvc checkout --quiet --force")
+    assert "up to date" in sh(project, "dvc status").stdout
+    requirements = project / "requirements.txt"
+    pinned = requirements.read_text()
+
+    def bump(name: str) -> str:
+        found = re.search(rf"^{name}==(\S+)$", pinned, re.M)
+        requirements.write_text(pinned.replace(found.group(0), f"{name}==999.0.0"))
+        return sh(project, "dvc-ml-kit pins && dvc status").stdout
+
+    assert "up to date" in bump("ruff")
+    assert "up to date" in bump("pytest")
+    for library in ("scikit-learn", "dvc-ml-kit"):
+        status = bump(library)
+        assert re.search(r"modified:\s+pipeline-requirements\.txt", status), status
+        for stage in ("prepare", "train", "evaluate", "copy_evaluation"):
+            assert f"{stage}:" in status, status
+    sh(project, "git checkout -- requirements.txt pipeline-requirements.txt")
