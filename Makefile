@@ -46,14 +46,16 @@ demo: wheel ## Bake a project with the default answers into build/ and reproduce
 	cookiecutter --no-input --output-dir $(BUILD)/demo .
 	cd $(BUILD)/demo/diagnosis-model && $(MAKE) --no-print-directory repro VENV=.venv
 
+# TESTS: files or test ids to run instead of all (`make test-slow TESTS=tests/test_dask.py`).
+TESTS ?=
 test: wheel ## Run the template's and dvc-ml-kit's tests: fast (render, unit) and slow (run projects)
-	pytest
+	pytest $(TESTS)
 
 test-fast: wheel ## Only the fast tier
-	pytest -m "not slow"
+	pytest -m "not slow" $(TESTS)
 
 test-slow: wheel ## Only the slow tier
-	pytest -m slow
+	pytest -m slow $(TESTS)
 
 # The generated package's modules hold no Jinja (relative imports), so they are linted unrendered;
 # --config: the generated pyproject.toml beside them is a template, not TOML yet.
@@ -73,23 +75,23 @@ bench: wheel ## Benchmark a generated project (CI cost, overhead, set-up, scale)
 	python bench/bench.py --rows $(ROWS) --runs $(RUNS) --ci-data $(CI_DATA) --parts $(PARTS) \
 	  --out $(BUILD)/bench/results.json
 
-LOCK_COMMAND := uv pip compile --universal --python-version 3.11 --extra dev pyproject.toml -o requirements.txt
-# One pinned set per kind of remote (S3, GCS and Azure add DVC's plugin); the hook keeps one.
-lock: wheel ## Re-pin the generated project's requirements from its pyproject.toml
+# One pinned set per kind of remote (S3, GCS and Azure add DVC's plugin); the hook keeps one. Each
+# is the generated project's own `make lock`; the Dask engine's pins and the stages' pins must
+# come out the same whatever the remote.
+PROJECT := "{{cookiecutter.project_slug}}"
+lock: wheel ## Re-pin the generated project's requirements (make lock in a project per remote)
 	rm -rf $(BUILD)/lock
 	for remote in none s3 gs azure; do \
 	  url=$$([ $$remote = none ] || echo $$remote://bucket); \
 	  cookiecutter --no-input --output-dir $(BUILD)/lock/$$remote . dvc_remote=$$remote dvc_remote_url=$$url >/dev/null; \
-	  (cd $(BUILD)/lock/$$remote/diagnosis-model && uv pip compile --quiet --universal \
-	    --python-version 3.11 --extra dev --custom-compile-command "$(LOCK_COMMAND)" \
-	    pyproject.toml -o requirements.txt); \
-	  cp $(BUILD)/lock/$$remote/diagnosis-model/requirements.txt \
-	    "{{cookiecutter.project_slug}}/requirements/$${remote/none/base}.txt"; \
-	  dvc-ml-kit pins $(BUILD)/lock/$$remote/diagnosis-model/requirements.txt $(BUILD)/lock/$$remote.pins >/dev/null; \
+	  $(MAKE) --no-print-directory -C $(BUILD)/lock/$$remote/diagnosis-model lock >/dev/null; \
+	  cp $(BUILD)/lock/$$remote/diagnosis-model/requirements.txt $(PROJECT)/requirements/$${remote/none/base}.txt; \
 	done
-	# The stages' deps: the same computing libraries whichever remote's plugin is installed.
-	for remote in s3 gs azure; do cmp $(BUILD)/lock/none.pins $(BUILD)/lock/$$remote.pins; done
-	cp $(BUILD)/lock/none.pins "{{cookiecutter.project_slug}}/pipeline-requirements.txt"
+	for remote in s3 gs azure; do for file in requirements-dask.txt pipeline-requirements.txt; do \
+	  cmp $(BUILD)/lock/none/diagnosis-model/$$file $(BUILD)/lock/$$remote/diagnosis-model/$$file; \
+	done; done
+	cp $(BUILD)/lock/none/diagnosis-model/requirements-dask.txt $(PROJECT)/requirements-dask.txt
+	cp $(BUILD)/lock/none/diagnosis-model/pipeline-requirements.txt $(PROJECT)/pipeline-requirements.txt
 
 clean: ## Remove .venv and build/
 	rm -rf $(VENV) $(BUILD)

@@ -329,6 +329,7 @@ def set_engine(project: Path, engine: str) -> None:
 
 def bench_dask(root: Path, sizes: list[int]) -> dict:
     project = bake(root, "dask")
+    must("make setup-dask", project)
     env = activated(project) | {"DASK_SCHEDULER_ADDRESS": ""}
     results = {}
     for rows in sizes:

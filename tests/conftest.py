@@ -175,6 +175,7 @@ def expected_files(module: str, task: str, *, set_up: bool, platform: str = "git
         "pipeline-requirements.txt",
         "pyproject.toml",
         "requirements.txt",
+        "requirements-dask.txt",
         *CI_FILES[platform],
         *package,
         *rendered_files("tests", module),

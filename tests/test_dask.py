@@ -109,7 +109,8 @@ def loop(tmp_path_factory, object_store) -> ClusterLoop:
     path = bake(root, dvc_remote="s3", dvc_remote_url=f"s3://{BUCKET}/{DEFAULT_SLUG}")
     origin = root / "origin.git"
     run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
-    run("make", "setup", cwd=path, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
+    tools = {"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"}
+    run("make", "setup", "setup-dask", cwd=path, env=tools)
     loop = ClusterLoop(path, origin, store=CREDENTIALS | {"AWS_ENDPOINT_URL": object_store})
     loop.sh(f"git remote add origin {origin}")
     loop.sh(f"dvc remote modify storage endpointurl {object_store}")

@@ -60,6 +60,8 @@ def test_the_readme_example_adds_a_feature_and_a_model_on_both_engines(project):
     params["train"]["hyperparameters"].update(settings["hyperparameters"])
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
+    # The local engine's environment holds no Dask or LightGBM.
+    assert "not installed" in sh(project, "pip show lightgbm dask", check=False).stderr
     ran = sh(project, "dvc repro")
     assert "train: fitted ExtraTreesClassifier" in ran.stdout, ran.stdout
     assert "Stage 'prepare' didn't change" in ran.stdout
@@ -85,12 +87,18 @@ def test_the_readme_example_adds_a_feature_and_a_model_on_both_engines(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["compute"]["engine"] = "dask"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # A project on the local engine has no Dask: the stage names the one command that adds it.
+    missing = sh(project, "dvc repro", check=False)
+    assert missing.returncode != 0
+    sentence = "error: compute.engine is dask, but dask is not installed here: run `make setup-dask`"
+    assert sentence in missing.stderr, missing.stderr
+    sh(project, "make setup-dask")
     refused = sh(project, "dvc repro", check=False)
     assert refused.returncode != 0
     assert "error: train.estimator is 'extra_trees', but compute.engine dask trains" in (
         refused.stderr
     ), refused.stderr
-    assert "Traceback" not in refused.stderr
+    assert "Traceback" not in missing.stderr + refused.stderr
     params["train"]["estimator"] = "hist_gradient_boosting"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert "train: fitted BoostedTrees" in sh(project, "dvc repro").stdout

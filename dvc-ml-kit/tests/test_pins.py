@@ -23,7 +23,8 @@ Scikit_Learn==1.9.1
 
 def test_only_computing_libraries_are_pinned_in_order():
     text = pipeline_requirements(LOCK)
-    assert text == HEADER + "dvc-ml-kit==0.2.0\nnumpy==2.3.1\npandas==3.0.0\nscikit-learn==1.9.1\n"
+    expected = "dvc-ml-kit==0.2.0\nnumpy==2.3.1\npandas==3.0.0 ; python_full_version >= '3.11'\n"
+    assert text == HEADER + expected + "scikit-learn==1.9.1\n"
 
 
 def test_a_dev_tool_bump_changes_nothing_and_a_library_bump_does():
@@ -34,6 +35,28 @@ def test_a_dev_tool_bump_changes_nothing_and_a_library_bump_does():
     assert pipeline_requirements(LOCK.replace("dvc-ml-kit==0.2.0", "dvc-ml-kit==0.2.1")) != before
 
 
+def test_the_dask_engines_pins_come_from_its_own_file_and_must_agree():
+    dask = "dask==2026.8.0\nlightgbm==4.7.0\nruff==0.17.6\n"
+    text = pipeline_requirements(LOCK, dask)
+    assert "dask==2026.8.0\n" in text and "lightgbm==4.7.0\n" in text
+    assert "ruff" not in text
+    with pytest.raises(UserError, match=r"pin numpy at both 2.3.1 and 2.4.0: re-pin them together"):
+        pipeline_requirements(LOCK, "numpy==2.4.0\n")
+
+
+def test_a_universal_locks_pins_per_python_version_are_kept_apart():
+    forked = (
+        "dvc-ml-kit==0.2.0\n"
+        "numpy==2.4.6 ; python_full_version < '3.12'\n"
+        "    # via pandas\n"
+        "numpy==2.5.5 ; python_full_version >= '3.12'\n"
+    )
+    assert pipeline_requirements(forked).endswith(
+        "numpy==2.4.6 ; python_full_version < '3.12'\n"
+        "numpy==2.5.5 ; python_full_version >= '3.12'\n"
+    )
+
+
 def test_a_lock_without_the_package_is_one_sentence():
     with pytest.raises(UserError, match=r"pins no dvc-ml-kit version .*`make pins`$"):
         pipeline_requirements("numpy==2.3.1\n")
@@ -42,8 +65,10 @@ def test_a_lock_without_the_package_is_one_sentence():
 def test_the_command_writes_the_file_once(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "requirements.txt").write_text(LOCK)
+    (tmp_path / "requirements-dask.txt").write_text("lightgbm==4.7.0\n")
     assert main(["pins"]) == 0
-    assert (tmp_path / "pipeline-requirements.txt").read_text() == pipeline_requirements(LOCK)
+    written = (tmp_path / "pipeline-requirements.txt").read_text()
+    assert written == pipeline_requirements(LOCK, "lightgbm==4.7.0\n")
     assert main(["pins"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "pipeline-requirements.txt is up to date"
 

@@ -23,6 +23,18 @@ ADDRESS = "DASK_SCHEDULER_ADDRESS"
 CONNECT_SECONDS = 10
 
 
+def require() -> None:
+    """Stop with one sentence if the Dask engine's libraries are not installed here."""
+    for module in ("dask.dataframe", "distributed", "lightgbm"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise UserError(
+                f"compute.engine is dask, but {module.split('.')[0]} is not installed here: run "
+                "`make setup-dask` (or install dvc-ml-kit[dask]), or set compute.engine to local"
+            ) from None
+
+
 @contextlib.contextmanager
 def connect() -> Iterator:
     """A Dask client for the cluster at ``DASK_SCHEDULER_ADDRESS``, else for a cluster started

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from ..errors import UserError
+
 
 def inputs(X: pd.DataFrame, categories: dict | None) -> pd.DataFrame:
     """The model inputs (the first step's output) as LightGBM takes them: numbers as floats,
@@ -47,7 +49,13 @@ class BoostedTrees(BaseEstimator):
 
     def booster(self):
         if getattr(self, "_booster", None) is None:
-            import lightgbm
+            try:
+                import lightgbm
+            except ImportError:
+                raise UserError(
+                    "this model was trained on the Dask engine (LightGBM), which is not installed "
+                    "here: run `make setup-dask` (or install dvc-ml-kit[dask])"
+                ) from None
 
             self._booster = lightgbm.Booster(model_str=self.text)
         return self._booster

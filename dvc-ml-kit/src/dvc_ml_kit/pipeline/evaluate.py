@@ -5,10 +5,7 @@ Metrics go to one JSON file as ``{"model": {...}, "baseline": {...}}`` so that
 in ``contract.py``; dvc.yaml's ``plots`` draw the files.
 """
 
-import json
 import math
-import pickle
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,8 +25,8 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import label_binarize
 
-from ..contract import BASELINE, MAIN_METRIC, METRICS, MODEL
-from ..errors import UserError, check_target
+from ..contract import MAIN_METRIC, METRICS
+from ..errors import UserError
 
 # The params.yaml keys this stage reads (their types: params.SETTINGS); dvc.yaml lists the same.
 PARAMS = (
@@ -247,52 +244,3 @@ def plot_data(
         residuals = predictions.assign(residual=predictions["actual"] - predictions["predicted"])
         tables["residuals.csv"] = residuals[["predicted", "residual"]].round(DIGITS)
     return tables
-
-
-def evaluate_stage(
-    model_path: Path, train_path: Path, test_path: Path, metrics_path: Path, plots: Path, params
-) -> dict:
-    """The evaluate stage: score the model at ``model_path`` and a baseline fitted on the train
-    split on the test split, with ``params`` (the keys of PARAMS) on the engine
-    ``compute.engine`` names; write the metrics (JSON) and the plot data (CSV files in
-    ``plots``); return the metrics."""
-    task, target = params["data.task"], params["data.target"]
-    with open(model_path, "rb") as file:
-        model = pickle.load(file)
-    rows, seed = params["evaluate.max_plot_rows"], params["evaluate.seed"]
-    if params["compute.engine"] == "dask":
-        from ..cluster import connect
-        from ..cluster.evaluate import evaluate_on_cluster
-
-        with connect() as client:
-            metrics, sample = evaluate_on_cluster(
-                client, model, train_path, test_path, task=task, target=target, rows=rows, seed=seed
-            )
-    else:
-        test, train = pd.read_parquet(test_path), pd.read_parquet(train_path)
-        for path, split in ((test_path, test), (train_path, train)):
-            check_target(split.columns, target, path)
-        baseline = fit_baseline(train, task=task, target=target)
-        metrics = {
-            MODEL: scores(model, test, task=task, target=target),
-            BASELINE: scores(baseline, test, task=task, target=target),
-        }
-        # Plot files hold at most max_plot_rows test rows (a seeded sample), to stay small in Git.
-        sample = test.sample(n=min(len(test), rows), random_state=seed).reset_index(drop=True)
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    # allow_nan=False: a metric that is not a number must stop the stage, not corrupt the file.
-    metrics_path.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-
-    plots.mkdir(parents=True, exist_ok=True)
-    tables = plot_data(
-        model,
-        sample,
-        task=task,
-        target=target,
-        repeats=params["evaluate.importance_repeats"],
-        seed=seed,
-        max_features=params["evaluate.importance_features"],
-    )
-    for name, table in tables.items():
-        table.to_csv(plots / name, index=False)
-    return metrics

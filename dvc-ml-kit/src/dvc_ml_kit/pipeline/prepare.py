@@ -1071,27 +1071,6 @@ def remove_output(path: Path) -> None:
         path.unlink()
 
 
-def prepare_stage(raw: str, train_path: Path, test_path: Path, params: dict) -> list[str]:
-    """The prepare stage: check the raw data at ``raw`` (a path, or a URL for the Dask engine)
-    with ``params`` (the keys of PARAMS), write the train and test splits on the engine
-    ``compute.engine`` names, and return the lines the stage prints."""
-    if params["compute.engine"] == "dask":
-        # Imported here: the local engine runs without Dask.
-        from ..cluster.prepare import prepare_on_cluster
-
-        lines = prepare_on_cluster(raw, train_path, test_path, params)
-    else:
-        checked, repeated, train, test = prepare(Path(raw), params)
-        for part, path in ((train, train_path), (test, test_path)):
-            remove_output(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            part.to_parquet(path, index=False)
-        groups = None if checked.groups is None else checked.groups.nunique()
-        features = checked.frame.shape[1] - 1
-        lines = summary(checked.notes, repeated, groups, len(train), len(test), features)
-    return [f"prepare: {line}" for line in lines]
-
-
 def summary(
     notes: list[str],
     repeated: int,

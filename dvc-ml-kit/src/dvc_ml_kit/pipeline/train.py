@@ -5,9 +5,6 @@ columns by name and turns yes/no columns and dates into numbers, then it imputes
 and encodes categories itself, so extra columns (an id, say) are ignored.
 """
 
-import pickle
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -218,43 +215,3 @@ def train(
     if add_features is None:
         return pipeline
     return Pipeline([(FEATURES_STEP, features_step(add_features, raw)), *pipeline.steps])
-
-
-def train_stage(
-    train_path: Path,
-    model_path: Path,
-    params: dict,
-    estimators: Estimators,
-    add_features: AddFeatures | None = None,
-) -> str:
-    """The train stage: fit on the split at ``train_path`` with ``params`` (the keys of PARAMS),
-    the project's ``estimators`` and engineered features (``add_features``), on the engine
-    ``compute.engine`` names; write the model to ``model_path`` (a pickle) and return the line
-    the stage prints."""
-    name = params["train.estimator"]
-    settings = {
-        "task": params["data.task"],
-        "target": params["data.target"],
-        "estimator": name,
-        "hyperparameters": chosen_hyperparameters(
-            params["data.task"], name, params["train.hyperparameters"], estimators
-        ),
-        "seed": params["train.seed"],
-        "class_weight": params["train.class_weight"],
-        "estimators": estimators,
-        "add_features": add_features,
-    }
-    if params["compute.engine"] == "dask":
-        from ..cluster import connect
-        from ..cluster.store import read_split
-        from ..cluster.train import train_on_cluster
-
-        with connect() as client:
-            model = train_on_cluster(client, read_split(train_path), **settings)
-    else:
-        model = train(pd.read_parquet(train_path), **settings)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    # A seeded pickle is byte-identical run to run, so `dvc repro -f` leaves dvc.lock unchanged.
-    with open(model_path, "wb") as file:
-        pickle.dump(model, file, protocol=5)
-    return f"train: fitted {type(model[-1]).__name__}"

@@ -8,8 +8,8 @@ request report read straight from Git. It imports nothing heavy, so it costs wel
 import argparse
 from pathlib import Path
 
-from dvc_ml_kit import run
-from dvc_ml_kit.pipeline.copy_evaluation import PARAMS, copy_results
+from dvc_ml_kit import run, stages
+from dvc_ml_kit.pipeline.copy_evaluation import PARAMS
 
 __all__ = ["PARAMS", "main"]
 
@@ -20,8 +20,7 @@ def main() -> None:
     parser.add_argument("metrics", type=Path, help="metrics JSON file to write")
     parser.add_argument("plots", type=Path, help="folder for the plot CSV files")
     args = parser.parse_args()
-    written = copy_results(args.evaluation, args.metrics, args.plots)
-    print(f"metrics: copied {len(written)} files")
+    print(stages.copy_evaluation(args.evaluation, args.metrics, args.plots))
 
 
 if __name__ == "__main__":

@@ -5,12 +5,10 @@ Metrics go to one JSON file as ``{"model": {...}, "baseline": {...}}`` so that
 """
 
 import argparse
-import json
 from pathlib import Path
 
-from dvc_ml_kit import load_params, run
-from dvc_ml_kit.contract import MODEL
-from dvc_ml_kit.pipeline.evaluate import PARAMS, evaluate_stage
+from dvc_ml_kit import load_params, run, stages
+from dvc_ml_kit.pipeline.evaluate import PARAMS
 
 
 def main() -> None:
@@ -23,8 +21,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     args = parser.parse_args()
     params = load_params(args.params, PARAMS)
-    metrics = evaluate_stage(args.model, args.train, args.test, args.metrics, args.plots, params)
-    print(json.dumps(metrics[MODEL]))
+    print(stages.evaluate(args.model, args.train, args.test, args.metrics, args.plots, params))
 
 
 if __name__ == "__main__":

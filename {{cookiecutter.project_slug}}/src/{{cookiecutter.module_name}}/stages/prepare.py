@@ -7,8 +7,8 @@ to read and how to split it is set in params.yaml's ``data`` and ``prepare`` sec
 import argparse
 from pathlib import Path
 
-from dvc_ml_kit import load_params, run
-from dvc_ml_kit.pipeline.prepare import PARAMS, prepare_stage
+from dvc_ml_kit import load_params, run, stages
+from dvc_ml_kit.pipeline.prepare import PARAMS
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     args = parser.parse_args()
     params = load_params(args.params, PARAMS)
-    for line in prepare_stage(args.raw, args.train, args.test, params):
+    for line in stages.prepare(args.raw, args.train, args.test, params):
         print(line)
 
 

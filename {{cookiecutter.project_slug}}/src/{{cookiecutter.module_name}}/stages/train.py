@@ -8,8 +8,8 @@ categories encoded), then the estimator ``train.estimator`` names in ``models.py
 import argparse
 from pathlib import Path
 
-from dvc_ml_kit import load_params, run
-from dvc_ml_kit.pipeline.train import PARAMS, train_stage
+from dvc_ml_kit import load_params, run, stages
+from dvc_ml_kit.pipeline.train import PARAMS
 
 from ..features import add_features
 from ..models import ESTIMATORS
@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     args = parser.parse_args()
     params = load_params(args.params, PARAMS)
-    print(train_stage(args.train, args.model, params, ESTIMATORS, add_features))
+    print(stages.train(args.train, args.model, params, ESTIMATORS, add_features))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,92 @@
+"""Each stage on the local engine, from files to files, as a project's stage modules call them;
+and the Dask engine, asked for where it is not installed, is one sentence."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dvc_ml_kit.cluster
+from dvc_ml_kit import stages
+from dvc_ml_kit.errors import UserError
+from dvc_ml_kit.params import load_params
+from dvc_ml_kit.pipeline import evaluate, prepare, train
+from registry import ESTIMATORS, add_ratio
+
+PARAMS = """\
+data:
+  task: classification
+  file: raw.csv
+  target: label
+  id_column: null
+  group_column: null
+  drop_columns: null
+  categorical_columns: null
+  keep_columns: null
+  separator: null
+  decimal: null
+  encoding: null
+compute:
+  engine: {engine}
+  store: null
+prepare:
+  test_size: 0.25
+  seed: 0
+  min_test_rows_per_class: 2
+train:
+  estimator: linear
+  seed: 0
+  class_weight: null
+  hyperparameters: null
+evaluate:
+  seed: 0
+  importance_repeats: 2
+  importance_features: 10
+  max_plot_rows: 100
+"""
+
+
+def params(folder, stage, engine="local"):
+    (folder / "params.yaml").write_text(PARAMS.format(engine=engine))
+    return load_params(folder / "params.yaml", stage.PARAMS)
+
+
+def test_the_stages_run_from_files_to_files(tmp_path):
+    rng = np.random.default_rng(3)
+    level, spread = rng.normal(size=200), rng.normal(size=200)
+    frame = pd.DataFrame({"level": level, "spread": spread, "label": np.where(level > 0, "y", "n")})
+    frame.to_csv(tmp_path / "raw.csv", index=False)
+    split = tmp_path / "train.parquet", tmp_path / "test.parquet"
+
+    lines = stages.prepare(str(tmp_path / "raw.csv"), *split, params(tmp_path, prepare))
+    assert lines[-1] == "prepare: 150 train rows, 50 test rows, 2 features"
+    model = tmp_path / "model.pkl"
+    line = stages.train(split[0], model, params(tmp_path, train), ESTIMATORS, add_ratio)
+    assert line == "train: fitted LogisticRegression"
+    metrics, plots = tmp_path / "evaluation" / "metrics.json", tmp_path / "evaluation" / "plots"
+    printed = stages.evaluate(model, *split, metrics, plots, params(tmp_path, evaluate))
+    written = json.loads(metrics.read_text())
+    assert json.loads(printed) == written["model"]
+    assert written["model"]["balanced_accuracy"] > written["baseline"]["balanced_accuracy"]
+    copied = stages.copy_evaluation(tmp_path / "evaluation", tmp_path / "m.json", tmp_path / "p")
+    assert copied == f"metrics: copied {1 + len(list(plots.iterdir()))} files"
+
+
+def test_the_dask_engine_not_installed_is_one_sentence(tmp_path, monkeypatch):
+    real = dvc_ml_kit.cluster.importlib.import_module
+
+    def without_lightgbm(name, *args):
+        if name == "lightgbm":
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(dvc_ml_kit.cluster.importlib, "import_module", without_lightgbm)
+    with pytest.raises(
+        UserError,
+        match=r"^compute.engine is dask, but lightgbm is not installed "
+        r"here: run `make setup-dask`",
+    ):
+        stages.train(
+            tmp_path / "t.parquet", tmp_path / "m.pkl", params(tmp_path, train, "dask"), ESTIMATORS
+        )
