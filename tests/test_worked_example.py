@@ -90,7 +90,7 @@ def test_the_readme_example_adds_a_feature_and_a_model_on_both_engines(project):
     # A project on the local engine has no Dask: the stage names the one command that adds it.
     missing = sh(project, "dvc repro", check=False)
     assert missing.returncode != 0
-    sentence = "error: compute.engine is dask, but dask is not installed here: run `make setup-dask`"
+    sentence = "compute.engine is dask, but dask is not installed here: run `make setup-dask`"
     assert sentence in missing.stderr, missing.stderr
     sh(project, "make setup-dask")
     refused = sh(project, "dvc repro", check=False)
