@@ -150,10 +150,14 @@ def test_stage_cmd_paths_are_deps_or_outs(stage):
         assert covered, f"{path} is in the command but not in deps, outs, metrics or plots"
 
 
-def test_the_stages_pinned_libraries_are_those_of_requirements_txt():
-    lock = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+def test_the_stages_pinned_libraries_are_those_of_the_requirements_files():
+    locks = [
+        (ROOT / name).read_text(encoding="utf-8")
+        for name in ("requirements.txt", "requirements-dask.txt")
+        if (ROOT / name).is_file()
+    ]
     written = (ROOT / "pipeline-requirements.txt").read_text(encoding="utf-8")
-    assert written == pipeline_requirements(lock), "run `make pins` after changing requirements.txt"
+    assert written == pipeline_requirements(*locks), "run `make pins` after re-pinning"
 
 
 def test_data_file_is_the_prepare_dependency():
