@@ -41,6 +41,8 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     assert ci["README only"]["ours"]["stages_run"] == []
     assert ci["evaluate code only"]["ours"]["stages_run"] == ["evaluate"]
     assert ci["one train param"]["ours"]["stages_run"] == ["train", "evaluate", "copy_evaluation"]
+    # What a train-param change cannot avoid, run by its commands alone, in the same run.
+    assert ci["one train param"]["direct"]["stages_run"] == ["train", "evaluate"]
     for kind in ci.values():
         # The common pattern runs the whole pipeline on every push, from the raw data.
         assert kind["common"]["stages_run"][:3] == ["prepare", "train", "evaluate"]
@@ -68,6 +70,7 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     assert "| 20,000 |" in done.stdout and "| 2,000 → 20,000 |" in done.stdout
     assert "| Pipeline overhead at most 1.25x |" in done.stdout
     assert "| README-only pull request, on 2,000 synthetic rows:" in done.stdout
+    assert "its stages' commands alone (train, evaluate) |" in done.stdout
     assert "| 20,000 | `train` |" in done.stdout
     assert "| 1,000,000,000 | `train` |" in done.stdout
     assert "| Stage | Local | Dask, largest worker or stage | Local outgrows" in done.stdout
