@@ -160,3 +160,21 @@ def test_answers_file_replays_the_same_project(tmp_path):
     assert files_on_disk(second) == files_on_disk(first)
     for name in ("params.yaml", "dvc.yaml", "pyproject.toml", "LICENSE", ".cookiecutter.json"):
         assert (second / name).read_text() == (first / name).read_text()
+
+
+def test_the_project_pins_the_package_at_its_own_version(baked):
+    project, _ = baked
+    version = tomllib.loads((TEMPLATE / "dvc-ml-kit" / "pyproject.toml").read_text())["project"][
+        "version"
+    ]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert f"dvc-ml-kit=={version}" in pyproject["dependencies"]
+    assert pyproject["optional-dependencies"]["dask"] == [f"dvc-ml-kit[dask]=={version}"]
+    for lock in ("requirements.txt", "pipeline-requirements.txt"):
+        assert f"\ndvc-ml-kit=={version}\n" in (project / lock).read_text(), lock
+    # The local engine's lock holds no Dask; the Dask engine's holds it and LightGBM.
+    assert not re.search(
+        r"^(dask|distributed|lightgbm)==", (project / "requirements.txt").read_text(), re.M
+    )
+    dask = (project / "requirements-dask.txt").read_text()
+    assert re.search(r"^dask==", dask, re.M) and re.search(r"^lightgbm==", dask, re.M)
