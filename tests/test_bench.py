@@ -10,10 +10,21 @@ from conftest import TEMPLATE, run
 sys.path.insert(0, str(TEMPLATE / "bench"))
 import bench  # noqa: E402
 
+# Measures from a fresh process: a command started from this test process (hundreds of MiB once
+# other tests' libraries are loaded) would be counted with the memory it inherits until it execs.
+MEASURE = (
+    "import json, sys; sys.path.insert(0, sys.argv[1]); import bench; "
+    "print(json.dumps([vars(bench.measure(command, '.')) for command in sys.argv[2:]]))"
+)
+
 
 def test_measure_reports_wall_time_exit_code_and_peak_memory(tmp_path):
-    big = bench.measure("python3 -c 'x = bytearray(300 * 2**20); print(len(x))'", tmp_path)
-    small = bench.measure("python3 -c 'print(1)'; exit 3", tmp_path)
+    commands = [
+        "python3 -c 'x = bytearray(300 * 2**20); print(len(x))'",
+        "python3 -c 'print(1)'; exit 3",
+    ]
+    done = run(sys.executable, "-c", MEASURE, str(TEMPLATE / "bench"), *commands, cwd=tmp_path)
+    big, small = (bench.Run(**measured) for measured in json.loads(done.stdout))
     assert big.returncode == 0 and big.output == f"{300 * 2**20}\n"
     assert big.peak_mib >= 300 > small.peak_mib
     assert small.returncode == 3 and small.seconds > 0
