@@ -59,7 +59,11 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
         assert kind["common"]["stages_run"][:3] == ["prepare", "train", "evaluate"]
         assert all(seconds > 0 for pattern in kind.values() for seconds in pattern["seconds"])
 
-    assert results["overhead"]["ratio"] > 1  # DVC does the same work and more
+    # Both sides measured; which is faster is the benchmark's to say, not a test's (on a busy
+    # machine the direct run of a tiny pipeline can take longer than DVC's).
+    overhead = results["overhead"]
+    assert overhead["dvc_repro_force"][0] > 0 and overhead["direct"][0] > 0
+    assert overhead["ratio"] == overhead["dvc_repro_force"][0] / overhead["direct"][0]
     assert len(results["setup"]["uv"]) == 1 and results["setup"]["pip"] == []
     for rows in ("2000", "20000"):
         scale = results["scale"][rows]
