@@ -588,6 +588,16 @@ def scale_tables(scale: dict) -> list[str]:
     return lines
 
 
+def limit_row(ci: dict, kind: str, against: str, limit: float, what: str) -> str:
+    """A target row: ``make ci-pr`` on ``kind`` at most ``limit`` times the ``against`` run."""
+    done = ci["kinds"][kind]
+    measured = done["ours"]["median_seconds"] / done[against]["median_seconds"]
+    return (
+        f"| {kind} pull request, on {ci['data']}: at most {limit:.2f}x {what} "
+        f"| {ratio(measured)} | {mark(measured <= limit)} |"
+    )
+
+
 def targets(results: dict) -> list[str]:
     """The performance targets, each met or not."""
     lines = ["| Target | Measured | Met |", "| --- | --- | :---: |"]
@@ -606,20 +616,10 @@ def targets(results: dict) -> list[str]:
         )
         sample = ci["data"] == "the sample data"
         for kind, limit in (CI_LIMITS_SAMPLE if sample else CI_LIMITS_LARGE).items():
-            done = ci["kinds"][kind]
-            measured = done["ours"]["median_seconds"] / done["common"]["median_seconds"]
-            lines.append(
-                f"| {kind} pull request, on {ci['data']}: at most {limit:.2f}x the common "
-                f"pattern's time | {ratio(measured)} | {mark(measured <= limit)} |"
-            )
+            lines.append(limit_row(ci, kind, "common", limit, "the common pattern's time"))
         if not sample and "direct" in ci["kinds"]["one train param"]:
-            done = ci["kinds"]["one train param"]
-            measured = done["ours"]["median_seconds"] / done["direct"]["median_seconds"]
-            lines.append(
-                f"| one train param pull request, on {ci['data']}: at most "
-                f"{STAGES_LIMIT:.2f}x its stages' commands alone (train, evaluate) "
-                f"| {ratio(measured)} | {mark(measured <= STAGES_LIMIT)} |"
-            )
+            alone = "its stages' commands alone (train, evaluate)"
+            lines.append(limit_row(ci, "one train param", "direct", STAGES_LIMIT, alone))
     scale = results.get("scale", {})
     million = scale.get(1_000_000) or scale.get("1000000")
     if million:
