@@ -8,6 +8,8 @@ from dvc_ml_kit.ci.gate import (
     Metric,
 )
 from dvc_ml_kit.ci.render import (
+    LIMIT,
+    WHOLE,
     confusion_table,
     importance_table,
     metrics_table,
@@ -17,7 +19,9 @@ from dvc_ml_kit.ci.render import (
     residual_chart,
     roc_chart,
     stopped,
+    within,
 )
+from dvc_ml_kit.ci.report import save
 from dvc_ml_kit.ci.state import (
     NO_REMOTE,
     NO_SECRETS,
@@ -306,3 +310,80 @@ def test_proposed_gate_changes_are_shown_as_applying_once_merged():
     first = [line for line in text.splitlines() if line][1]
     assert first.startswith("❌ **The quality gates this pull request sets are not valid**")
     assert f"- {problems[0]}" in text
+
+
+def cells(line: str) -> list[str]:
+    """A markdown table row's cells, as GitHub splits them: at pipes not escaped."""
+    return re.split(r"(?<!\\)\|", line.strip().strip("|"))
+
+
+ODD_NAMES = ["a|b", "x`y", "`edge`", "two\nlines", "  ", "x``|``y"]
+
+
+def test_names_that_are_markdown_do_not_break_a_table():
+    predictions = rows(actual=ODD_NAMES * 2, predicted=ODD_NAMES[::-1] * 2)
+    importance = rows(feature=ODD_NAMES, importance=[0.1] * len(ODD_NAMES))
+    params = {"params.yaml": {f"train.{name}": {"old": name, "new": 2} for name in ODD_NAMES}}
+    plots = {"predictions.csv": (predictions, predictions), "importance.csv": (importance, [])}
+    plots["roc.csv"] = PLOT_ROWS["classification"]["roc.csv"], []
+    metrics = [Metric(name, new=1.0, old=0.5) for name in ODD_NAMES]
+    text = report(state("classification", plots=plots, params=params, metrics=metrics))
+    tables = re.findall(r"(?:^\|.*\n)+", text, flags=re.MULTILINE)
+    assert len(tables) == 4  # metrics, parameters, confusion matrix, importance
+    for table in tables:
+        widths = {len(cells(line)) for line in table.splitlines()}
+        assert len(widths) == 1, table
+    # Each name is one code span that holds it whole (its pipes escaped, as GFM reads them).
+    assert "| ``x`y`` |" in text and "`` `edge` ``" in text and "`two lines`" in text
+    assert "```x``\\|``y```" in text and "(blank)" in text
+
+
+def test_a_confusion_matrix_of_many_classes_shows_the_most_frequent():
+    labels = [f"c{index}" for index in range(500)]
+    actual = labels + ["c7"] * 30 + ["c9"] * 20
+    predictions = rows(actual=actual, predicted=actual)
+    table = confusion_table(predictions, predictions)
+    assert len(table) == 2 + 20 and len(cells(table[0])) == 21
+    assert table[2].startswith("| `c7` |") or "`c7`" in table[0]
+    text = "\n".join(
+        plots_section({"predictions.csv": (predictions, predictions), "roc.csv": ([], [])})
+    )
+    assert "**Confusion matrix** (test split, the 20 most frequent of 500 classes;" in text
+
+
+def test_a_report_longer_than_a_comment_is_cut_at_sections_saying_what_and_where():
+    huge = {
+        "params.yaml": {
+            f"train.hyperparameters.k{n}": {"old": n, "new": n + 1} for n in range(4000)
+        }
+    }
+    text = report(state("classification", params=huge))
+    assert len(text) > LIMIT
+    post = within(text)
+    assert len(post) <= LIMIT
+    # The gates, what ran and the metrics are kept, from the start; the parameters are not.
+    assert post.startswith(text.split("### Parameters")[0].rstrip())
+    assert "### Metrics" in post and "k1`" not in post
+    assert post.rstrip().endswith(
+        f"left out Parameters changed, Plots. The whole report is `{WHOLE}`: in the job summary "
+        "and the run's artifacts, and beside report.md where `make report` ran."
+    )
+    assert within(report(state("classification"))) == report(state("classification"))
+
+
+def test_a_first_section_longer_than_a_comment_is_cut_too():
+    errors = [f"ERROR: failed to reproduce 'train': line {n}" for n in range(5000)]
+    run = Run(commit="abc1234", stages={}, errors=errors)
+    post = within(report(state("classification", run=run)))
+    assert len(post) <= LIMIT and "left out the rest of the first section, Pipeline," in post
+
+
+def test_save_writes_the_whole_report_beside_a_cut_one(tmp_path):
+    out = tmp_path / "report.md"
+    save("## Short\n", out)
+    assert out.read_text() == "## Short\n" and not (tmp_path / WHOLE).exists()
+    long = "## Long\n\n### A\n" + "x\n" * LIMIT
+    save(long, out)
+    assert (tmp_path / WHOLE).read_text() == long and len(out.read_text()) <= LIMIT
+    save("## Short\n", out)  # a later report that fits leaves no stale whole one behind
+    assert not (tmp_path / WHOLE).exists()

@@ -5,6 +5,8 @@ whether the data and the model changed, the metrics and parameters against the b
 plots as Mermaid charts and tables that GitHub and GitLab draw without any image host.
 """
 
+import re
+
 from ..contract import lower_is_better
 from .gate import Metric
 from .state import (
@@ -45,6 +47,30 @@ ACCESS = {
 }
 
 
+# GitHub refuses a comment over 65,536 characters (GitLab a note over 1,000,000): the report is
+# cut to fit the smaller, and the whole one is written beside it (see :func:`within`).
+LIMIT = 65_536
+WHOLE = "report-full.md"
+# A confusion matrix shows at most this many classes (the most frequent in the test split).
+MAX_CLASSES = 20
+
+
+def cell(text: object) -> str:
+    """``text`` as a markdown table cell: on one line, its pipes escaped (GFM)."""
+    return re.sub(r"[\r\n]+", " ", str(text)).replace("|", "\\|")
+
+
+def code(text: object) -> str:
+    """``text`` as inline code that no name can break, in a table cell too: a fence longer than
+    any run of backticks in it, and a space inside the fence where it starts or ends with one."""
+    text = cell(text)
+    if not text.strip():
+        return "(blank)"
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def fix_commands(results: list[str]) -> str:
     """The commands that reproduce, commit and push the results of a stale dvc.lock."""
     return "\n".join(
@@ -60,7 +86,7 @@ def fix_commands(results: list[str]) -> str:
 
 def shown(value: object) -> str:
     """A gate's value as the report shows it (``—`` where there is none)."""
-    return "—" if value is None else f"`{value}`"
+    return "—" if value is None else code(value)
 
 
 def number(value: float | None) -> str:
@@ -82,8 +108,8 @@ def metrics_table(metrics: list[Metric]) -> list[str]:
             percent = f"{100 * delta / abs(metric.old):+.2f} %" if metric.old and delta else ""
         arrow = "↓" if lower_is_better(metric.name) else "↑"
         lines.append(
-            f"| {metric.name} {arrow} | {number(metric.old)} | {number(metric.new)} | {change} "
-            f"| {percent} | {number(metric.baseline)} |"
+            f"| {cell(metric.name)} {arrow} | {number(metric.old)} | {number(metric.new)} "
+            f"| {change} | {percent} | {number(metric.baseline)} |"
         )
     return lines
 
@@ -94,7 +120,7 @@ def params_table(diff: dict) -> list[str]:
         return ["No parameter changed."]
     lines = ["| Parameter | Base | This branch |", "| --- | --- | --- |"]
     for key, value in sorted(changes.items()):
-        lines.append(f"| `{key}` | {value.get('old')} | {value.get('new')} |")
+        lines.append(f"| {code(key)} | {cell(value.get('old'))} | {cell(value.get('new'))} |")
     return lines
 
 
@@ -151,8 +177,14 @@ def confusion_table(old: list[dict], new: list[dict]) -> list[str]:
     if not {row["actual"] for row in new} & {row["actual"] for row in old}:
         old, before = [], {}  # no class in common (other data): nothing to compare
     classes = sorted({label for pair in now.keys() | before.keys() for label in pair})
+    if len(classes) > MAX_CLASSES:  # the most frequent: a 500-class table fits no comment
+        frequency = {label: 0 for label in classes}
+        for row in new:
+            frequency[row["actual"]] += 1
+        kept = sorted(classes, key=lambda label: -frequency[label])[:MAX_CLASSES]
+        classes = [label for label in classes if label in kept]
     lines = [
-        "| actual ╲ predicted | " + " | ".join(f"`{label}`" for label in classes) + " |",
+        "| actual ╲ predicted | " + " | ".join(code(label) for label in classes) + " |",
         "| --- |" + " ---: |" * len(classes),
     ]
     for actual in classes:
@@ -160,7 +192,7 @@ def confusion_table(old: list[dict], new: list[dict]) -> list[str]:
         for predicted in classes:
             value, was = now.get((actual, predicted), 0), before.get((actual, predicted), 0)
             cells.append(f"{value}" + (f" ({was})" if old and was != value else ""))
-        lines.append(f"| `{actual}` | " + " | ".join(cells) + " |")
+        lines.append(f"| {code(actual)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -193,7 +225,7 @@ def importance_table(old: list[dict], new: list[dict], top: int = 10) -> list[st
     lines = ["| Feature | Base | This branch |", "| --- | ---: | ---: |"]
     for row in rows:
         lines.append(
-            f"| `{row['feature']}` | {number(before.get(row['feature']))} "
+            f"| {code(row['feature'])} | {number(before.get(row['feature']))} "
             f"| {number(float(row['importance']))} |"
         )
     return lines
@@ -211,8 +243,15 @@ def plots_section(tables: dict[str, tuple[list[dict], list[dict]]]) -> list[str]
             "",
         ]
     if "predictions.csv" in tables and "roc.csv" in tables:
-        lines += ["**Confusion matrix** (test split; base in brackets where it differs)", ""]
-        lines += [*confusion_table(*tables["predictions.csv"]), ""]
+        old, new = tables["predictions.csv"]
+        classes = len({row["actual"] for row in new} | {row["predicted"] for row in new})
+        few = (
+            f", the {MAX_CLASSES} most frequent of {classes} classes"
+            if classes > MAX_CLASSES
+            else ""
+        )
+        lines += [f"**Confusion matrix** (test split{few}; base in brackets where it differs)", ""]
+        lines += [*confusion_table(old, new), ""]
     if "importance.csv" in tables:
         lines += ["**Permutation importance** (test split, top 10)", ""]
         lines += [*importance_table(*tables["importance.csv"]), ""]
@@ -223,7 +262,7 @@ def pipeline_lines(pr: PullRequest) -> list[str]:
     """Which stages ran, and whether the data and the model changed against the base."""
     lines = []
     if pr.documentation is not None:
-        names = ", ".join(f"`{name}`" for name in pr.documentation)
+        names = ", ".join(map(code, pr.documentation))
         changed = f"{names}, documentation only" if names else "no file against the base"
         lines += [
             f"- Changed: {changed}. Nothing a stage or a test reads differs from the base, so "
@@ -232,7 +271,7 @@ def pipeline_lines(pr: PullRequest) -> list[str]:
         ]
     elif pr.run is not None:
         for outcome in ("ran", "restored from the run-cache", "unchanged"):
-            stages = [f"`{stage}`" for stage, done in pr.run.stages.items() if done == outcome]
+            stages = [code(stage) for stage, done in pr.run.stages.items() if done == outcome]
             lines.append(f"- Stages {outcome}: {', '.join(stages) or 'none'}")
         if all(done == "unchanged" for done in pr.run.stages.values()) and not pr.run.errors:
             results = pr.data_changed or pr.model_changed
@@ -260,8 +299,8 @@ def checks(run: Run) -> list[str]:
 def unverified_lines(run: Run) -> list[str]:
     """The first lines when the pipeline changed but this run could not have its inputs."""
     reason, fix = ACCESS[run.access]
-    stages = ", ".join(f"`{stage}`" for stage in run.not_run)
-    missing = ", ".join(f"`{path}`" for path in run.missing)
+    stages = ", ".join(map(code, run.not_run))
+    missing = ", ".join(map(code, run.missing))
     return [
         "❌ **Not verified: the pipeline changed, but this run could not reproduce it.** "
         f"Stages {stages} need inputs that only the DVC remote holds ({missing}), and "
@@ -298,7 +337,10 @@ def gate_lines(pr: PullRequest) -> list[str]:
 
 def report(pr: PullRequest) -> str:
     """The whole report as markdown."""
-    lines = [f"## Model report for `{pr.head}` against `{pr.base}` (`{pr.base_commit}`)", ""]
+    lines = [
+        f"## Model report for {code(pr.head)} against {code(pr.base)} ({code(pr.base_commit)})",
+        "",
+    ]
     if pr.gates_problems:
         lines += [
             "❌ **The quality gates this pull request sets are not valid**: fix them in "
@@ -322,7 +364,7 @@ def report(pr: PullRequest) -> str:
     if pr.stale:
         lines += [
             "⚠️ **dvc.lock is out of date**: the committed results do not match the code and",
-            f"parameters (reproducing changed {', '.join(f'`{p}`' for p in pr.stale)}).",
+            f"parameters (reproducing changed {', '.join(map(code, pr.stale))}).",
             "Reproduce, commit and push them:",
             "",
             "```sh",
@@ -335,7 +377,7 @@ def report(pr: PullRequest) -> str:
     elif pr.run is not None and pr.run.handed_off:
         lines += [
             "ℹ️ dvc.lock was out of date: the workflow's next job commits the reproduced results",
-            f"({', '.join(f'`{p}`' for p in pr.results)}) to this branch; that push starts a new",
+            f"({', '.join(map(code, pr.results))}) to this branch; that push starts a new",
             "check.",
             "",
         ]
@@ -354,8 +396,36 @@ def report(pr: PullRequest) -> str:
 
 def stopped(head: str, base: str, error: str, run: Run | None) -> str:
     """The report of a check that stopped before it could gather the pull request's state."""
-    lines = [f"## Model report for `{head}` against `{base}`", ""]
+    lines = [f"## Model report for {code(head)} against {code(base)}", ""]
     lines += [f"❌ **The check stopped: {error}.** Nothing after that was checked.", ""]
     if run is not None and checks(run):
         lines += [f"Checked: {', '.join(checks(run))}", ""]
     return "\n".join(lines) + "\n"
+
+
+def within(text: str, limit: int = LIMIT) -> str:
+    """``text`` if it fits in ``limit`` characters; else its sections (``### ``) from the first,
+    as many as fit, then a line naming those left out and where the whole report is."""
+    if len(text) <= limit:
+        return text
+    sections = text.split("\n<sub>")[0].split("\n### ")  # the footer line would say "the same"
+    kept, cut = sections[:1], [section.split("\n", 1)[0] for section in sections[1:]]
+
+    def note() -> str:
+        return (
+            f"✂️ **Cut to fit a comment** (GitHub takes at most {LIMIT:,} characters): left out "
+            f"{', '.join(cut)}. The whole report is `{WHOLE}`: in the job summary and the run's "
+            "artifacts, and beside report.md where `make report` ran.\n"
+        )
+
+    room = limit - 400  # the note's own length, with any names it lists, is under this
+    for section in sections[1:]:
+        if len("\n### ".join([*kept, section])) > room - len(note()):
+            break
+        kept.append(section)
+        cut.pop(0)
+    head = "\n### ".join(kept)
+    if len(head) > room - len(note()):  # the first section alone is too long (repro's errors)
+        cut.insert(0, "the rest of the first section")
+        head = head[: head.rfind("\n", 0, room - len(note()))] + "\n\n…"
+    return f"{head.rstrip()}\n\n{note()}"

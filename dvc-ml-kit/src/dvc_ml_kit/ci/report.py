@@ -14,16 +14,27 @@ from .state import PullRequest, Run, gather
 REPORT = Path("report.md")
 
 
+def save(text: str, out: Path) -> None:
+    """Write ``text`` to ``out`` if it fits in a comment; else the whole of it beside ``out``
+    (render.WHOLE) and, to ``out``, as much as fits, naming what was left out."""
+    whole = out.with_name(render.WHOLE)
+    whole.unlink(missing_ok=True)  # an earlier run's, which would be taken for this one's
+    post = render.within(text)
+    if post != text:
+        whole.write_text(text, encoding="utf-8")
+        print(f"report: wrote {whole} ({len(text):,} characters, more than a comment takes)")
+    out.write_text(post, encoding="utf-8")
+    print(f"report: wrote {out}")
+
+
 def write(pr: PullRequest, out: Path = REPORT) -> None:
     """Render ``pr`` into ``out``."""
-    out.write_text(render.report(pr), encoding="utf-8")
-    print(f"report: wrote {out}")
+    save(render.report(pr), out)
 
 
 def write_stopped(base: str, error: str, run: Run | None, out: Path = REPORT) -> None:
     """A report that names why the check stopped, so that every outcome has one."""
-    out.write_text(render.stopped(repo.head(short=True), base, error, run), encoding="utf-8")
-    print(f"report: wrote {out}")
+    save(render.stopped(repo.head(short=True), base, error, run), out)
 
 
 def main() -> None:
