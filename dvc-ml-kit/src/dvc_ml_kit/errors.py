@@ -8,13 +8,28 @@ class UserError(Exception):
     """A problem the user can fix in the data or in params.yaml, reported as one sentence."""
 
 
+# The exit code of a process stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
+
 def run(main: Callable[[], None]) -> int:
-    """Call an entry point's ``main()``; turn a UserError into one line on stderr and exit 1."""
+    """Call an entry point's ``main()``; turn a UserError into one line on stderr and exit 1,
+    and Ctrl-C into one line and exit 130."""
     try:
         main()
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # A stage runs as `python -m <module>`: its __main__ knows the module's name.
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        name = spec.name if main.__module__ == "__main__" and spec else main.__module__
+        print(
+            f"error: {name} was stopped by Ctrl-C before it finished: run it again "
+            "(dvc.lock records a stage only once it has finished)",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
     return 0
 
 
