@@ -59,7 +59,7 @@ test-slow: wheel ## Only the slow tier
 
 # The generated package's modules hold no Jinja (relative imports), so they are linted unrendered;
 # --config: the generated pyproject.toml beside them is a template, not TOML yet.
-LINTED := hooks tests bench dvc-ml-kit "{{cookiecutter.project_slug}}/src"
+LINTED := hooks local_extensions.py tests bench dvc-ml-kit "{{cookiecutter.project_slug}}/src"
 lint: setup ## Check the template's own Python, and the generated package's, with ruff
 	ruff check --config ruff.toml $(LINTED)
 	ruff format --check --config ruff.toml $(LINTED)

@@ -4,11 +4,13 @@ import os
 import re
 import shutil
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from cookiecutter.cli import main as cookiecutter_main
+from packaging.requirements import Requirement
 
 from conftest import TEMPLATE, TOOLS, git_files, run
 
@@ -23,6 +25,14 @@ INVALID = {
     "local with a url": ({"dvc_remote": "local", "dvc_remote_url": "s3://b"}, "a folder path"),
     "none with a url": ({"dvc_remote": "none", "dvc_remote_url": "../x"}, "leave the URL empty"),
     "e-mail": ({"author_email": "nobody"}, "not an e-mail address"),
+    "module shadowing a package": (
+        {"module_name": "pandas"},
+        "module_name 'pandas' is also a module of a package the project installs, so",
+    ),
+    "module shadowing the standard library": (
+        {"project_name": "Json"},
+        "module_name 'json' is also a module of Python's standard library, so",
+    ),
 }
 
 
@@ -46,7 +56,36 @@ def test_invalid_answer_is_refused_cleanly(tmp_path, capfd, answers, message):
     assert code != 0
     errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and message in errors[0], stderr
+    assert "Traceback" not in stderr  # cookiecutter's own, of its hook runner, says nothing more
     assert list(tmp_path.iterdir()) == []
+
+
+def top_level_modules(distribution: metadata.Distribution) -> set[str]:
+    """What `import <name>` finds of an installed distribution: its top-level packages and
+    modules (top_level.txt where it has one, else its files)."""
+    listed, files = distribution.read_text("top_level.txt"), distribution.files or []
+    names = set(listed.split()) if listed else {file.parts[0] for file in files if file.parts[1:]}
+    names |= {file.stem for file in files if len(file.parts) == 1 and file.suffix == ".py"}
+    # Private names (_yaml) are not what a project is called.
+    return {name for name in names if name.isidentifier() and not name.startswith("_")}
+
+
+def test_the_hook_knows_every_module_the_project_installs():
+    """The hook's list against the packages the lock files pin, as installed beside the tests
+    (the Dask engine's too); the cloud remotes' plugins are not installed here."""
+    hook = (TEMPLATE / "hooks/pre_gen_project.py").read_text()
+    listed = set(re.search(r'INSTALLED_MODULES = set\(\s*"""(.*?)"""', hook, re.S)[1].split())
+    project = TEMPLATE / "{{cookiecutter.project_slug}}"
+    pinned = (project / "requirements/base.txt").read_text()
+    pinned += (project / "requirements-dask.txt").read_text()
+    modules = set()
+    for line in pinned.splitlines():
+        if line and not line.startswith((" ", "#")):
+            requirement = Requirement(line)  # those for another platform (pywin32) are left out
+            if requirement.marker is None or requirement.marker.evaluate():
+                modules |= top_level_modules(metadata.distribution(requirement.name))
+    assert modules - listed == set()
+    assert {"sklearn", "dvc_ml_kit", "lightgbm", "yaml"} <= listed
 
 
 @pytest.fixture(scope="session")
