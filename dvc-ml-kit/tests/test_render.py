@@ -11,6 +11,7 @@ from dvc_ml_kit.ci.render import (
     LIMIT,
     WHOLE,
     confusion_table,
+    dominance_lines,
     importance_table,
     metrics_table,
     params_table,
@@ -387,3 +388,22 @@ def test_save_writes_the_whole_report_beside_a_cut_one(tmp_path):
     assert (tmp_path / WHOLE).read_text() == long and len(out.read_text()) <= LIMIT
     save("## Short\n", out)  # a later report that fits leaves no stale whole one behind
     assert not (tmp_path / WHOLE).exists()
+
+
+def test_a_column_that_carries_the_model_is_said_under_the_metrics():
+    # As on a public dataset with a spending column that is above zero exactly when the
+    # target is yes: permutation importance 0.43 against 0.04 for the next column.
+    leak = rows(feature=["spend", "age", "plan"], importance=[0.43, 0.04, 0.01])
+    text = report(state("classification", plots={"importance.csv": ([], leak)}))
+    warning = next(line for line in text.splitlines() if line.startswith("⚠️ **One column"))
+    assert warning.startswith(
+        "⚠️ **One column carries the model**: `spend` has a permutation importance of 0.43, "
+        "11 times the next column's (0.04)."
+    )
+    assert text.index("### Metrics") < text.index(warning) < text.index("### Parameters")
+    alone = rows(feature=["spend", "age"], importance=[0.3, 0.0])
+    assert "and no other column has any." in "".join(dominance_lines(alone))
+    # Importance spread over columns, or nothing learnt at all: no warning.
+    assert dominance_lines(IMPORTANCE) == [] == dominance_lines(rows(feature=["a"], importance=[1]))
+    assert dominance_lines(rows(feature=["a", "b"], importance=[0.0, 0.0])) == []
+    assert "One column" not in report(state("classification"))

@@ -51,6 +51,9 @@ ACCESS = {
 # cut to fit the smaller, and the whole one is written beside it (see :func:`within`).
 LIMIT = 65_536
 WHOLE = "report-full.md"
+# A column whose permutation importance is at least this many times the next one's dominates
+# the model: the report says so (a leak is the usual cause: a value known only after the fact).
+DOMINANT = 5
 # A confusion matrix shows at most this many classes (the most frequent in the test split).
 MAX_CLASSES = 20
 
@@ -231,6 +234,24 @@ def importance_table(old: list[dict], new: list[dict], top: int = 10) -> list[st
     return lines
 
 
+def dominance_lines(importance: list[dict]) -> list[str]:
+    """A warning when one column carries the model (:data:`DOMINANT` times the next one)."""
+    ranked = sorted(importance, key=lambda row: float(row["importance"]), reverse=True)
+    if len(ranked) < 2 or float(ranked[0]["importance"]) <= 0:
+        return []
+    top, next_ = (float(row["importance"]) for row in ranked[:2])
+    if top < DOMINANT * max(next_, 0):
+        return []
+    than = f"{top / next_:.0f} times the next column's ({number(next_)})" if next_ > 0 else ""
+    return [
+        f"⚠️ **One column carries the model**: {code(ranked[0]['feature'])} has a permutation "
+        f"importance of {number(top)}, {than or 'and no other column has any'}. If its "
+        "value is known only after the outcome (a leak), the metrics overstate what the model "
+        "can do: leave it out with `data.drop_columns`.",
+        "",
+    ]
+
+
 def plots_section(tables: dict[str, tuple[list[dict], list[dict]]]) -> list[str]:
     lines = ["### Plots", ""]
     if "roc.csv" in tables:
@@ -388,6 +409,7 @@ def report(pr: PullRequest) -> str:
     heading = "as committed, not reproduced for this commit" if committed else "test split"
     lines += [f"### Metrics ({heading})", "", *metrics_table(pr.metrics), ""]
     lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
+    lines += dominance_lines(pr.plots.get("importance.csv", ([], []))[1])
     lines += ["### Parameters changed", "", *params_table(pr.params), ""]
     lines += plots_section(pr.plots)
     lines += [f"<sub>Made by `make report BASE={pr.base}`; the same command gives this file.</sub>"]
