@@ -1,5 +1,7 @@
 """Quality gates: minimum, maximum, allowed drop against the base, and the baseline."""
 
+import math
+
 import pytest
 
 from dvc_ml_kit.ci.gate import (
@@ -106,6 +108,7 @@ def test_a_lower_is_better_metric_is_gated_downwards():
         ({"minimum": {"log_loss": "0.3"}}, "gates.minimum.log_loss in params.yaml is '0.3', but"),
         ({"minimum": [0.9]}, "gates.minimum in params.yaml is [0.9], but must map metrics to"),
         ({"max_drop": {"log_loss": -1}}, "gates.max_drop.log_loss in params.yaml is -1, but must"),
+        ({"minimum": {"balanced_accuracy": math.nan}}, "gates.minimum.balanced_accuracy in "),
         (None, "params.yaml has no 'gates' section: add one"),
     ],
 )
@@ -161,4 +164,60 @@ def test_beat_baseline_may_name_the_metrics_that_must_beat_it():
     assert check(metrics, {"beat_baseline": ["recall"]}) == [
         "gates.beat_baseline in params.yaml names 'recall', which is not a metric: "
         "use one of accuracy, balanced_accuracy"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("section", "limit"),
+    [
+        ("minimum", math.nan),
+        ("minimum", -math.inf),
+        ("maximum", math.nan),
+        ("maximum", math.inf),
+        ("max_drop", math.inf),
+        ("max_drop", math.nan),
+        pytest.param("minimum", 10**400, id="minimum-too-large-for-a-float"),
+    ],
+)
+def test_a_threshold_that_switches_its_gate_off_is_refused(section, limit):
+    # .nan compares false with every value and .inf lets every value pass: the gate was off.
+    name = "log_loss" if section == "maximum" else "balanced_accuracy"
+    bad = metrics(accuracy=0.1, old_accuracy=0.99, loss=50.0)
+    kind = "a finite number of 0 or more" if section == "max_drop" else "a finite number"
+    assert check(bad, {section: {name: limit}}) == [
+        f"gates.{section}.{name} in params.yaml is {limit!r}, but must be {kind}"
+    ]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, "0.9"])
+def test_a_metric_that_is_not_a_number_fails_its_gates(value):
+    # NaN is below no minimum and above no maximum: it used to pass them all.
+    gates = {"minimum": {"balanced_accuracy": 0.9}, "max_drop": {"balanced_accuracy": 0.01}}
+    failures = check([Metric("balanced_accuracy", new=value, old=0.95, baseline=0.5)], gates)
+    assert failures == [
+        f"balanced_accuracy is {value!r}, not a number a gate can compare: run `dvc repro` to "
+        "write the metrics again"
+    ]
+    on_base = check([Metric("balanced_accuracy", new=0.95, old=value, baseline=0.5)], gates)
+    assert on_base[0].startswith(f"balanced_accuracy on the base is {value!r}, not a number")
+
+
+def test_a_metric_with_no_baseline_to_beat_fails():
+    failures = check([Metric("r2", new=0.5, old=0.5)], {"beat_baseline": ["r2"]})
+    assert failures == [
+        "r2 has no baseline value to beat in the metrics: run `dvc repro`, or leave it out of "
+        "gates.beat_baseline"
+    ]
+    assert check([Metric("r2", new=0.5, old=0.5)], {"beat_baseline": False}) == []
+
+
+def test_keys_yaml_reads_as_numbers_are_named_not_a_crash():
+    branch = {"gates": {**GATES, 1: 0.5, None: 2}}
+    gates = gates_for(branch, {"gates": GATES}, "origin/main")
+    assert gates.proposed == {"1": (None, 0.5), "None": (None, 2)}
+    assert gates.branch_problems(["balanced_accuracy", "log_loss"]) == [
+        "gates.1 in params.yaml of this branch is not a gate: use minimum, maximum, max_drop, "
+        "beat_baseline",
+        "gates.None in params.yaml of this branch is not a gate: use minimum, maximum, max_drop, "
+        "beat_baseline",
     ]

@@ -1,5 +1,7 @@
 """params.yaml is read as DVC reads it, and every setting's type, range and name is checked."""
 
+import time
+
 import pytest
 
 from dvc_ml_kit.errors import (
@@ -7,7 +9,10 @@ from dvc_ml_kit.errors import (
     run,
 )
 from dvc_ml_kit.params import (
+    MAX_REPEATED,
+    SETTINGS,
     load_params,
+    parse_yaml,
 )
 
 
@@ -61,9 +66,86 @@ def test_a_setting_nothing_reads_is_a_typo(tmp_path):
         load_params(path, ["prepare.test_size"])
 
 
-def test_sections_no_stage_reads_are_left_alone(tmp_path):
-    path = _params(tmp_path, "train:\n  seed: 1\ngates:\n  anything: 1\nmine:\n  x: 1\n")
+def test_the_gates_section_is_left_to_the_gate_check(tmp_path):
+    path = _params(tmp_path, "train:\n  seed: 1\ngates:\n  anything: 1\n")
     assert load_params(path, ["train.seed"]) == {"train.seed": 1}
+
+
+@pytest.mark.parametrize("keys", [SETTINGS, ["train.seed"], ["prepare.seed"]])
+def test_a_section_nothing_reads_is_a_typo_for_every_reader(tmp_path, keys):
+    # train reading its seed while the file also has `trian.seed: 7` trains with the wrong seed.
+    path = _params(tmp_path, "train:\n  seed: 1\nprepare:\n  seed: 1\ntrian:\n  seed: 7\n")
+    with pytest.raises(UserError) as raised:
+        load_params(path, keys)
+    assert str(raised.value) == (
+        f"trian in {path} is not a section the pipeline or its gates read: fix its name "
+        "(the sections are: data, compute, prepare, train, evaluate, gates)"
+    )
+
+
+def test_a_setting_written_at_the_top_level_is_named(tmp_path):
+    path = _params(tmp_path, "train:\n  estimator: linear\nseed: 1\n")
+    with pytest.raises(UserError, match=r"^seed in .* is not a section the pipeline"):
+        load_params(path, ["train.estimator"])
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
+@pytest.mark.parametrize("key", ["prepare.test_size", "evaluate.max_plot_rows", "train.seed"])
+def test_nan_and_infinity_are_no_setting(tmp_path, key, value):
+    # .nan compares false with both bounds of a range: it used to pass as a test size.
+    section, name = key.split(".")
+    path = _params(tmp_path, f"{section}:\n  {name}: {value}\n")
+    with pytest.raises(UserError, match=rf"^{key} in .* is -?(nan|inf), but must be a "):
+        load_params(path, [key])
+
+
+def _laughs(width: int, depth: int) -> str:
+    """train.hyperparameters whose aliases expand ``x`` to ``width ** depth`` values."""
+    lines = ["  hyperparameters:", "    a0: &a0 [x]"]
+    for level in range(1, depth + 1):
+        lines.append(f"    a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * width)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_aliases_that_expand_to_a_million_values_are_refused_at_once(tmp_path):
+    # DVC spends tens of seconds and over 500 MB expanding such a file before it runs anything.
+    path = _params(tmp_path, "prepare:\n  test_size: 0.2\ntrain:\n" + _laughs(10, 6))
+    started = time.perf_counter()
+    with pytest.raises(UserError) as raised:
+        load_params(path, ["prepare.test_size"])
+    assert time.perf_counter() - started < 1
+    assert str(raised.value) == (
+        f"{path} repeats more than {MAX_REPEATED} values through YAML aliases (*name), which DVC "
+        "expands too: write the values out without aliases"
+    )
+
+
+def test_merge_keys_count_what_they_repeat():
+    # Each merge copies the 200 keys and values of `a`: 100 of them repeat 20,000 values.
+    keys = ", ".join(f"k{number}: 0" for number in range(100))
+    merges = "".join(f"b{number}: {{<<: *a}}\n" for number in range(100))
+    with pytest.raises(UserError, match=r"^params\.yaml repeats more than 10000 values"):
+        parse_yaml(f"a: &a {{{keys}}}\n{merges}", "params.yaml")
+    assert parse_yaml(f"a: &a {{{keys}}}\nb: {{<<: *a, c: 1}}\n", "params.yaml")["b"]["k99"] == 0
+
+
+@pytest.mark.parametrize("text", ["a: &a [*a]\n", "a: &a {b: *a}\n"])
+def test_an_alias_inside_itself_is_refused(text):
+    with pytest.raises(UserError, match=r"^params\.yaml repeats more than .* aliases"):
+        parse_yaml(text, "params.yaml")
+
+
+def test_a_few_aliases_are_read_as_dvc_reads_them(tmp_path):
+    text = "prepare:\n  seed: &seed 7\ntrain:\n  seed: *seed\n" + _laughs(10, 3)
+    path = _params(tmp_path, text)
+    assert load_params(path, ["prepare.seed", "train.seed"]) == {"prepare.seed": 7, "train.seed": 7}
+    hyperparameters = load_params(path, ["train.hyperparameters"])["train.hyperparameters"]
+    assert hyperparameters["a3"][9][9] == [["x"]] * 10
+
+
+def test_nesting_too_deep_for_the_parser_is_one_sentence():
+    with pytest.raises(UserError, match=r"^params\.yaml nests lists or mappings too deeply"):
+        parse_yaml("a: " + "[" * 1000 + "]" * 1000 + "\n", "params.yaml")
 
 
 def test_run_turns_user_errors_into_one_line(capsys):

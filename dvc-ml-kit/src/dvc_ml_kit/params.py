@@ -1,10 +1,12 @@
 """params.yaml: every setting a stage reads, what its value may be, and reading it as DVC does."""
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from .errors import UserError
 
@@ -56,18 +58,57 @@ SETTINGS: dict[str, type | tuple[type, ...] | Number | Choice] = {
     "evaluate.importance_features": Number(int, 1),
     "evaluate.max_plot_rows": Number(int, 1),
 }
+# The sections of params.yaml: those of SETTINGS, and the quality gates, which ci/gate.py reads
+# and checks. Any other is refused as a typo: `trian:` beside `train:` is read by nothing.
+SECTIONS = (*dict.fromkeys(key.split(".")[0] for key in SETTINGS), "gates")
+# The values YAML aliases (*name) may add to a file by repeating its lists and mappings: far more
+# than hand-written files share, far fewer than a "billion laughs" file, whose million values
+# take DVC minutes and gigabytes to expand.
+MAX_REPEATED = 10_000
 
 
 def parse_yaml(text: str, where: object):
     """Parse YAML text by the rules DVC uses (YAML 1.2: ``1e-3`` is a number); ``where`` names
     the file in the error."""
+    yaml = YAML(typ="safe", pure=True)
     try:
-        return YAML(typ="safe", pure=True).load(text)
+        node = yaml.compose(text)  # an alias is a reference here: nothing is expanded yet
+        if node is None:
+            return None
+        if _repeated(node) > MAX_REPEATED:
+            raise UserError(
+                f"{where} repeats more than {MAX_REPEATED} values through YAML aliases (*name), "
+                "which DVC expands too: write the values out without aliases"
+            )
+        return yaml.constructor.construct_document(node)
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise UserError(f"{where} is not valid YAML{at} ({problem}): fix it") from None
+    except RecursionError:
+        raise UserError(f"{where} nests lists or mappings too deeply to read: flatten it") from None
+
+
+def _repeated(node: Node) -> float:
+    """How many values (keys too) YAML aliases and merge keys add to a composed document by
+    repeating a list or mapping written once; infinitely many when one holds itself."""
+    expanded: dict[int, float] = {}  # a list or mapping's values, aliases expanded
+    written = 0
+
+    def size(node: Node) -> float:
+        nonlocal written
+        if not isinstance(node, MappingNode | SequenceNode):
+            return 1
+        if id(node) not in expanded:
+            expanded[id(node)] = math.inf  # until it is counted: so if it holds itself
+            pairs = isinstance(node, MappingNode)
+            children = [child for pair in node.value for child in pair] if pairs else node.value
+            written += len(children)
+            expanded[id(node)] = 1 + sum(size(child) for child in children)
+        return expanded[id(node)]
+
+    return size(node) - 1 - written
 
 
 def read_yaml(path: Path):
@@ -84,7 +125,9 @@ def _problem(value: object, expected: type | tuple[type, ...] | Number | Choice)
             f" to {expected.high}" if expected.high is not None else " up"
         )
         kinds = (int, float) if expected.kind is float else (int,)
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        # .nan compares false with every bound, and .inf is no setting either.
+        nan_or_inf = isinstance(value, float) and not math.isfinite(value)
+        if isinstance(value, bool) or not isinstance(value, kinds) or nan_or_inf:
             return f"must be {'a number' if expected.kind is float else 'a whole number'} {within}"
         too_high = expected.high is not None and value > expected.high
         return f"must be {within}" if value < expected.low or too_high else None
@@ -96,9 +139,16 @@ def _problem(value: object, expected: type | tuple[type, ...] | Number | Choice)
 
 def load_params(path: Path, keys: Iterable[str]) -> dict[str, object]:
     """Return ``{dotted key: value}`` for exactly ``keys`` (keys of ``SETTINGS``) of the params
-    file at ``path``, each checked against ``SETTINGS``, after checking that the sections they
-    belong to hold no key that nothing reads."""
+    file at ``path``, each checked against ``SETTINGS``, after checking that the file holds no
+    section, and the sections they belong to no key, that nothing reads. Every stage refuses an
+    unknown section, which no stage would otherwise: `trian.seed` is a seed train never sees."""
     params = read_yaml(path) or {}
+    unknown = [name for name in params if name not in SECTIONS] if isinstance(params, dict) else []
+    if unknown:
+        raise UserError(
+            f"{unknown[0]} in {path} is not a section the pipeline or its gates read: fix its "
+            f"name (the sections are: {', '.join(SECTIONS)})"
+        )
     values = {}
     for section in dict.fromkeys(key.split(".")[0] for key in keys):
         if not isinstance(params, dict) or not isinstance(params.get(section), dict | None):

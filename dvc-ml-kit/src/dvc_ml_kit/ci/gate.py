@@ -65,10 +65,18 @@ THRESHOLDS = ("minimum", "maximum", "max_drop")
 GATES = (*THRESHOLDS, "beat_baseline")
 
 
+def finite(value: object) -> bool:
+    """Whether ``value`` is a number a gate can compare and show: not a bool, not NaN, not
+    infinite, and small enough for a float."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and abs(value) <= sys.float_info.max
+
+
 def valid(section: str, limit: object) -> bool:
-    """Whether ``limit`` can be a threshold of ``section``: a number (not negative for a drop)."""
-    number = isinstance(limit, int | float) and not isinstance(limit, bool)
-    return number and (section != "max_drop" or limit >= 0)
+    """Whether ``limit`` can be a threshold of ``section``: a finite number (not negative for a
+    drop). .nan compares false with every value, and .inf lets every value pass: both would
+    switch the gate off."""
+    return finite(limit) and (section != "max_drop" or limit >= 0)
 
 
 def problems(gates: object, metrics: list[str], where: str) -> list[str]:
@@ -106,7 +114,7 @@ def problems(gates: object, metrics: list[str], where: str) -> list[str]:
                         f"use one of {', '.join(sorted(metrics))}"
                     )
                 elif not valid(key, limit):
-                    kind = "a number of 0 or more" if key == "max_drop" else "a number"
+                    kind = "a finite number" + (" of 0 or more" if key == "max_drop" else "")
                     found.append(f"gates.{key}.{name} in {where} is {limit!r}, but must be {kind}")
     return found
 
@@ -131,6 +139,18 @@ def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> l
         if metric.new is None:
             failures.append(f"{metric.name} has no value in this revision's metrics")
             continue
+        # A metric that is not a number (NaN) compares false with every threshold: it fails.
+        sides = {"": metric.new, " on the base": metric.old, " of the baseline": metric.baseline}
+        odd = {
+            side: value for side, value in sides.items() if value is not None and not finite(value)
+        }
+        if odd:
+            side, value = next(iter(odd.items()))
+            failures.append(
+                f"{metric.name}{side} is {value!r}, not a number a gate can compare: run "
+                "`dvc repro` to write the metrics again"
+            )
+            continue
         minimum, maximum = minimums.get(metric.name), maximums.get(metric.name)
         if minimum is not None and metric.new < minimum:
             failures.append(f"{metric.name} is {metric.new:g}, below the minimum of {minimum:g}")
@@ -142,7 +162,12 @@ def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> l
                 f"{metric.name} got worse by {worse:g} against the base ({metric.old:g} to "
                 f"{metric.new:g}), more than the {allowed:g} allowed"
             )
-        if metric.name in beaten and metric.baseline is not None:
+        if metric.name in beaten and metric.baseline is None:
+            failures.append(
+                f"{metric.name} has no baseline value to beat in the metrics: run `dvc repro`, or "
+                "leave it out of gates.beat_baseline"
+            )
+        elif metric.name in beaten:
             lower = lower_is_better(metric.name)
             if metric.new >= metric.baseline if lower else metric.new <= metric.baseline:
                 failures.append(
@@ -161,7 +186,7 @@ def flatten(gates: object) -> dict[str, object]:
         if isinstance(value, dict):
             flat.update({f"{key}.{name}": limit for name, limit in value.items()})
         else:
-            flat[key] = value
+            flat[str(key)] = value  # a key YAML reads as a number too, sorted with the others
     return flat
 
 
