@@ -407,3 +407,10 @@ def test_a_column_that_carries_the_model_is_said_under_the_metrics():
     assert dominance_lines(IMPORTANCE) == [] == dominance_lines(rows(feature=["a"], importance=[1]))
     assert dominance_lines(rows(feature=["a", "b"], importance=[0.0, 0.0])) == []
     assert "One column" not in report(state("classification"))
+
+
+def test_metrics_that_are_not_finite_numbers_are_shown_as_they_are():
+    metrics = [Metric("roc_auc", new=float("nan"), old=0.9), Metric("r2", new=0.5, old="0.4")]
+    table = metrics_table(metrics)
+    assert table[2] == "| roc_auc ↑ | 0.9 | `nan` |  |  | — |"
+    assert table[3] == "| r2 ↑ | `0.4` | 0.5 |  |  | — |"

@@ -8,7 +8,7 @@ plots as Mermaid charts and tables that GitHub and GitLab draw without any image
 import re
 
 from ..contract import lower_is_better
-from .gate import Metric
+from .gate import Metric, finite
 from .state import (
     AUTO_COMMIT_MESSAGE,
     NO_REMOTE,
@@ -93,7 +93,8 @@ def shown(value: object) -> str:
 
 
 def number(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4g}"
+    """A metric's value as the report shows it: NaN or text (a broken metrics file) as it is."""
+    return "—" if value is None else f"{value:.4g}" if finite(value) else code(value)
 
 
 def metrics_table(metrics: list[Metric]) -> list[str]:
@@ -103,7 +104,7 @@ def metrics_table(metrics: list[Metric]) -> list[str]:
     ]
     for metric in metrics:
         change = percent = ""
-        if metric.new is not None and metric.old is not None:
+        if finite(metric.new) and finite(metric.old):
             delta = metric.new - metric.old
             better = -metric.worse_by() if metric.worse_by() else 0
             mark = " ✅" if better > 0 else " 🔻" if better < 0 else ""
