@@ -47,11 +47,11 @@ STAGES_ENV = {"OMP_WAIT_POLICY": "passive"}
 
 
 def check_pipeline(
-    *, trusted: bool, auto_commit: bool, branch: str | None, hand_off: Path | None = None
+    *, trusted: bool, push_to: str | None, hand_off: Path | None = None
 ) -> tuple[Run, list]:
-    """Reproduce and lint, push the run-cache and commit a stale lock (or hand it off) if asked;
-    return what was done and the problems found (the report says more). The tests run beside
-    it: see :func:`pr`."""
+    """Reproduce and lint, push the run-cache and commit a stale lock to the branch ``push_to``
+    (or hand it off) if asked; return what was done and the problems found (the report says
+    more). The tests run beside it: see :func:`pr`."""
     remote = repo.remote_url()
     # --pull: fetch what changed stages need and restore results computed before anywhere;
     # --allow-missing: a stage whose lock entry matches is skipped even if its outputs are absent.
@@ -65,13 +65,10 @@ def check_pipeline(
     stale = repo.uncommitted_results()
     if done.reproduced and pull:
         repo.push()
-    if done.reproduced and stale and auto_commit:
-        target = branch or repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
-        if target == "HEAD":
-            raise UserError("HEAD is detached: give the branch to push to, as BRANCH=<name>")
+    if done.reproduced and stale and push_to:
         repo.sh("git", "add", *repo.results())
         repo.sh("git", "commit", "--quiet", "-m", AUTO_COMMIT_MESSAGE)
-        repo.sh("git", "push", "origin", f"HEAD:refs/heads/{target}")
+        repo.sh("git", "push", "origin", f"HEAD:refs/heads/{push_to}")
         done.commit, done.committed, stale = repo.head(), True, []
     elif done.reproduced and stale and hand_off is not None:
         # For a job that runs none of this branch's code to commit: the results, nothing else.
@@ -92,6 +89,61 @@ def check_pipeline(
         "dvc.lock is out of date: see report.md for the commands that fix it" if stale else "",
     ]
     return done, [problem for problem in problems if problem]
+
+
+def push_target(branch: str | None, base: str) -> str:
+    """The branch --auto-commit pushes to: BRANCH if given, else the one checked out. Refused
+    before anything runs: a BRANCH other than the branch checked out (or, on a detached CI
+    checkout, one whose commits on origin this commit does not hold), and the base branch or
+    origin's default one, which take changes through review only."""
+    current = repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
+    target = branch or current
+    if target == "HEAD":
+        raise UserError("HEAD is detached: give the branch to push to, as BRANCH=<name>")
+    if current not in ("HEAD", target):
+        raise UserError(
+            f"BRANCH={target} is not the branch checked out ({current}): AUTO_COMMIT=1 pushes "
+            "to the branch being checked only, so leave BRANCH unset"
+        )
+    default, tip = repo.origin_branch(target)
+    if target in (base.removeprefix("origin/"), default):
+        raise UserError(
+            f"AUTO_COMMIT=1 never pushes to {target}, the base branch: check a branch of its "
+            f"own, whose pull request brings the results to {target}"
+        )
+    if current == "HEAD" and tip is None:
+        raise UserError(
+            f"origin has no branch {target}: BRANCH must name the branch this commit is on"
+        )
+    if tip is not None and not repo.succeeds("git", "merge-base", "--is-ancestor", tip, "HEAD"):
+        raise UserError(
+            f"origin's {target} has commits this one lacks: BRANCH must name the branch this "
+            f"commit is on, and if it does, pull first (`git pull origin {target}`)"
+        )
+    return target
+
+
+def check_hand_off(folder: Path) -> None:
+    """Refuse, before anything runs, a hand-off folder that the results cannot go to alone:
+    the working tree or a folder holding it, a folder inside the results, or one that holds
+    files already (a folder of the user's, or an earlier hand-off)."""
+    target, tree = folder.resolve(), Path.cwd().resolve()
+    if target == tree or target in tree.parents:
+        raise UserError(
+            f"HAND_OFF={folder} is the working tree or a folder holding it: name a new folder "
+            "for the results, as HAND_OFF=results"
+        )
+    for result in repo.results():
+        if target == Path(result).resolve() or Path(result).resolve() in target.parents:
+            raise UserError(
+                f"HAND_OFF={folder} overlaps {result}, which the results are copied from: "
+                "name a new folder, as HAND_OFF=results"
+            )
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UserError(
+            f"HAND_OFF={folder} is not an empty folder: remove it, or name a new folder for "
+            "the results"
+        )
 
 
 def explain_failure(done: Run, log: str, *, trusted: bool, remote: str | None) -> None:
@@ -121,7 +173,12 @@ def pr(
     branch: str | None,
     hand_off: Path | None = None,
 ) -> int:
-    """The pull request check; returns the exit code. Whatever stops it, report.md says why."""
+    """The pull request check; returns the exit code. Whatever stops it once it has started,
+    report.md says why; what it was asked to do wrong stops it before, touching nothing."""
+    repo.check_dvc_locks()
+    push_to = push_target(branch, base) if auto_commit else None
+    if hand_off is not None:
+        check_hand_off(hand_off)
     done = None
     try:
         repo.require_revision(base)
@@ -129,13 +186,13 @@ def pr(
         load_params(PARAMS, SETTINGS)
         documentation = repo.documentation_only(repo.merge_base(base))
         if documentation is None:
+            if trusted:  # it pushes to the DVC remote
+                repo.check_remote_folder()
             # The tests read no output of the pipeline, so they run beside it (see TESTS_ENV).
             # They take longest: all the rest is done while they run.
             tests = repo.start("pytest", log=TESTS_LOG, env=TESTS_ENV)
             try:
-                done, problems = check_pipeline(
-                    trusted=trusted, auto_commit=auto_commit, branch=branch, hand_off=hand_off
-                )
+                done, problems = check_pipeline(trusted=trusted, push_to=push_to, hand_off=hand_off)
                 state = gather(base, done)  # what reproducing wrote, not what the tests do
             finally:
                 tested = repo.finish(tests, TESTS_LOG)

@@ -9,6 +9,7 @@ registry, and the release links them).
 
 import argparse
 import json
+import os
 import pickle
 import platform
 import sys
@@ -27,6 +28,8 @@ FIRST_VERSION = "v1.0.0"
 LIBRARIES = ["scikit-learn", "numpy", "pandas", "skops", "dvc", "gto"]
 # Where the repository is hosted, so where releases are made (the Makefile says which).
 HOSTS = ("github", "gitlab")
+# Where `gh` takes a token from, besides its own login.
+TOKENS = ("GH_TOKEN", "GITHUB_TOKEN")
 
 
 def model_md5(lock_text: str | None) -> str | None:
@@ -81,13 +84,37 @@ def build_bundle(version: str) -> Path:
     return folder
 
 
+def check_prerequisites(host: str, dry_run: bool) -> None:
+    """Stop before anything is pushed if publishing could not go through to the release: the
+    tools, the release host's token, origin. (A run stopped after pushing its tag anyway is
+    finished by the next run: see :func:`publish`.)"""
+    repo.installed("dvc", "gto", *(["gh"] if host == "github" and not dry_run else []))
+    repo.check_remote_folder()
+    if dry_run:
+        return
+    if host == "gitlab":
+        GitLab.from_environment()
+    elif not (any(map(os.environ.get, TOKENS)) or repo.succeeds("gh", "auth", "token")):
+        raise UserError(
+            "`gh` has no token to create the release with: set GH_TOKEN (CI: the job's "
+            "github.token) or log in with `gh auth login`, and run again"
+        )
+    if repo.git("ls-remote", "origin", "HEAD") is None:
+        raise UserError(
+            "origin is not reachable (`git ls-remote origin` failed), so the version tag could "
+            "not be pushed: check the remote and the connection, and run again"
+        )
+
+
 def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
     """The publish job on the default branch; returns the exit code."""
     current = repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
     if current != branch:
         raise UserError(f"ci-publish runs on {branch} only, and this is '{current}'")
+    repo.check_dvc_locks()
     if repo.quiet("git", "status", "--porcelain", "--untracked-files=no"):
         raise UserError("the working tree has uncommitted changes: commit or stash them first")
+    check_prerequisites(host, dry_run)
     # Fetch every output; whatever the remote lacks (a fork's pull request could not push) is
     # recomputed by repro, and the lock must not change: main's lock matches its code.
     repo.sh("dvc", "pull", "--allow-missing")
@@ -112,13 +139,18 @@ def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
             print(f"ci-publish: the model is the same as {tag}: nothing to publish")
             return 0
         # The tag exists without its release: a failed earlier run, or a local dry run whose
-        # tag never reached origin. Push the tag if origin lacks it, then make the release.
+        # tag never reached origin. Push the tag if origin lacks it, then make the release with
+        # the bundle the tag records: the one that run left in dist/, or one built again.
         print(f"ci-publish: {tag} has no release yet: creating it")
-        folder = build_bundle(latest)
+        folder = DIST / f"{ARTIFACT}-{latest}"
+        if not folder.exists():
+            build_bundle(latest)
+        bundle.verify(folder)
         if recorded_digest(tag) != bundle.digest(folder):
             raise UserError(
-                f"the bundle built now differs from the one {tag} records: remove the local tag "
-                f"(`git tag --delete {tag}`) if it was a dry run's, and run again"
+                f"{folder} is not the bundle {tag} records, which is not here to release: "
+                f"delete the tag (`git tag --delete {tag}`, and `git push origin "
+                f":refs/tags/{tag}` if origin has it) and run again, to publish {latest} anew"
             )
         if not repo.git("ls-remote", "--exit-code", "--tags", "origin", f"refs/tags/{tag}"):
             repo.sh("git", "push", "origin", tag)

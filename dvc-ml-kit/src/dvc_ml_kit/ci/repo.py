@@ -4,11 +4,13 @@ starts subprocesses. Paths that dvc.yaml knows (the model, the metrics, the plot
 
 import json
 import os
+import shutil
 import subprocess
 from fnmatch import fnmatch
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from ..errors import UserError
 from ..params import read_yaml
@@ -20,6 +22,8 @@ MODEL_ARTIFACT = "model"
 # Documentation: no stage, test or setting reads these files (unless a stage lists one in its
 # deps), so a change to them alone leaves every result and test outcome as on the base.
 DOCUMENTATION = ("*.md", "*.rst", "docs/*", "LICENSE*", "licenses/*")
+# DVC's record of which command reads or writes which output (JSON), beside its other locks.
+RWLOCK = Path(".dvc/tmp/rwlock")
 
 
 def run(
@@ -76,8 +80,18 @@ def sh(*command: str, log: Path | None = None) -> str:
     return done.stdout
 
 
+def installed(*tools: str) -> None:
+    """Stop, before anything runs, if one of ``tools`` is not on PATH."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        names = " and ".join(f"`{tool}`" for tool in missing)
+        verb, them = ("is", "it") if len(missing) == 1 else ("are", "them")
+        raise UserError(f"{names} {verb} not installed here: install {them} and run again")
+
+
 def quiet(*command: str) -> str:
     """Output of a short command that must succeed."""
+    installed(command[0])
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise UserError(
@@ -88,6 +102,7 @@ def quiet(*command: str) -> str:
 
 def succeeds(*command: str) -> bool:
     """Whether a short command exits 0 (a question asked by exit code)."""
+    installed(command[0])
     return subprocess.run(command, capture_output=True).returncode == 0
 
 
@@ -168,6 +183,62 @@ def remote_url() -> str | None:
     config = Config(dvc_dir=".dvc")
     name = config["core"].get("remote")
     return config["remote"].get(name, {}).get("url") if name else None
+
+
+def check_remote_folder() -> None:
+    """Stop before a push if the DVC remote is a folder that does not exist (a share not
+    mounted): `dvc push` would create it empty, and the remote would then seem to hold
+    everything this workspace has while what others pushed is missing."""
+    url = remote_url()
+    if url and "://" not in url and not Path(url).is_dir():
+        raise UserError(
+            f"the DVC remote {url} does not exist (a share not mounted?): mount it, or create it "
+            f"if it is new (`mkdir -p {url}`), and run again"
+        )
+
+
+def check_dvc_locks() -> None:
+    """Stop, touching nothing, on a lock file that a DVC command stopped while writing it left
+    empty or cut short: DVC's own error says it cannot read it, not how to recover."""
+    lock, load = read(Path("dvc.lock")), YAML(typ="safe", pure=True).load
+    if lock is not None and not _parsed(lock, load):
+        fix = "remove it (`rm dvc.lock`)"
+        if _parsed(file_at("HEAD", Path("dvc.lock")) or "", load):
+            fix = "restore the committed one (`git checkout dvc.lock`)"
+        raise UserError(
+            "dvc.lock is empty or cut short (a DVC command was stopped while writing it): "
+            f"{fix} and run again"
+        )
+    rwlock = read(RWLOCK)
+    if rwlock is not None and _parsed(rwlock, json.loads) is None:
+        raise UserError(
+            f"DVC's lock file {RWLOCK.as_posix()} is empty or cut short (a DVC command was stopped "
+            f"while writing it): if no DVC command is running here, remove it (`rm "
+            f"{RWLOCK.as_posix()}`) and run again"
+        )
+
+
+def _parsed(text: str, load) -> dict | None:
+    """``text`` loaded with ``load`` (JSON's or YAML's), if it is a mapping; else None."""
+    try:
+        document = load(text)
+    except (ValueError, YAMLError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def origin_branch(name: str) -> tuple[str | None, str | None]:
+    """origin's default branch and the commit its branch ``name`` is at (None if it has none);
+    asking origin, so a fresh CI checkout knows both too."""
+    listed = quiet("git", "ls-remote", "--symref", "origin", "HEAD", f"refs/heads/{name}")
+    default = tip = None
+    for line in listed.splitlines():
+        value, _, ref = line.partition("\t")
+        if value.startswith("ref: refs/heads/") and ref == "HEAD":
+            default = value.removeprefix("ref: refs/heads/")
+        elif ref == f"refs/heads/{name}":
+            tip = value
+    return default, tip
 
 
 def push() -> None:
