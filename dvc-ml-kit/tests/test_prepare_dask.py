@@ -140,6 +140,7 @@ BAD = {
     ),
     "a column empty in every row": (lambda f: f.assign(notes=""), {}),
     "a typo in a column read as numbers": (lambda f: _set(f, "income", [LATE], "n.a."), {}),
+    "a regression target with one value": (lambda f: f.assign(churned=2.5), {"task": "regression"}),
 }
 
 
@@ -149,6 +150,50 @@ def test_dask_says_what_local_says(client, small_sample, tmp_path, problem):
     path = write(change(raw()), tmp_path)
     params = settings(**params)
     assert dask_error(path, params, tmp_path) == local_error(path, params)
+
+
+def test_a_regression_target_constant_in_one_partition_only_is_taken(client, tmp_path):
+    frame = raw().assign(churned=np.where(np.arange(ROWS) < LATE, 1.0, 2.0))
+    assert dask_run(write(frame, tmp_path), settings(task="regression"), tmp_path)
+
+
+def test_a_folder_without_parquet_files_is_the_local_sentence(client, tmp_path):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    write(raw(), folder)
+    assert dask_error(folder, settings(), tmp_path) == local_error(folder, settings())
+
+
+@pytest.mark.parametrize("packed", ["gzip", "zip", "utf-16"])
+def test_compressed_or_utf16_is_read_in_one_partition(client, tmp_path, packed):
+    path = write(raw(), tmp_path)
+    lines = dask_run(path, settings(), tmp_path / "plain")
+    named = tmp_path / {"gzip": "raw.csv.gz", "zip": "raw.zip", "utf-16": "utf16.csv"}[packed]
+    if packed == "utf-16":
+        named.write_bytes(path.read_text().encode("utf-16"))
+    else:
+        with fsspec.open(str(named), "wb", compression=packed) as file:
+            file.write(path.read_bytes())
+    note = (
+        f"the dask engine reads {named} in one partition, since "
+        f"{'utf-16 text' if packed == 'utf-16' else f'{packed} compression'} cannot be split: "
+        f"{'save it as UTF-8' if packed == 'utf-16' else 'decompress it'} or convert it to "
+        "Parquet if it is larger than a worker's memory"
+    )
+    read = dask_run(named, settings(), tmp_path / packed)
+    assert note in read
+    assert [line for line in read if line != note] == lines
+    for side in ("train", "test"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "plain" / f"{side}.parquet"),
+            pd.read_parquet(tmp_path / packed / f"{side}.parquet"),
+        )
+
+
+def test_more_classes_than_rows_per_class_is_warned(client, tmp_path):
+    frame = raw(1400).assign(churned=[f"c{i % 40}" for i in range(1400)])
+    lines = dask_run(write(frame, tmp_path), settings(min_test_rows_per_class=1), tmp_path)
+    assert lines[-1].startswith("warning: target 'churned' has 40 classes and the train split ")
 
 
 def test_a_malformed_line_is_placed_in_the_whole_file(client, small_sample, tmp_path):

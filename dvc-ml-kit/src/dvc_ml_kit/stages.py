@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .ci.repo import plot_files
 from .contract import BASELINE, MODEL
 from .errors import check_target
 from .pipeline import copy_evaluation as core_copy
@@ -25,6 +26,10 @@ def prepare(raw: str, train_path: Path, test_path: Path, params: dict) -> list[s
     """The prepare stage: check the raw data at ``raw`` (a path, or a URL for the Dask engine)
     with ``params`` (the keys of pipeline.prepare.PARAMS), write the train and test splits on
     the engine ``compute.engine`` names, and return the lines the stage prints."""
+    # dvc.yaml (where DVC runs the stage) is read only to refuse a task it was not written for:
+    # the splits do not depend on it, so it is not among the stage's deps.
+    if Path("dvc.yaml").is_file():
+        core_prepare.check_task(params["data.task"], plot_files())
     if params["compute.engine"] == "dask":
         # Imported here: the local engine runs without Dask.
         from .cluster import require
@@ -41,8 +46,17 @@ def prepare(raw: str, train_path: Path, test_path: Path, params: dict) -> list[s
             part.to_parquet(path, index=False)
         groups = None if checked.groups is None else checked.groups.nunique()
         features = checked.frame.shape[1] - 1
+        target = params["data.target"]
+        classification = params["data.task"] == "classification"
         lines = core_prepare.summary(
-            checked.notes, repeated, groups, len(train), len(test), features
+            checked.notes,
+            repeated,
+            groups,
+            len(train),
+            len(test),
+            features,
+            target=target,
+            classes=checked.frame[target].nunique() if classification else 0,
         )
     return [f"prepare: {line}" for line in lines]
 

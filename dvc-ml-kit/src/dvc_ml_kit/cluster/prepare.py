@@ -2,7 +2,8 @@
 partition by partition, for data larger than one machine's memory.
 
 The raw data is a CSV (read in blocks of whole lines, each by pandas as the local engine reads the
-whole file) or Parquet (a file or a folder); a path, or a URL such as s3://... with the
+whole file; in one block if it is compressed, or UTF-16 or UTF-32 text, which cannot be cut at
+line ends) or Parquet (a file or a folder); a path, or a URL such as s3://... with the
 credentials the environment gives.
 
 Decided on a SAMPLE, the file's first SAMPLE_ROWS rows (in the first partition, or the first few):
@@ -26,6 +27,7 @@ rows per join). Each side holds test_size of the rows give or take chance, and s
 and is written as a folder of Parquet files, one per partition, with the same bytes on every run.
 """
 
+import codecs
 import io
 import re
 import warnings
@@ -35,9 +37,9 @@ from typing import NamedTuple
 
 import dask
 import dask.dataframe as dd
-import fsspec
 import numpy as np
 import pandas as pd
+import pyarrow
 from dask.bytes import read_bytes
 
 from ..errors import UserError
@@ -55,6 +57,8 @@ from ..pipeline.prepare import (
     check_split_sizes,
     check_test_size,
     column_settings,
+    compression,
+    constant_target_error,
     convert,
     decimal_mark,
     dialect,
@@ -66,6 +70,8 @@ from ..pipeline.prepare import (
     is_parquet,
     line_of,
     malformed_error,
+    not_parquet_error,
+    open_raw,
     plan,
     read_csv,
     remove_output,
@@ -109,6 +115,7 @@ class Record(NamedTuple):
     target_missing: Found | None
     target_bad: Found | None
     float_target: bool
+    target_values: tuple  # two of the target's numbers, or one if all are equal (regression)
     classes: pd.DataFrame | None  # per class: rows, first position, rows in test
     present: dict[str, int]  # non-missing values per feature
     problems: dict[str, Found]  # per feature: values that do not fit its kind
@@ -118,9 +125,9 @@ class Record(NamedTuple):
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _head(path: str) -> bytes:
-    with fsspec.open(path, "rb") as file:
-        return file.read(SNIFF_BYTES)
+def _whole(path: str, packed: str | None) -> bytes:
+    with open_raw(path, packed) as file:
+        return file.read()
 
 
 def _read_block(block: bytes, header: bytes, found: Dialect, decimal: str, categorical, text):
@@ -196,7 +203,7 @@ def prepare_partition(raw, spec: Spec):
     client counts over all rows (feature hashes, group values, ids), and what it found."""
     if isinstance(raw, str):
         empty = pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in spec.dtypes.items()})
-        record = Record(0, raw, None, None, None, False, None, {}, {}, 0)
+        record = Record(0, raw, None, None, None, False, (), None, {}, {}, 0)
         return empty, empty, pd.DataFrame({"row": pd.Series(dtype="uint64")}), record
     target = raw[spec.target]
     values, labels, target_bad = _target_labels(target, spec)
@@ -226,6 +233,7 @@ def prepare_partition(raw, spec: Spec):
         target_missing=found_in(target, target.isna()),
         target_bad=target_bad,
         float_target=pd.api.types.is_float_dtype(target),
+        target_values=tuple(values.dropna().unique()[:2]) if spec.task == "regression" else (),
         classes=_classes(values, test) if spec.task == "classification" else None,
         present={name: int(values.notna().sum()) for name, values in raw[list(spec.kinds)].items()},
         problems=problems,
@@ -242,33 +250,55 @@ class Source(NamedTuple):
     parts: Callable[[list[str]], list]
     newlines: list  # delayed newline counts of the CSV blocks (empty for Parquet)
     codec: str | None
+    notes: list[str]  # lines for the user about how it is read
 
 
-def _csv_source(path: str, params: dict, blocksize) -> Source:
-    categorical = params["data.categorical_columns"] or []
-    found = dialect(
-        path,
-        _head(path),
-        separator=params["data.separator"],
-        decimal=params["data.decimal"],
-        encoding=params["data.encoding"],
-    )
-    _, [blocks] = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
-    data = b""
-    for block in blocks:  # the first blocks, up to SAMPLE_ROWS rows
-        data += dask.compute(block, scheduler="sync")[0]
-        if data.count(b"\n") > SAMPLE_ROWS:
-            break
+def _sample(source, path: str, packed: str | None, found: Dialect, categorical) -> pd.DataFrame:
+    """The first SAMPLE_ROWS rows of ``source`` (CSV text, or a binary file of it)."""
     try:
-        sample = read_csv(io.BytesIO(data), found, categorical, rows=SAMPLE_ROWS)
+        return read_csv(source, found, categorical, rows=SAMPLE_ROWS)
     except pd.errors.EmptyDataError:
         raise empty_file_error(path) from None
     except pd.errors.ParserError as error:
         raise malformed_error(path, error) from None
     except UnicodeDecodeError:
-        raise _not_text(Path(path), found.codec, ENCODING_KEY) from None
+        raise _not_text(path, _whole(path, packed), found.codec, ENCODING_KEY) from None
+
+
+def _csv_source(path: str, params: dict, blocksize) -> Source:
+    categorical = params["data.categorical_columns"] or []
+    packed = compression(path)
+    with open_raw(path, packed) as file:
+        head = file.read(SNIFF_BYTES)
+    found = dialect(
+        path,
+        head,
+        separator=params["data.separator"],
+        decimal=params["data.decimal"],
+        encoding=params["data.encoding"],
+    )
+    note = None
+    # Compressed data cannot be cut into blocks, nor UTF-16 or UTF-32 text at each byte b"\n".
+    if packed or codecs.lookup(found.codec).name.startswith(("utf-16", "utf-32")):
+        blocks, header = [dask.delayed(_whole, pure=True)(path, packed)], b""
+        with open_raw(path, packed) as file:
+            sample = _sample(file, path, packed, found, categorical)
+        note = (
+            f"the dask engine reads {path} in one partition, since "
+            f"{f'{packed} compression' if packed else f'{found.codec} text'} cannot be split: "
+            f"{'decompress it' if packed else 'save it as UTF-8'} or convert it to Parquet if "
+            "it is larger than a worker's memory"
+        )
+    else:
+        _, [blocks] = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
+        data = b""
+        for block in blocks:  # the first blocks, up to SAMPLE_ROWS rows
+            data += dask.compute(block, scheduler="sync")[0]
+            if data.count(b"\n") > SAMPLE_ROWS:
+                break
+        sample = _sample(io.BytesIO(data), path, packed, found, categorical)
+        header = data[: data.index(b"\n") + 1] if b"\n" in data else data
     mark = decimal_mark(sample, found, categorical)
-    header = data[: data.index(b"\n") + 1] if b"\n" in data else data
     read = dask.delayed(_read_block, pure=True)
 
     def parts(text: list[str]) -> list:
@@ -279,18 +309,22 @@ def _csv_source(path: str, params: dict, blocksize) -> Source:
 
     count = dask.delayed(bytes.count, pure=True)
     newlines = [count(block, b"\n") for block in blocks]
-    return Source(with_decimal_points(sample, mark, categorical), parts, newlines, found.codec)
+    sample = with_decimal_points(sample, mark, categorical)
+    return Source(sample, parts, newlines, found.codec, [note] if note else [])
 
 
 def _parquet_source(path: str) -> Source:
-    parts = dd.read_parquet(path).to_delayed()
-    sample = dask.compute(parts[0], scheduler="sync")[0]
+    try:
+        parts = dd.read_parquet(path).to_delayed()
+        sample = dask.compute(parts[0], scheduler="sync")[0]
+    except (OSError, pyarrow.ArrowException) as error:
+        raise not_parquet_error(path, error) from None
     for part in parts[1:]:
         if len(sample) >= SAMPLE_ROWS:
             break
         sample = pd.concat([sample, *dask.compute(part, scheduler="sync")], ignore_index=True)
     sample = sample.head(SAMPLE_ROWS)
-    return Source(sample, lambda text: parts, [], None)
+    return Source(sample, lambda text: parts, [], None, [])
 
 
 # --- checking all rows ----------------------------------------------------------------------------
@@ -318,7 +352,7 @@ def _unreadable(records, newlines, path: str, codec: str | None) -> None:
     if index is None:
         return
     if records[index].unreadable == "encoding":
-        raise _not_text(Path(path), codec, ENCODING_KEY)
+        raise _not_text(path, _whole(path, compression(path)), codec, ENCODING_KEY)
     # pandas counts the lines of a block from its own first (the header, after the first block).
     before = sum(dask.compute(*newlines[:index])) - (1 if index else 0)
     problem = re.sub(
@@ -383,6 +417,10 @@ def check_all_rows(records, offsets, spec: Spec, source: str) -> pd.DataFrame | 
             "all): the dask engine takes the target's type from the first rows, so write every "
             "class as text (or every class as a number), or use compute.engine local"
         )
+    if spec.task == "regression":
+        values = {value for record in records for value in record.target_values}
+        if len(values) == 1:
+            raise constant_target_error(target, values.pop(), source)
     table = None
     if spec.task == "classification":
         table = _class_table(records, offsets)
@@ -473,7 +511,8 @@ def prepare_dask(
             # read once; dask warns that it mixes delayed tasks with dataframes, as it must.
             warnings.filterwarnings("ignore", "Computing mixed collections", UserWarning)
             records, _, counts = dask.compute(list(records), writes, counts)
-        lines = _check_totals(records, counts, spec, source, raws, params, found.notes, path)
+        notes = [*found.notes, *source.notes]
+        lines = _check_totals(records, counts, spec, source, raws, params, notes, path)
         for out, url in zip((train_path, test_path), urls, strict=True):
             record(out, url, len(raws))
         return lines
@@ -511,7 +550,15 @@ def _check_totals(records, counts, spec, source, raws, params, notes, path: str)
     repeated = rows - int(counts["rows"])
     train_rows, features = rows - test_rows, len(spec.kinds)
     return summary(
-        notes, repeated, groups, train_rows, test_rows, features, repeats_across_groups=True
+        notes,
+        repeated,
+        groups,
+        train_rows,
+        test_rows,
+        features,
+        repeats_across_groups=True,
+        target=spec.target,
+        classes=len(table) if classification else 0,
     )
 
 

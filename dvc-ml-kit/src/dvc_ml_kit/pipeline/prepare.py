@@ -1,13 +1,17 @@
 """The prepare stage's core: check the raw data against its inferred schema, then split it.
 
-The CSV's dialect (separator, decimal comma, encoding) is detected unless params.yaml sets it.
+The CSV's dialect (separator, decimal comma, encoding) is detected unless params.yaml sets it;
+a file compressed with gzip, bz2, zip, xz or zstd (known by its first bytes, whatever its name)
+is read decompressed, and UTF-16 or UTF-32 text by its byte-order mark.
 Each column's kind is inferred from its values: numbers; yes/no (true/false, yes/no); dates and
 times in ISO 8601 (they become year, month, day, weekday and hour); or categories (text).
 A column that is mostly of one kind with a few stray values (a typo) stops the stage with the line
 to fix. Columns that would mislead the model or leak private values are left out, by name: ids
 (unique whole numbers in sequence), text that differs in almost every row (names, comments), and
-any column that predicts the target almost perfectly on its own. ``data.categorical_columns``
-forces categories, ``data.keep_columns`` keeps a column prepare would leave out.
+any column that predicts the target almost perfectly on its own; one that predicts it well on
+its own stays in, with a note. ``data.categorical_columns`` forces categories,
+``data.keep_columns`` keeps a column prepare would leave out. A target with one value is refused,
+and a classification target with more classes than train rows per class is warned about.
 
 Rows are never deleted: rows with the same features, and rows sharing a value of
 ``data.group_column``, land on the same side of the split, so no example is in both.
@@ -19,14 +23,20 @@ import io
 import math
 import re
 import shutil
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
+import fsspec
 import numpy as np
 import pandas as pd
+import pyarrow
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..contract import PLOTS
 from ..errors import UserError
 from ..model.columns import BOOLEAN_PAIRS, DATE_PARTS, date_values
 
@@ -57,6 +67,21 @@ DIALECT_KEYS = {
 }
 SEPARATORS = (",", ";", "\t", "|")
 SNIFF_BYTES = 1 << 16
+# Compressed files, known by their first bytes (pandas goes by the file name alone).
+COMPRESSIONS = {
+    "gzip": rb"\x1f\x8b",
+    "bz2": rb"BZh[1-9](1AY&SY|\x17rE8P\x90)",
+    "zip": rb"PK\x03\x04",
+    "xz": rb"\xfd7zXZ\x00",
+    "zstd": rb"\x28\xb5\x2f\xfd",
+}
+# The text encoding a byte-order mark says (UTF-32's first: its marks begin with UTF-16's).
+BOMS = {
+    codecs.BOM_UTF32_LE: "utf-32",
+    codecs.BOM_UTF32_BE: "utf-32",
+    codecs.BOM_UTF16_LE: "utf-16",
+    codecs.BOM_UTF16_BE: "utf-16",
+}
 DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+\s*")
 ISO_DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?"
@@ -69,6 +94,9 @@ NEAR_UNIQUE_SHARE, NEAR_UNIQUE_MIN = 0.5, 10
 # A single column that scores this well alone (balanced accuracy or R², on held-out rows) is
 # taken for a leak of the target.
 LEAK_SCORE = 0.99
+# A column that scores this well alone, but less, stays in with a note: it may be a leak too
+# (a value known only after the outcome), or just the best feature.
+DOMINANT_SCORE = 0.9
 # ... on about this many rows of a larger file (see _leak_rows): the score sorts each column, and
 # on all rows of ten million it would take most of the stage's time.
 LEAK_ROWS = 100_000
@@ -86,9 +114,11 @@ class Checked(NamedTuple):
 # --- reading the CSV -----------------------------------------------------------------------------
 
 
-def _codec(encoding: str | None, keys: dict[str, str]) -> str:
+def _codec(encoding: str | None, sample: bytes, keys: dict[str, str]) -> str:
     if encoding is None:
-        return "utf-8-sig"  # UTF-8, with or without the byte-order mark spreadsheets write
+        # UTF-16 or UTF-32 by their byte-order mark; else UTF-8, with or without the mark
+        # spreadsheets write.
+        return next((name for bom, name in BOMS.items() if sample.startswith(bom)), "utf-8-sig")
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -99,8 +129,8 @@ def _codec(encoding: str | None, keys: dict[str, str]) -> str:
     return encoding
 
 
-def _not_text(path: Path, encoding: str, keys: dict[str, str]) -> UserError:
-    data = path.read_bytes()
+def _not_text(path: object, data: bytes, encoding: str, keys: dict[str, str]) -> UserError:
+    """The error for ``data``, the text of ``path`` (decompressed), not in ``encoding``."""
     try:
         data.decode(encoding)
     except UnicodeDecodeError as error:
@@ -115,11 +145,60 @@ def _not_text(path: Path, encoding: str, keys: dict[str, str]) -> UserError:
     return UserError(f"{path} could not be read as {encoding} text: set {keys['encoding']}")
 
 
+def compression(path: object) -> str | None:
+    """How the file at ``path`` (a path or URL) is compressed, by its first bytes, or None."""
+    with fsspec.open(str(path), "rb") as file:
+        head = file.read(16)
+    return next((name for name, magic in COMPRESSIONS.items() if re.match(magic, head)), None)
+
+
+def _zip_member(path: object, archive: zipfile.ZipFile) -> str:
+    # The folder macOS adds to the archives it makes holds no data.
+    files = [
+        name
+        for name in archive.namelist()
+        if not name.endswith("/") and not name.startswith("__MACOSX/")
+    ]
+    if len(files) != 1:
+        raise UserError(
+            f"{path} is a zip archive of {len(files)} files, but must hold one CSV file: zip "
+            "that file alone, or unzip it and read the CSV file itself"
+        )
+    return files[0]
+
+
+@contextmanager
+def open_raw(path: object, packed: str | None) -> Iterator[BinaryIO]:
+    """The file at ``path`` (a path or URL), decompressed from ``packed`` (a name of
+    COMPRESSIONS, or None)."""
+    if packed and packed not in fsspec.available_compressions():  # zstd needs a module
+        raise UserError(
+            f"{path} is compressed with {packed}, which needs the zstandard module: install it "
+            "(pip install zstandard, or list it in the project's requirements), or decompress "
+            "the file"
+        )
+    if packed == "zip":
+        with (
+            fsspec.open(str(path), "rb") as file,
+            zipfile.ZipFile(file) as archive,
+            archive.open(_zip_member(path, archive)) as member,
+        ):
+            yield member
+    else:
+        with fsspec.open(str(path), "rb", compression=packed) as file:
+            yield file
+
+
+def _rows(head: str, separator: str) -> list[list[str]]:
+    """The fields of the lines of ``head`` (lines may end with \\n, \\r\\n or \\r alone)."""
+    return list(csv.reader(io.StringIO(head, newline=""), delimiter=separator))
+
+
 def _sniff(head: str) -> str:
     """The separator that splits the first lines into the same number of fields, most of all."""
     best, best_fields = ",", 1
     for separator in SEPARATORS:
-        rows = [row for row in csv.reader(io.StringIO(head), delimiter=separator) if row]
+        rows = [row for row in _rows(head, separator) if row]
         if len(rows) > 1 and not head.endswith("\n"):
             rows = rows[:-1]  # the sample may end inside a line
         counts = {len(row) for row in rows}
@@ -176,11 +255,11 @@ def dialect(
 ) -> Dialect:
     """The dialect of the CSV at ``path`` whose first bytes are ``sample``: the settings given,
     the rest detected; refuses an empty file and a header that names a column twice."""
-    codec = _codec(encoding, keys)
+    codec = _codec(encoding, sample, keys)
     try:
         head = codecs.getincrementaldecoder(codec)().decode(sample)
     except UnicodeDecodeError:
-        raise _not_text(path, codec, keys) from None
+        raise _not_text(path, sample, codec, keys) from None
     if not head.strip():
         raise empty_file_error(path)
     if separator is None:
@@ -192,7 +271,7 @@ def dialect(
     if decimal not in (None, ".", ","):
         raise UserError(f"{keys['decimal']} is {decimal!r}, but must be '.' or ','")
 
-    header = next(csv.reader(io.StringIO(head), delimiter=separator))
+    header = _rows(head, separator)[0]
     seen: dict[str, int] = {}
     for position, name in enumerate(header, start=1):
         if name in seen and name.strip():
@@ -245,9 +324,26 @@ def with_decimal_points(frame: pd.DataFrame, decimal: str, text_columns=()) -> p
 
 
 def is_parquet(path: object) -> bool:
-    """Raw data in Parquet is a ``.parquet`` file or a folder; anything else is a CSV."""
+    """Raw data in Parquet is a ``.parquet`` file or a folder of them; anything else is a CSV.
+    Refuses a folder with no ``.parquet`` file in it."""
     path = str(path).rstrip("/")
-    return path.endswith(".parquet") or Path(path).is_dir()
+    if not Path(path).is_dir():
+        return path.endswith(".parquet")
+    if not any(Path(path).rglob("*.parquet")):
+        raise UserError(
+            f"{path} is a folder with no Parquet file (*.parquet) in it: set data.file to a CSV "
+            "file, a Parquet file or a folder of Parquet files"
+        )
+    return True
+
+
+def not_parquet_error(path: object, error: Exception) -> UserError:
+    """``error``: pyarrow's, reading ``path`` (its last line says why, under Dask's words)."""
+    problem = str(error).strip().splitlines()[-1].removeprefix("Original Message: ")
+    return UserError(
+        f"{path} could not be read as Parquet ({problem}): set data.file to a CSV file, a "
+        "Parquet file or a folder of Parquet files only"
+    )
 
 
 def read_raw(
@@ -263,21 +359,25 @@ def read_raw(
 
     ``separator``, ``decimal`` and ``encoding`` are detected when None: the separator among
     ``, ; tab |``, a decimal comma when the separator is not a comma, UTF-8 with or without a
-    byte-order mark. ``keys`` names the settings in error messages.
+    byte-order mark, or UTF-16 or UTF-32 with one. A file compressed with gzip, bz2, zip, xz or
+    zstd is read decompressed. ``keys`` names the settings in error messages.
     """
-    with open(path, "rb") as file:
+    packed = compression(path)
+    with open_raw(path, packed) as file:
         sample = file.read(SNIFF_BYTES)
     found = dialect(
         path, sample, separator=separator, decimal=decimal, encoding=encoding, keys=keys
     )
     try:
-        frame = read_csv(path, found, categorical_columns)
+        with open_raw(path, packed) as file:
+            frame = read_csv(file, found, categorical_columns)
     except pd.errors.EmptyDataError:
         raise empty_file_error(path) from None
     except pd.errors.ParserError as error:
         raise malformed_error(path, error, keys) from None
     except UnicodeDecodeError:
-        raise _not_text(path, found.codec, keys) from None
+        with open_raw(path, packed) as file:
+            raise _not_text(path, file.read(), found.codec, keys) from None
     mark = decimal_mark(frame, found, categorical_columns)
     return with_decimal_points(frame, mark, categorical_columns)
 
@@ -363,6 +463,13 @@ def target_not_number_error(name: str, found: Found, source: str) -> UserError:
         f"target '{name}' in {source} must be numbers for regression, but line "
         f"{line_of(found.position)} has {_show(found.value)} ({_count(found.count, 'such value')} "
         "in all): fix them, or choose a numeric column in data.target"
+    )
+
+
+def constant_target_error(name: str, value, source: str) -> UserError:
+    return UserError(
+        f"target '{name}' in {source} has the same value, {_show(value)}, in every row: there is "
+        "nothing to learn, so choose a column whose values vary in data.target"
     )
 
 
@@ -735,18 +842,22 @@ def _features(
             _check_date_part_names(frame.columns, name)
         features[name], kinds[name] = column, kind
     classification = task == "classification"
+    metric = "balanced accuracy" if classification else "R²"
     rows = None if truth is None else _leak_rows(truth, classification)
+    dominant = {}
     for name, column in list(features.items()):
-        if truth is None or name in explicit:
-            continue
-        if _score_alone(column.iloc[rows], truth[rows], classification) >= LEAK_SCORE:
-            metric = "balanced accuracy" if classification else "R²"
+        if truth is None:
+            break
+        score = _score_alone(column.iloc[rows], truth[rows], classification)
+        if score >= LEAK_SCORE and name not in explicit:
             left_out[name] = (
                 f"predicts '{target}' almost perfectly on its own ({metric} ≥ {LEAK_SCORE})"
             )
             del features[name], kinds[name]
             if name in dates:
                 dates.remove(name)
+        elif score >= DOMINANT_SCORE:
+            dominant[name] = math.floor(score * 1000) / 1000  # shown as is: never rounded up
     if not features:
         raise UserError(
             f"no feature columns are left in {source} once the target, id, group, dropped and "
@@ -764,6 +875,14 @@ def _features(
         notes.append(
             f"left out of the model: {reasons}; list a column in data.keep_columns to use it"
         )
+    if dominant:
+        (first, score), *others = sorted(dominant.items(), key=lambda item: -item[1])
+        also = "".join(f" and '{name}' with {other}" for name, other in others)
+        notes.append(
+            f"note: on its own, '{first}' predicts '{target}' with {metric} {score}{also} on "
+            f"held-out rows (noted from {DOMINANT_SCORE}, left out as a leak from {LEAK_SCORE}): "
+            "a column known only after the outcome is a leak, so list it in data.drop_columns"
+        )
     return features, Plan(kinds, notes)
 
 
@@ -777,6 +896,8 @@ def _check_target(target: pd.Series, task: str, source: str) -> pd.Series:
         found = found_in(target, bad)
         if found:
             raise target_not_number_error(name, _at_rows(target, found), source)
+        if numbers.nunique() < 2:
+            raise constant_target_error(name, numbers.iloc[0], source)
         return numbers
     decimal = pd.api.types.is_float_dtype(target)
     check_classes(name, target.value_counts(), decimal and bool((target % 1 != 0).any()), source)
@@ -1026,7 +1147,10 @@ def prepare(
     features, and the train and test splits."""
     categorical = params["data.categorical_columns"] or []
     if is_parquet(raw_path):
-        raw = pd.read_parquet(raw_path)
+        try:
+            raw = pd.read_parquet(raw_path)
+        except (OSError, pyarrow.ArrowException) as error:
+            raise not_parquet_error(raw_path, error) from None
     else:
         raw = read_raw(
             raw_path,
@@ -1048,6 +1172,24 @@ def prepare(
         min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
     )
     return checked, repeated, train, test
+
+
+def check_task(task: str, plot_files: list[str]) -> None:
+    """Refuse ``task`` when dvc.yaml draws ``plot_files`` and one of them is a plot evaluate
+    writes for another task only: a project's plots (and gates) are made for one task, and the
+    stages would run for minutes before DVC finds that plot missing."""
+    if task not in PLOTS:
+        return  # validate names the task that does not exist
+    for other in PLOTS.keys() - {task}:
+        theirs = set(PLOTS[other]) - set(PLOTS[task])
+        drawn = [str(path) for path in plot_files if Path(path).name in theirs]
+        if drawn:
+            raise UserError(
+                f"data.task is '{task}', but this project was made for {other}: dvc.yaml draws "
+                f"{drawn[0]}, which evaluate writes for {other} only, so set data.task back to "
+                f"'{other}', or generate a {task} project from the template and bring your data "
+                "there"
+            )
 
 
 def column_settings(params: dict[str, object]) -> dict[str, object]:
@@ -1080,9 +1222,12 @@ def summary(
     features: int,
     *,
     repeats_across_groups: bool = False,
+    target: str = "",
+    classes: int = 0,
 ) -> list[str]:
     """What the stage tells the user: ``notes``, rows repeating another's features, the number
-    of groups of data.group_column (None: not set), and the sizes of the splits.
+    of groups of data.group_column (None: not set), and the sizes of the splits; a warning if
+    the ``classes`` of a classification ``target`` outnumber the train rows of each.
     ``repeats_across_groups``: a split by groups alone, which may part repeats in two groups."""
     lines = list(notes)
     if repeated:
@@ -1096,4 +1241,13 @@ def summary(
             f"{groups} groups of data.group_column; each group stays on one side of the split"
         )
     lines.append(f"{train_rows} train rows, {test_rows} test rows, {features} features")
+    # A class is learnt from its own rows against every other class: with fewer rows per class
+    # than classes, models end near chance, and training takes longer with each class.
+    if classes and train_rows < classes * classes:
+        lines.append(
+            f"warning: target '{target}' has {classes} classes and the train split "
+            f"{train_rows // classes} rows per class on average, fewer than there are classes: "
+            "a model rarely tells that many classes apart from so few rows (expect results near "
+            "chance), and training takes longer with each class; add rows, or merge classes"
+        )
     return lines
