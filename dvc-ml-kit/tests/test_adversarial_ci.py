@@ -125,16 +125,20 @@ def test_auto_commit_refuses_a_branch_that_is_not_the_one_checked_out(capsys, pr
     )
 
 
-def test_auto_commit_never_pushes_to_the_base_or_origin_s_default_branch(capsys, project):
+def test_auto_commit_never_pushes_to_the_base(capsys, project):
     git("checkout", "--quiet", "main")
     said = refused(capsys, project, "pr", "--auto-commit", "1")
     assert said.startswith("AUTO_COMMIT=1 never pushes to main, the base branch: ")
-    # A detached CI checkout, comparing with another base: main is still origin's default.
+    # A detached CI checkout of a branch made from main: main's commits are all in it.
     git("checkout", "--quiet", "--detach", "feature")
-    said = refused(
-        capsys, project, "pr", "--auto-commit", "1", "--branch", "main", "--base", "origin/dev"
-    )
-    assert said.startswith("AUTO_COMMIT=1 never pushes to main")
+    said = refused(capsys, project, "pr", "--auto-commit", "1", "--branch", "main")
+    assert said.startswith("AUTO_COMMIT=1 never pushes to main, the base branch: ")
+    git("remote", "add", "upstream", str(project.parent / "origin.git"))
+    for base in ("dev", "upstream/dev"):  # a local branch, or another remote's
+        said = refused(
+            capsys, project, "pr", "--auto-commit", "1", "--branch", "dev", "--base", base
+        )
+        assert said.startswith("AUTO_COMMIT=1 never pushes to dev, the base branch: ")
 
 
 def test_a_detached_checkout_pushes_only_to_a_branch_whose_commits_it_holds(capsys, project):

@@ -94,8 +94,8 @@ def check_pipeline(
 def push_target(branch: str | None, base: str) -> str:
     """The branch --auto-commit pushes to: BRANCH if given, else the one checked out. Refused
     before anything runs: a BRANCH other than the branch checked out (or, on a detached CI
-    checkout, one whose commits on origin this commit does not hold), and the base branch or
-    origin's default one, which take changes through review only."""
+    checkout, one whose commits on origin this commit does not hold), and the base branch,
+    which takes changes through review only."""
     current = repo.quiet("git", "rev-parse", "--abbrev-ref", "HEAD")
     target = branch or current
     if target == "HEAD":
@@ -105,12 +105,13 @@ def push_target(branch: str | None, base: str) -> str:
             f"BRANCH={target} is not the branch checked out ({current}): AUTO_COMMIT=1 pushes "
             "to the branch being checked only, so leave BRANCH unset"
         )
-    default, tip = repo.origin_branch(target)
-    if target in (base.removeprefix("origin/"), default):
+    remote, _, name = base.partition("/")  # origin/main: main; a local branch as it is
+    if target == (name if remote in (repo.git("remote") or "").split() else base):
         raise UserError(
             f"AUTO_COMMIT=1 never pushes to {target}, the base branch: check a branch of its "
             f"own, whose pull request brings the results to {target}"
         )
+    tip = repo.origin_tip(target)
     if current == "HEAD" and tip is None:
         raise UserError(
             f"origin has no branch {target}: BRANCH must name the branch this commit is on"

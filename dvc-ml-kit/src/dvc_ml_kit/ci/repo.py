@@ -227,18 +227,11 @@ def _parsed(text: str, load) -> dict | None:
     return document if isinstance(document, dict) else None
 
 
-def origin_branch(name: str) -> tuple[str | None, str | None]:
-    """origin's default branch and the commit its branch ``name`` is at (None if it has none);
-    asking origin, so a fresh CI checkout knows both too."""
-    listed = quiet("git", "ls-remote", "--symref", "origin", "HEAD", f"refs/heads/{name}")
-    default = tip = None
-    for line in listed.splitlines():
-        value, _, ref = line.partition("\t")
-        if value.startswith("ref: refs/heads/") and ref == "HEAD":
-            default = value.removeprefix("ref: refs/heads/")
-        elif ref == f"refs/heads/{name}":
-            tip = value
-    return default, tip
+def origin_tip(branch: str) -> str | None:
+    """The commit origin's ``branch`` is at, asking origin (a CI checkout may not have fetched
+    it); None if origin has no such branch."""
+    listed = quiet("git", "ls-remote", "origin", f"refs/heads/{branch}")
+    return listed.split()[0] if listed else None
 
 
 def push() -> None:
