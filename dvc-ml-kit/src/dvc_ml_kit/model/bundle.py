@@ -173,8 +173,18 @@ def checksums(folder: Path) -> dict[str, str]:
 
 def verify(folder: Path) -> None:
     """Check that ``folder`` holds exactly the files of SHA256SUMS, each with its checksum."""
+    # Reading a link reads its target, which may lie outside the bundle and change after the
+    # check: a bundle holds plain files only. (The folder itself may be a link, such as a
+    # "latest" one: every file is still read from the one folder it points to.)
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    links = [path.name for path in files if path.is_symlink()]
+    if links:
+        raise UserError(
+            f"{folder}/{links[0]} is a link, not a file: a bundle holds plain files only, so it "
+            "is not loaded; download the bundle again"
+        )
     listed = checksums(folder)
-    present = {path.name for path in folder.iterdir()} - {SUMS_FILE}
+    present = {path.name for path in files} - {SUMS_FILE}
     extra = sorted(present - listed.keys())
     if extra:
         raise UserError(f"{folder}/{extra[0]} is not listed in {SUMS_FILE}: the bundle was altered")
@@ -204,6 +214,57 @@ def read_info(folder: Path) -> dict:
     return info
 
 
+def fitted(estimator) -> bool:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
+
+
+# The kind of model each task of bundle.json needs (scikit-learn's estimator type).
+ESTIMATOR_TYPES = {"classification": "classifier", "regression": "regressor"}
+
+
+def check_model(model, info: dict, path: Path) -> None:
+    """Refuse a model that predict cannot use as bundle.json describes it: any model that skops
+    loads passes the type check, and checksums rewritten for it pass verification."""
+    from sklearn.utils import get_tags
+
+    from .columns import ColumnKinds
+
+    columns = getattr(model, "named_steps", {}).get("columns")
+    if not (isinstance(columns, ColumnKinds) and fitted(columns) and fitted(model)):
+        raise UserError(
+            f"{path} is not a model this package trained (a fitted Pipeline whose 'columns' step "
+            "reads raw rows), so it is not loaded"
+        )
+    task = info["task"]
+    if task not in ESTIMATOR_TYPES:
+        raise UserError(
+            f"{path.parent / INFO_FILE} gives the task {task!r}, which is neither "
+            f"{' nor '.join(ESTIMATOR_TYPES)}: the bundle is damaged"
+        )
+    # A model of the project's own may not declare its type: then its methods decide.
+    found = get_tags(model).estimator_type
+    usable = task == "regression" or hasattr(model, "predict_proba")
+    if found not in (ESTIMATOR_TYPES[task], None) or not usable:
+        raise UserError(
+            f"{path} is not a {task} model, which {INFO_FILE} says it is: the bundle was "
+            "altered, so it is not loaded"
+        )
+    listed = info.get("features")
+    if listed is not None and listed != features(model):
+        names = ", ".join(row["column"] for row in features(model))
+        raise UserError(
+            f"{path} reads other columns ({names}) than {INFO_FILE} lists: the bundle was "
+            "altered, so it is not loaded"
+        )
+
+
 def load_bundle(folder: Path):
     """Verify the bundle in ``folder`` and return ``(model, info)``; refuse anything unexpected."""
     import skops.io
@@ -224,4 +285,6 @@ def load_bundle(folder: Path):
             f"({', '.join(unexpected)}), so it is not loaded"
         )
     # The types first: a model that may not be loaded is refused whatever bundle.json says.
-    return skops.io.load(model_path, trusted=trusted), read_info(folder)
+    model, info = skops.io.load(model_path, trusted=trusted), read_info(folder)
+    check_model(model, info, model_path)
+    return model, info

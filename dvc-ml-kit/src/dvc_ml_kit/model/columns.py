@@ -33,7 +33,8 @@ def boolean_values(values: pd.Series) -> pd.Series:
     if mapped.isna().any():
         unknown = distinct[int(mapped.isna().to_numpy().nonzero()[0][0])]
         raise ValueError(f"column '{values.name}' has {unknown!r}, which is not a yes/no value")
-    numbers = np.where(codes < 0, np.nan, mapped.to_numpy("float64")[codes])
+    # A gap's code is -1: it takes the NaN appended last (a column of gaps has no other value).
+    numbers = np.append(mapped.to_numpy("float64"), np.nan)[codes]
     return pd.Series(numbers, index=values.index, name=values.name)
 
 
@@ -46,7 +47,8 @@ def date_values(values: pd.Series) -> pd.Series:
         return values
     # Distinct values only: a date column repeats its values, and parsing is the slow part.
     codes, distinct = pd.factorize(values)
-    text = pd.Series(distinct, dtype=object)
+    # As text: pandas reads numbers given a format as times since 1970 (and warns of it today).
+    text = pd.Series(distinct, dtype=object).astype(str)
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
     if parsed.isna().any():
         bad = text[parsed.isna()].iloc[0]

@@ -10,50 +10,170 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ..errors import UserError
 from ..pipeline.prepare import DIALECT_KEYS, read_raw
-from ..project import FEATURES_STEP
 from .bundle import SUMS_FILE, digest, digest_in, load_bundle
 from .columns import OTHER
 
 
+def one_line(error: Exception) -> str:
+    """An error's message on one line (a library's or the project's may span several)."""
+    return " ".join(str(error).split())
+
+
+def input_error(error: Exception) -> UserError:
+    """Values the model refuses: typically text in a column it saw as numbers, or numbers so
+    large that scaling them overflows."""
+    return UserError(
+        f"the input's values do not fit the model ({one_line(error)}): fix those values or leave "
+        "them empty"
+    )
+
+
+def model_inputs(model, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``rows`` as the model's first step takes them (after the project's features, if any) and
+    as it gives them (numbers and categories), or a UserError naming the value that does not fit.
+    """
+    position = list(model.named_steps).index("columns")
+    if position:
+        try:
+            rows = model[:position].transform(rows)
+        except Exception as error:  # the project's own code: what it raises is about the rows
+            raise UserError(
+                f"the project's features failed on the input ({type(error).__name__}: "
+                f"{one_line(error)}): check the input's values"
+            ) from None
+    try:
+        return rows, model.named_steps["columns"].transform(rows)
+    except (ValueError, TypeError) as error:
+        raise input_error(error) from None
+
+
 def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
-    """Predictions for raw ``rows`` (extra columns, the target included, are ignored)."""
-    missing = [column for column in model.feature_names_in_ if column not in rows.columns]
+    """Predictions for raw ``rows`` (extra columns, the target included, are ignored); rows the
+    model cannot score meaningfully are refused, not scored."""
+    needed = list(model.feature_names_in_)
+    missing = [column for column in needed if column not in rows.columns]
     if missing:
         raise UserError(f"the input lacks columns the model needs: {', '.join(missing)}")
+    id_column = info.get("id_column")
+    used = [*needed, id_column]
+    repeated = [name for name in rows.columns[rows.columns.duplicated()] if name in used]
+    if repeated:
+        raise UserError(f"the input has several columns named '{repeated[0]}': keep one")
     if rows.empty:
         raise UserError("the input has no rows to score")
-    features = rows[list(model.feature_names_in_)]
-    result = pd.DataFrame(index=rows.index)
-    if info.get("id_column") in rows.columns:
-        result[info["id_column"]] = rows[info["id_column"]]
+    raw, inputs = model_inputs(model, rows[needed])
+    columns = model.named_steps["columns"]
+    infinite = np.isinf(inputs[columns.numeric_names()].to_numpy("float64"))
+    if infinite.any():
+        where = int(infinite.any(axis=0).argmax())
+        name, count = columns.sources()[where], infinite[:, where].sum()
+        example = raw[name].to_numpy()[infinite[:, where]].tolist()[0]
+        raise UserError(
+            f"column '{name}' holds infinite numbers in {count} of {len(rows)} rows (such as "
+            f"{example!r}), and the model learned from finite numbers only: fix those values or "
+            "leave them empty"
+        )
+    scorer = model[list(model.named_steps).index("columns") + 1 :]
+    classification = info["task"] == "classification"
     try:
-        result["prediction"] = model.predict(features)
-        if info["task"] == "classification":
-            for label, column in zip(model.classes_, model.predict_proba(features).T, strict=True):
-                result[f"probability_{label}"] = column.round(6)
+        # Huge numbers overflow in a linear model: its scores are checked below instead.
+        with np.errstate(all="ignore"):
+            predictions = scorer.predict(inputs)
+            probabilities = scorer.predict_proba(inputs) if classification else None
     except (ValueError, TypeError) as error:
-        # Typically text in a column the model saw as numbers.
-        raise UserError(f"the input's values do not fit the model ({error})") from None
+        raise input_error(error) from None
+    scores = np.asarray(predictions if probabilities is None else probabilities, "float64")
+    unscored = ~np.isfinite(scores.reshape(len(rows), -1)).all(axis=1)
+    if unscored.any():
+        raise UserError(
+            f"the model gives no finite score for {unscored.sum()} of {len(rows)} rows (the first "
+            f"is row {unscored.argmax() + 1}): their numbers are too far beyond those it was "
+            "trained on; fix them or leave them empty"
+        )
+    result = pd.DataFrame(index=rows.index)
+    if id_column in rows.columns:
+        result[id_column] = rows[id_column].to_numpy()
+    result["prediction"] = predictions
+    if classification:
+        for label, column in zip(scorer.classes_, probabilities.T, strict=True):
+            result[f"probability_{label}"] = column.round(6)
     return result
 
 
+def stand_ins(model) -> dict[str, str]:
+    """How the model scores a gap in a number (yes/no and dates too) and in a category: its
+    imputers fill gaps in; trees (gradient boosting) take them as they are."""
+    preprocess = model.named_steps.get("preprocess")
+    steps = getattr(preprocess, "named_transformers_", {})
+    trees = "scored as a gap, sent by each tree where training gaps went or down its larger branch"
+    found = {"numeric": trees, "categorical": trees}
+    for part, step in steps.items():
+        imputer = step[0] if isinstance(step, Pipeline) else None
+        if isinstance(imputer, SimpleImputer) and part in found:
+            found[part] = (
+                f"scored as {imputer.fill_value!r}"
+                if imputer.strategy == "constant"
+                else f"filled in with the training {imputer.strategy}"
+            )
+    return found
+
+
+def training_bounds(model) -> pd.DataFrame:
+    """Per number the model scales: bounds that every training value lies within (Samuelson's
+    inequality: no value of n lies more than sqrt(n - 1) standard deviations from their mean);
+    the model records no range, and trees score any number beyond it as the last one they saw."""
+    preprocess = model.named_steps.get("preprocess")
+    numeric = getattr(preprocess, "named_transformers_", {}).get("numeric")
+    scaler = numeric[-1] if isinstance(numeric, Pipeline) else None
+    if not isinstance(scaler, StandardScaler) or not hasattr(scaler, "scale_"):  # no numbers
+        return pd.DataFrame(columns=["low", "high"], dtype="float64")
+    reach = scaler.scale_ * np.sqrt(np.max(scaler.n_samples_seen_) - 1) * (1 + 1e-9)
+    names = numeric[0].feature_names_in_
+    return pd.DataFrame({"low": scaler.mean_ - reach, "high": scaler.mean_ + reach}, index=names)
+
+
 def unlearned_values(model, rows: pd.DataFrame) -> list[str]:
-    """One line per category column of ``rows`` with values the model did not learn: it scores
-    them as one "(other)" value, which can give a confident prediction for something new."""
+    """One line per column of ``rows`` and kind of value the model did not learn, saying what it
+    does with them: a new category is scored as one "(other)" value and a number beyond every
+    training value by extending what the model learned, either of which can give a confident
+    prediction for something new; a gap is scored as a stand-in."""
+    raw, inputs = model_inputs(model, rows[list(model.feature_names_in_)])
+    columns = model.named_steps["columns"]
+    sources = pd.Series(columns.sources(), index=columns.get_feature_names_out())
+    gaps, bounds = stand_ins(model), training_bounds(model)
     lines = []
-    if FEATURES_STEP in model.named_steps:  # engineered category columns are checked too
-        rows = model.named_steps[FEATURES_STEP].transform(rows[list(model.feature_names_in_)])
-    for name, kept in model.named_steps["columns"].categories_.items():
-        values = rows[name].dropna().astype(str)
-        new = values[~values.isin(kept)]
-        if len(new):
+    for name in dict.fromkeys(sources):
+        outputs = inputs[list(sources.index[sources == name])]
+        kind = "categorical" if name in columns.categorical else "numeric"
+        empty = outputs.isna().any(axis=1).to_numpy()
+        if empty.any():
             lines.append(
-                f"column '{name}': {len(new)} of {len(rows)} rows hold values the model did not "
-                f"learn (such as {new.iloc[0]!r}), scored as {OTHER!r}"
+                f"column '{name}': {empty.sum()} of {len(rows)} rows have no value, {gaps[kind]}"
+            )
+        if kind == "categorical":
+            text = raw[name].astype(str)
+            new = (raw[name].notna() & ~text.isin(columns.categories_[name])).to_numpy()
+            if new.any():
+                lines.append(
+                    f"column '{name}': {new.sum()} of {len(rows)} rows hold values the model did "
+                    f"not learn (such as {text.to_numpy()[new][0]!r}), scored as {OTHER!r}"
+                )
+            continue
+        limits = bounds.reindex(outputs.columns)
+        beyond = ((outputs < limits["low"]) | (outputs > limits["high"])).any(axis=1).to_numpy()
+        if beyond.any():
+            lines.append(
+                f"column '{name}': {beyond.sum()} of {len(rows)} rows hold numbers beyond every "
+                f"training value (such as {raw[name].to_numpy()[beyond].tolist()[0]!r}), scored by "
+                "extending what the model learned"
             )
     return lines
 
@@ -74,6 +194,29 @@ def verify_version(folder: Path, tag: str) -> None:
         raise UserError(f"{folder} is not the bundle published as {tag}: it is not loaded")
 
 
+def check_output(output: Path, input: Path, bundle: Path) -> None:
+    """Refuse an output that would overwrite the input or anything in the bundle, whatever its
+    name: through a link (symbolic or hard) another name can be the same file."""
+    folder, target = bundle.resolve(), output.resolve()
+    if target == folder or folder in target.parents:
+        raise UserError(
+            f"{output} would be written into the bundle {bundle}: write the predictions outside it"
+        )
+    if output.exists():
+        if output.samefile(input):
+            raise UserError(f"{output} is the input file: give another file for the predictions")
+        for path in bundle.iterdir():
+            if output.samefile(path):
+                raise UserError(
+                    f"{output} is the bundle's {path.name} under another name: write the "
+                    "predictions elsewhere"
+                )
+    if output.is_dir():
+        raise UserError(f"{output} is a folder: give a file name for the predictions")
+    if not output.parent.is_dir():
+        raise UserError(f"{output.parent} does not exist: create it or write elsewhere")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path, help="folder of a published model bundle")
@@ -91,11 +234,8 @@ def main() -> None:
         verify_version(args.bundle, args.version)
     model, info = load_bundle(args.bundle)
     if not args.input.is_file():
-        raise UserError(f"{args.input} does not exist: give the path of a CSV file to score")
-    if args.output.resolve() == args.input.resolve():
-        raise UserError(f"{args.output} is the input file: give another file for the predictions")
-    if not args.output.parent.is_dir():
-        raise UserError(f"{args.output.parent} does not exist: create it or write elsewhere")
+        raise UserError(f"{args.input} is not a file: give the path of a CSV file to score")
+    check_output(args.output, args.input, args.bundle)
     # The model's category columns are read as text, as in training, even when a batch holds
     # only number-like values there (a code 7 must stay '7', not become 7.0).
     raw = set(model.feature_names_in_)
@@ -114,5 +254,10 @@ def main() -> None:
     predictions = predict(model, rows, info)
     for line in unlearned_values(model, rows):
         print(f"warning: {line}", file=sys.stderr)
-    predictions.to_csv(args.output, index=False)
+    try:
+        predictions.to_csv(args.output, index=False)
+    except OSError as error:
+        raise UserError(
+            f"{args.output} cannot be written ({error.strerror}): write the predictions elsewhere"
+        ) from None
     print(f"predict: scored {len(predictions)} rows with {info['artifact']} {info['version']}")
