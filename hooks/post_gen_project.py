@@ -83,6 +83,8 @@ def finish_commands(sample: Path, init_git: bool) -> str:
     """The commands that finish the set-up by hand, in the project's own environment."""
     steps = [". .venv/bin/activate", *(["git init -b main"] if init_git else [])]
     steps += ["dvc init", f"dvc add {sample}"]
+    if REMOTE == "local":
+        steps.append(f"mkdir -p {REMOTE_URL}")
     if REMOTE != "none":
         steps.append(f"dvc remote add --default storage {REMOTE_URL}")
     steps += ["git add --all", "git commit -m 'Track data with DVC'"]
@@ -106,6 +108,10 @@ def main() -> None:
         if REMOTE != "none":
             sh(*dvc, "remote", "add", "--default", "storage", REMOTE_URL)
             done.append(f"DVC remote 'storage': {REMOTE_URL}")
+        if REMOTE == "local":
+            # Pushing refuses a local remote whose folder is gone (a share not mounted) rather
+            # than filling a new empty one: the folder is made here, once.
+            Path(REMOTE_URL).mkdir(parents=True, exist_ok=True)
     else:
         # Keep the data out of Git, as `dvc add` would, so that `dvc add` works later.
         Path("data/raw/.gitignore").write_text(f"/{sample.name}\n")

@@ -89,7 +89,7 @@ def loop(tmp_path_factory) -> Loop:
     loop = Loop(project, origin)
     run("make", "setup", cwd=project, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
     loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Reproduce the pipeline'")
-    remote(loop).mkdir(exist_ok=True)  # a local remote's folder is made with the project
+    assert remote(loop).is_dir()  # a local remote's folder is made with the project
     loop.sh(f"git remote add origin {origin} && git push -q origin main")
     loop.sh("dvc push --quiet --run-cache")
     loop.sh("git checkout -q -b feature")
@@ -199,3 +199,19 @@ def test_publish_checks_gh_before_pushing_and_a_rerun_finishes_the_release(loop,
     assert loop.sh("git tag --list 'model@*'").stdout.split() == ["model@v1.0.0"]
     again = activated(loop.path, "make ci-publish", env=env)
     assert "the model is the same as model@v1.0.0: nothing to publish" in again.stdout
+
+
+def test_data_that_replaces_the_base_s_is_named_as_such_in_the_report(loop):
+    """A branch that brings its own CSV: the report names it, not the base's file it replaces."""
+    on(loop, "main")
+    loop.sh(
+        "git checkout -q -b own-data && head -300 data/raw/breast_cancer.csv > data/raw/mine.csv"
+    )
+    loop.sh("dvc add --quiet data/raw/mine.csv")
+    loop.edit("params.yaml", "file: data/raw/breast_cancer.csv", "file: data/raw/mine.csv")
+    loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Own data'")
+    loop.sh("make report BASE=main")
+    report = (loop.path / "report.md").read_text()
+    assert (
+        "- Data: `data/raw/mine.csv`, instead of the base's `data/raw/breast_cancer.csv`" in report
+    )

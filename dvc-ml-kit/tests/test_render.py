@@ -414,3 +414,13 @@ def test_metrics_that_are_not_finite_numbers_are_shown_as_they_are():
     table = metrics_table(metrics)
     assert table[2] == "| roc_auc ↑ | 0.9 | `nan` |  |  | — |"
     assert table[3] == "| r2 ↑ | `0.4` | 0.5 |  |  | — |"
+
+
+def test_data_that_replaces_the_base_s_is_not_called_a_change_of_the_base_s():
+    replaced = state(
+        "classification", data_changed=["data/raw/mine.csv"], data_dropped=["data/raw/old.csv"]
+    )
+    text = report(replaced)
+    assert "- Data: `data/raw/mine.csv`, instead of the base's `data/raw/old.csv`" in text
+    edited = report(state("classification", data_changed=["data/raw/old.csv"]))
+    assert "- Data: changed (`data/raw/old.csv`)" in edited

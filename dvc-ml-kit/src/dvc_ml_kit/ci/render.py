@@ -302,8 +302,12 @@ def pipeline_lines(pr: PullRequest) -> list[str]:
                 lines.append("- No stage had to run: dvc.lock already holds this commit's results.")
             else:
                 lines.append("- Nothing in the pipeline changed: no stage ran.")
-    data = pr.data_changed
-    lines.append(f"- Data: {'changed (' + ', '.join(data) + ')' if data else 'unchanged'}")
+    data = ", ".join(map(code, pr.data_changed))
+    if pr.data_dropped:
+        dropped = ", ".join(map(code, pr.data_dropped))
+        lines.append(f"- Data: {data or 'other data'}, instead of the base's {dropped}")
+    else:
+        lines.append(f"- Data: {'changed (' + data + ')' if data else 'unchanged'}")
     lines.append(f"- Model: {'changed' if pr.model_changed else 'unchanged'}")
     return lines
 

@@ -131,6 +131,9 @@ class PullRequest:
     gates_problems: list[str]
     params: dict  # `dvc params diff`
     plots: dict[str, tuple[list[dict], list[dict]]]  # file name: (rows at base, rows now)
+    # Data tracked with `dvc add` that the base's pipeline read and this one no longer does
+    # (data.file names another file): replaced, not changed.
+    data_dropped: list[str] = field(default_factory=list)
 
 
 def read_csv(text: str | None) -> list[dict[str, str]]:
@@ -149,6 +152,10 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         metrics = unchanged(json.loads(metrics_text) if metrics_text else None)
         params_diff = {}
     changed = repo.changed_files(since)
+    read_before = repo.lock_entries(repo.git("show", f"{since}:dvc.lock"))
+    read_now = repo.lock_entries(repo.read(Path("dvc.lock")))
+    data = repo.tracked_data(changed)
+    dropped = [path for path in data if path in read_before and path not in read_now]
     model = repo.artifact_path(repo.MODEL_ARTIFACT)
     plots = {
         path.name: (read_csv(repo.file_at(since, path)), read_csv(repo.read(path)))
@@ -163,7 +170,8 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         documentation=documentation,
         results=repo.results(),
         stale=[] if run is not None and run.handed_off else repo.uncommitted_results(),
-        data_changed=repo.tracked_data(changed),
+        data_changed=[path for path in data if path not in dropped],
+        data_dropped=dropped,
         model_changed=model in changed,
         metrics=metrics,
         failures=check(metrics, gates.applied, gates.where),
