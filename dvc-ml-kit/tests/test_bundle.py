@@ -3,6 +3,7 @@
 import os
 import pickle
 import shutil
+import subprocess
 import sys
 from functools import partial
 
@@ -22,6 +23,7 @@ from dvc_ml_kit.model.bundle import (
     load_bundle,
     model_card,
     sha256,
+    stable_skops,
     write_bundle,
 )
 from dvc_ml_kit.model.predict import (
@@ -244,3 +246,34 @@ def test_a_batch_scores_categories_as_training_saw_them_and_warns_of_new_ones(
     assert list(scored["id"]) == [1, 2, 3]
     warning = "column 'zone': 1 of 3 rows hold values the model did not learn (such as 'Z9')"
     assert warning in capsys.readouterr().err
+
+
+def test_the_model_file_has_the_same_bytes_each_time_it_is_written(model, tmp_path):
+    """A publish rerun on a fresh runner builds the bundle again and must get the digest the
+    version's tag records: the model file (a pickle, as train writes it) loaded in another
+    process (other ids, another hash seed) and written there gives the same bytes, and they
+    load as the model."""
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(model))
+    model = pickle.loads((tmp_path / "model.pkl").read_bytes())  # as publish loads it
+    script = (
+        "import pickle, sys; from dvc_ml_kit.model.bundle import stable_skops; "
+        "sys.stdout.buffer.write(stable_skops(pickle.load(open('model.pkl', 'rb'))))"
+    )
+    tests = os.path.dirname(__file__)
+    written = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=tmp_path,
+            capture_output=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": tests},
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert written[0] == written[1] == stable_skops(model)
+    folder = tmp_path / "bundle"
+    write_bundle(folder, model, INFO, "# card\n", {"model": {}})
+    assert (folder / "model.skops").read_bytes() == written[0]
+    loaded, _ = load_bundle(folder)
+    rows = pd.DataFrame({"level": [-1.0, 1.0], "kind": ["a", "b"]})
+    assert (loaded.predict_proba(rows) == model.predict_proba(rows)).all()

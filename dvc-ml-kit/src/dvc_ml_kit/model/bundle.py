@@ -6,6 +6,7 @@ no pickled code), ``bundle.json`` (what the model is and where it came from), ``
 """
 
 import hashlib
+import io
 import json
 import re
 import zipfile
@@ -116,12 +117,51 @@ def model_card(info: dict, metrics: dict) -> str:
     )
 
 
-def write_bundle(folder: Path, model, info: dict, card: str, metrics: dict) -> list[Path]:
-    """Write a bundle for ``model`` into ``folder`` (created, must not exist); return its files."""
+# A fixed time for the entries of model.skops (the earliest a zip file can hold).
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def stable_skops(model) -> bytes:
+    """``model`` in the skops format, the same bytes each time the same model file (train's
+    pickle) is loaded and written: a publish run that builds a version's bundle again (a rerun
+    on a fresh runner) must get the digest its tag records. skops names arrays and shared objects by ``id()`` (``"__id__"`` and ``"file"``
+    in schema.json) and stamps its zip entries with the time: both are renumbered in the order
+    schema.json lists them, and the time fixed."""
     import skops.io
 
+    written = zipfile.ZipFile(io.BytesIO(skops.io.dumps(model)))
+    schema = json.loads(written.read("schema.json"))
+    numbers: dict[object, int] = {}
+    renamed: dict[str, str] = {}
+
+    def renumber(node) -> None:
+        if isinstance(node, list):
+            for item in node:
+                renumber(item)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key == "__id__" and isinstance(value, int):
+                    node[key] = numbers.setdefault(value, len(numbers))
+                elif key == "file" and isinstance(value, str) and value in written.namelist():
+                    stem, suffix = value.split(".", 1)
+                    number = numbers.setdefault(int(stem) if stem.isdigit() else stem, len(numbers))
+                    node[key] = renamed.setdefault(value, f"{number}.{suffix}")
+                else:
+                    renumber(value)
+
+    renumber(schema)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as stable:
+        for old, new in sorted(renamed.items(), key=lambda names: names[1]):
+            stable.writestr(zipfile.ZipInfo(new, ZIP_TIME), written.read(old))
+        stable.writestr(zipfile.ZipInfo("schema.json", ZIP_TIME), json.dumps(schema, indent=2))
+    return out.getvalue()
+
+
+def write_bundle(folder: Path, model, info: dict, card: str, metrics: dict) -> list[Path]:
+    """Write a bundle for ``model`` into ``folder`` (created, must not exist); return its files."""
     folder.mkdir(parents=True)
-    skops.io.dump(model, folder / MODEL_FILE)
+    (folder / MODEL_FILE).write_bytes(stable_skops(model))
     (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     (folder / CARD_FILE).write_text(card, encoding="utf-8")
     (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
