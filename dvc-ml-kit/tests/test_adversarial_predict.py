@@ -463,3 +463,41 @@ def test_any_csv_is_scored_row_for_row_or_refused_in_one_line(
         assert len(err.splitlines()) == 1 and err.startswith("error: "), err
         event(refusal(err))
     assert state(written, folder / "rows.csv") == before
+
+
+def test_rows_to_score_naming_a_column_twice_are_refused_without_training_s_reason(
+    bundle, rows, tmp_path
+):
+    named_twice = tmp_path / "twice.csv"
+    rows.head(3).rename(columns={"spread": "level"}).to_csv(named_twice, index=False)
+    refused(
+        bundle,
+        named_twice,
+        tmp_path / "out.csv",
+        match=r"names column 'level' twice \(columns 2 and 3\): rename or remove one, so that "
+        r"each name means one column$",
+    )
+
+
+def odd_features(rows: pd.DataFrame):
+    """A project's features that give a list instead of rows for an input they did not expect."""
+    return rows.to_numpy().tolist() if (rows["kind"] == "z").any() else rows
+
+
+def test_features_that_give_back_no_rows_are_one_sentence(frame, rows):
+    model = train(
+        frame.drop(columns=["id", "joined"]),
+        task="classification",
+        target="label",
+        estimator="linear",
+        hyperparameters=None,
+        seed=0,
+        add_features=odd_features,
+    )
+    given = rows.drop(columns=["joined"]).head(3).assign(kind="z")
+    with pytest.raises(UserError) as refusal:
+        predict(model, given, info_of(model))
+    assert str(refusal.value) == (
+        "the project's features gave back something else than the input's rows as a DataFrame "
+        "(list): fix features.py, then train and publish again"
+    )

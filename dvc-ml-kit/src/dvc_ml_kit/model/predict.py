@@ -42,6 +42,7 @@ def model_inputs(model, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     """
     position = list(model.named_steps).index("columns")
     if position:
+        given = rows.index
         try:
             rows = model[:position].transform(rows)
         except Exception as error:  # the project's own code: what it raises is about the rows
@@ -49,6 +50,11 @@ def model_inputs(model, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
                 f"the project's features failed on the input ({type(error).__name__}: "
                 f"{one_line(error)}): check the input's values"
             ) from None
+        if not isinstance(rows, pd.DataFrame) or not rows.index.equals(given):
+            raise UserError(
+                "the project's features gave back something else than the input's rows as a "
+                f"DataFrame ({type(rows).__name__}): fix features.py, then train and publish again"
+            )
     try:
         return rows, model.named_steps["columns"].transform(rows)
     except (ValueError, TypeError) as error:

@@ -277,8 +277,7 @@ def dialect(
         if name in seen and name.strip():
             raise UserError(
                 f"the header of {path} names column '{name}' twice (columns {seen[name]} and "
-                f"{position}): rename or remove one, since a copy of the target would hand the "
-                "model the answer"
+                f"{position}): rename or remove one, so that each name means one column"
             )
         seen.setdefault(name, position)
     return Dialect(codec, separator, decimal)
