@@ -124,9 +124,10 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 def stable_skops(model) -> bytes:
     """``model`` in the skops format, the same bytes each time the same model file (train's
     pickle) is loaded and written: a publish run that builds a version's bundle again (a rerun
-    on a fresh runner) must get the digest its tag records. skops names arrays and shared objects by ``id()`` (``"__id__"`` and ``"file"``
-    in schema.json) and stamps its zip entries with the time: both are renumbered in the order
-    schema.json lists them, and the time fixed."""
+    on a fresh runner) must get the digest its tag records. skops names arrays and shared
+    objects by ``id()`` (``"__id__"`` and ``"file"`` in schema.json) and stamps its zip entries
+    with the time: both are renumbered in the order schema.json lists them, and the time
+    fixed."""
     import skops.io
 
     written = zipfile.ZipFile(io.BytesIO(skops.io.dumps(model)))
