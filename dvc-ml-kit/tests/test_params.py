@@ -154,3 +154,14 @@ def test_run_turns_user_errors_into_one_line(capsys):
 
     assert run(main) == 1
     assert capsys.readouterr().err == "error: something the user can fix\n"
+
+
+def test_a_stage_asking_for_a_setting_the_package_does_not_know_is_one_sentence(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  seed: 1\n")
+    with pytest.raises(UserError) as refusal:
+        load_params(path, ["train.seed", "train.threshold"])
+    assert str(refusal.value) == (
+        "'train.threshold' is not a setting dvc-ml-kit reads (dvc_ml_kit.params.SETTINGS): a "
+        "stage asks load_params for those only"
+    )

@@ -142,6 +142,12 @@ def load_params(path: Path, keys: Iterable[str]) -> dict[str, object]:
     file at ``path``, each checked against ``SETTINGS``, after checking that the file holds no
     section, and the sections they belong to no key, that nothing reads. Every stage refuses an
     unknown section, which no stage would otherwise: `trian.seed` is a seed train never sees."""
+    foreign = [key for key in keys if key not in SETTINGS]
+    if foreign:
+        raise UserError(
+            f"'{foreign[0]}' is not a setting dvc-ml-kit reads (dvc_ml_kit.params.SETTINGS): a "
+            "stage asks load_params for those only"
+        )
     params = read_yaml(path) or {}
     unknown = [name for name in params if name not in SECTIONS] if isinstance(params, dict) else []
     if unknown:
