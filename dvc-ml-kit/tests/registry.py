@@ -1,4 +1,5 @@
-"""The estimators the package's tests train, as a project's models.py would name them."""
+"""The estimators the package's tests train, as a project's models.py would name them, and the
+settings prepare reads, as params.yaml gives them."""
 
 from functools import partial
 
@@ -31,3 +32,28 @@ train = partial(train_module.train, estimators=ESTIMATORS)
 def add_ratio(rows):
     """Engineered features as a project's features.py writes them: one ratio of two columns."""
     return rows.assign(ratio=rows["level"] / (rows["spread"].abs() + 1))
+
+
+def prepare_settings(**changes) -> dict[str, object]:
+    """prepare's params (every key of its PARAMS); ``changes`` by the key after the dot."""
+    params = {
+        "data.task": "classification",
+        "data.target": "y",
+        "data.id_column": None,
+        "data.group_column": None,
+        "data.drop_columns": [],
+        "data.categorical_columns": [],
+        "data.keep_columns": [],
+        "data.separator": None,
+        "data.decimal": None,
+        "data.encoding": None,
+        "compute.engine": "local",
+        "compute.store": None,
+        "prepare.test_size": 0.2,
+        "prepare.seed": 42,
+        "prepare.min_test_rows_per_class": 1,
+    }
+    for name, value in changes.items():
+        [key] = [key for key in params if key.endswith(f".{name}")]
+        params[key] = value
+    return params

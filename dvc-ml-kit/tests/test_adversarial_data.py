@@ -17,6 +17,7 @@ import pytest
 from dvc_ml_kit import stages
 from dvc_ml_kit.errors import UserError
 from dvc_ml_kit.pipeline.prepare import check_task, prepare, read_raw, summary
+from registry import prepare_settings as settings
 
 FRAME = pd.DataFrame(
     {
@@ -34,31 +35,6 @@ def zipped(data: bytes, *names: str) -> bytes:
         for name in names:
             archive.writestr(name, data)
     return buffer.getvalue()
-
-
-def settings(**changes) -> dict[str, object]:
-    """The stage's params; ``changes`` by the key after the dot."""
-    params = {
-        "data.task": "classification",
-        "data.target": "y",
-        "data.id_column": None,
-        "data.group_column": None,
-        "data.drop_columns": [],
-        "data.categorical_columns": [],
-        "data.keep_columns": [],
-        "data.separator": None,
-        "data.decimal": None,
-        "data.encoding": None,
-        "compute.engine": "local",
-        "compute.store": None,
-        "prepare.test_size": 0.2,
-        "prepare.seed": 42,
-        "prepare.min_test_rows_per_class": 1,
-    }
-    for name, value in changes.items():
-        [key] = [key for key in params if key.endswith(f".{name}")]
-        params[key] = value
-    return params
 
 
 # --- 1. compressed files and UTF-16: read as they are, whatever their name ----------------------

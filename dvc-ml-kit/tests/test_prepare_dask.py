@@ -23,6 +23,7 @@ from dvc_ml_kit.pipeline.prepare import (
     remove_output,
     summary,
 )
+from registry import prepare_settings
 
 ROWS = 240
 # About 10 kB of CSV in blocks of 3 kB: four partitions, the problems below in the last ones.
@@ -46,27 +47,8 @@ def small_sample(monkeypatch):
 
 def settings(**changes) -> dict[str, object]:
     """The stage's params for the frames of ``raw()``; ``changes`` by the key after the dot."""
-    params = {
-        "data.task": "classification",
-        "data.target": "churned",
-        "data.id_column": None,
-        "data.group_column": None,
-        "data.drop_columns": [],
-        "data.categorical_columns": [],
-        "data.keep_columns": [],
-        "data.separator": None,
-        "data.decimal": None,
-        "data.encoding": None,
-        "compute.engine": "dask",
-        "compute.store": None,
-        "prepare.test_size": 0.2,
-        "prepare.seed": 42,
-        "prepare.min_test_rows_per_class": 5,
-    }
-    for name, value in changes.items():
-        [key] = [key for key in params if key.endswith(f".{name}")]
-        params[key] = value
-    return params
+    defaults = {"target": "churned", "engine": "dask", "min_test_rows_per_class": 5}
+    return prepare_settings(**{**defaults, **changes})
 
 
 def raw(rows: int = ROWS, seed: int = 0) -> pd.DataFrame:
