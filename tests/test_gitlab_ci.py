@@ -58,7 +58,12 @@ def test_stages_and_rules(generated):
     assert jobs["publish"]["resource_group"] == "publish" and "cache" not in jobs["publish"]
     assert pipeline["variables"]["GIT_DEPTH"] == "0"  # the merge-base and earlier versions' tags
     assert jobs["check"]["artifacts"]["when"] == "always"
-    assert set(jobs["check"]["artifacts"]["paths"]) == {"report.md", "repro.log", "pytest.log"}
+    assert set(jobs["check"]["artifacts"]["paths"]) == {
+        "report.md",
+        "report-full.md",
+        "repro.log",
+        "pytest.log",
+    }
     assert not (project / ".github").exists()
     assert "CI_PLATFORM ?= gitlab" in (project / "Makefile").read_text()
 
