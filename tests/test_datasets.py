@@ -91,11 +91,13 @@ CASES = {
         says=("'rownames' (an id: whole numbers", "345 rows repeat the features"),
         kinds={"carat": "number", "cut": "category", "clarity": "category"},
     ),
-    # Credit scoring: missing values, a yes/no column, two rows repeat another's features.
+    # Credit scoring: missing values, a yes/no column, two rows repeat another's features;
+    # exported gzip-compressed (read as it is, and scored by predict as it is).
     "credit": Case(
         rdataset("modeldata", "credit_data"),
         "classification",
         "Status",
+        csv={"compression": "gzip"},
         says=("3 rows repeat the features",),
         kinds={"Records": "yes/no", "Income": "number", "Home": "category"},
     ),
@@ -179,17 +181,6 @@ CASES = {
         data={"categorical_columns": ["race"]},
         says=("'bwt' (predicts 'low' almost perfectly on its own",),
         kinds={"race": "category", "lwt": "number"},
-    ),
-    # Credit card applications, exported gzip-compressed: spending is above zero almost exactly
-    # when the card was granted (a column known only after the outcome). Short of a near-perfect
-    # leak, it stays in the model, and prepare says how well it alone predicts the target.
-    "creditcard": Case(
-        rdataset("AER", "CreditCard"),
-        "classification",
-        "card",
-        csv={"compression": "gzip"},
-        says=("note: on its own, 'expenditure' predicts 'card' with balanced accuracy 0.98",),
-        kinds={"expenditure": "number", "owner": "yes/no"},
     ),
     # A Norwegian survey as a European spreadsheet saves it: ';', decimal commas, Latin-1.
     "ess": Case(
