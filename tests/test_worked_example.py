@@ -74,7 +74,11 @@ def test_the_readme_example_adds_a_feature_and_a_model_on_both_engines(project):
     sh(project, "git add -A && git commit -qm 'Area ratio and extra trees'")
     published = sh(project, "DRY_RUN=1 make ci-publish")
     assert "created model@v1.0.0 locally" in published.stdout, published.stdout
-    # The bundle scores the raw CSV: area_ratio is computed from its columns, not read.
+    # The bundle scores the raw CSV: area_ratio is computed from its columns, not read, and
+    # its card says so.
+    card = (project / "dist/model-v1.0.0/model_card.md").read_text()
+    reads, adds = card.split("The project's features add these")
+    assert "| `area_ratio` |" not in reads and "| `area_ratio` | number |" in adds
     scored = sh(project, f"dvc-ml-kit predict dist/model-v1.0.0 {RAW} ../scored.csv")
     assert "scored 569 rows" in scored.stdout
     same = (

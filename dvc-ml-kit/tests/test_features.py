@@ -9,7 +9,7 @@ import pytest
 
 import dvc_ml_kit.project
 from dvc_ml_kit.errors import UserError
-from dvc_ml_kit.model.bundle import load_bundle, write_bundle
+from dvc_ml_kit.model.bundle import features, load_bundle, model_card, write_bundle
 from dvc_ml_kit.model.predict import predict, unlearned_values
 from dvc_ml_kit.project import FEATURES_STEP, own_code
 from registry import ESTIMATORS, add_ratio, train
@@ -125,3 +125,27 @@ def test_the_dask_engine_trains_with_the_same_features(frame):
     assert "ratio" in model[-1].feature_names_in_
     raw = frame.drop(columns=["label"])
     assert (model.predict(raw) == frame["label"]).mean() > 0.8
+
+
+def test_the_model_card_lists_what_a_row_has_apart_from_what_the_features_add(frame):
+    listed = features(fit(frame))
+    assert listed == [
+        {"column": "level", "kind": "number"},
+        {"column": "spread", "kind": "number"},
+        {"column": "ratio", "kind": "number", "engineered": True},
+    ]
+    info = {
+        **INFO,
+        "target": "label",
+        "revision": "abc",
+        "data": {"path": "data/raw/x.csv", "md5": "0"},
+        "model_md5": "1",
+        "python": "3.11",
+        "libraries": {},
+        "params": {},
+        "features": listed,
+    }
+    card = model_card(info, {"model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.5}})
+    reads, adds = card.split("The project's features add these")
+    assert "reads these 2 columns" in reads and "| `ratio` |" not in reads
+    assert "| `level` | number |" in reads and "| `ratio` | number |" in adds

@@ -51,14 +51,22 @@ def sha256(path: Path) -> str:
 KINDS = {"numeric": "number", "booleans": "yes/no", "dates": "date", "categorical": "category"}
 
 
+# The kind of a raw column that only the project's features read (and leave out).
+FEATURES_ONLY = "read by the project's features"
+
+
 def features(model) -> list[dict[str, str]]:
-    """The raw columns the model reads, each with its kind, in the model's order."""
+    """The columns of a row the model reads, each with its kind, in the order of its input;
+    then the columns the project's features add (``"engineered": True``), which a row to score
+    need not have."""
     columns = model.named_steps["columns"]
-    return [
-        {"column": name, "kind": kind}
-        for attribute, kind in KINDS.items()
-        for name in getattr(columns, attribute)
-    ]
+    kinds = {
+        name: kind for attribute, kind in KINDS.items() for name in getattr(columns, attribute)
+    }
+    raw = list(model.feature_names_in_)
+    inputs = [{"column": name, "kind": kinds.get(name, FEATURES_ONLY)} for name in raw]
+    added = [name for name in kinds if name not in raw]
+    return inputs + [{"column": name, "kind": kinds[name], "engineered": True} for name in added]
 
 
 def model_card(info: dict, metrics: dict) -> str:
@@ -68,7 +76,19 @@ def model_card(info: dict, metrics: dict) -> str:
         for name, value in metrics[MODEL].items()
     ]
     settings = json.dumps(info["params"], indent=2)
-    inputs = [f"| `{row['column']}` | {row['kind']} |" for row in info.get("features", [])]
+    listed = info.get("features", [])
+    inputs = [
+        f"| `{row['column']}` | {row['kind']} |" for row in listed if not row.get("engineered")
+    ]
+    added = [f"| `{row['column']}` | {row['kind']} |" for row in listed if row.get("engineered")]
+    engineered = [
+        "",
+        "The project's features add these from them, inside the model (a row need not have them):",
+        "",
+        "| Column | Kind |",
+        "| --- | --- |",
+        *added,
+    ]
     libraries = ", ".join(f"{name} {version}" for name, version in info["libraries"].items())
     return "\n".join(
         [
@@ -95,6 +115,7 @@ def model_card(info: dict, metrics: dict) -> str:
             "| Column | Kind |",
             "| --- | --- |",
             *inputs,
+            *(engineered if added else []),
             "",
             "## Parameters",
             "",
