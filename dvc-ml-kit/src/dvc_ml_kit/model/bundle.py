@@ -319,8 +319,10 @@ def check_model(model, info: dict, path: Path) -> None:
             "altered, so it is not loaded"
         )
     listed = info.get("features")
-    if listed is not None and listed != features(model):
-        names = ", ".join(row["column"] for row in features(model))
+    reads = [row["column"] for row in features(model)]
+    # Names, not order or wording: bundle.json's list may come from an earlier package version.
+    if listed is not None and {row.get("column") for row in listed} != set(reads):
+        names = ", ".join(reads)
         raise UserError(
             f"{path} reads other columns ({names}) than {INFO_FILE} lists: the bundle was "
             "altered, so it is not loaded"
