@@ -42,9 +42,9 @@ def test_stage_lists_name_what_ran_and_what_was_restored():
 def test_a_whole_run_at_the_smallest_settings(tmp_path):
     out = tmp_path / "results.json"
     command = [sys.executable, str(TEMPLATE / "bench/bench.py"), "--runs", "1", "--pip-runs"]
-    # Two kinds of pull request: the evaluate-only one costs as much to measure and adds no
-    # check here (test_ci_loop.py runs it through `make ci-pr`).
-    kinds = ["--kinds", "README only,one train param"]
+    # One kind of pull request, the one with a row against its stages alone: the others cost as
+    # much to measure and add no check here (test_ci_loop.py runs each through `make ci-pr`).
+    kinds = ["--kinds", "one train param"]
     settings = ["0", "--rows", "2000,20000", "--ci-data", "2000", *kinds, "--out", str(out)]
     done = run(*command, *settings, cwd=tmp_path)
     results = json.loads(out.read_text())
@@ -52,8 +52,7 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     (synthetic,) = results["ci"]
     assert synthetic["data"] == "2,000 synthetic rows"
     ci = synthetic["kinds"]
-    assert list(ci) == ["README only", "one train param"]
-    assert ci["README only"]["ours"]["stages_run"] == []
+    assert list(ci) == ["one train param"]
     assert ci["one train param"]["ours"]["stages_run"] == ["train", "evaluate", "copy_evaluation"]
     # What a train-param change cannot avoid, run by its commands alone, in the same run.
     assert ci["one train param"]["direct"]["stages_run"] == ["train", "evaluate"]
@@ -84,10 +83,8 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
         stage["peak_mib"] > 20 for stage in results["dask"]["20000"]["engines"]["dask"].values()
     )
 
-    assert "| README only | 0 |" in done.stdout
     assert "| 20,000 |" in done.stdout and "| 2,000 → 20,000 |" in done.stdout
     assert "| Pipeline overhead at most 1.25x |" in done.stdout
-    assert "| README-only pull request, on 2,000 synthetic rows:" in done.stdout
     assert "its stages' commands alone (train, evaluate) |" in done.stdout
     assert "| 20,000 | `train` |" in done.stdout
     assert "| 1,000,000,000 | `train` |" in done.stdout
