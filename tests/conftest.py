@@ -121,6 +121,19 @@ class Loop:
         self.sh(f"git commit -q -am '{message}'")
 
 
+def reproduced_on_origin(root: Path, kind: type[Loop] = Loop) -> Loop:
+    """A project baked into ``root`` and set up, its pipeline reproduced and committed, and main
+    pushed to a bare ``origin`` beside it: the start of every CI loop."""
+    project = bake(root)
+    origin = root / "origin.git"
+    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
+    loop = kind(project, origin)
+    run("make", "setup", cwd=project, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
+    loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Reproduce the pipeline'")
+    loop.sh(f"git remote add origin {origin} && git push -q origin main")
+    return loop
+
+
 def git_files(project: Path) -> set[str]:
     """Files committed in the project's Git repository."""
     return set(run("git", "ls-files", cwd=project).stdout.split())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOOLS, Loop, activated, bake, run
+from conftest import TOOLS, Loop, activated, reproduced_on_origin
 
 pytestmark = pytest.mark.slow
 SLUG = "diagnosis-model"
@@ -82,15 +82,8 @@ def on(loop: Loop, branch: str) -> None:
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory) -> Loop:
-    root = tmp_path_factory.mktemp("adversarial")
-    project = bake(root)
-    origin = root / "origin.git"
-    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
-    loop = Loop(project, origin)
-    run("make", "setup", cwd=project, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
-    loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Reproduce the pipeline'")
+    loop = reproduced_on_origin(tmp_path_factory.mktemp("adversarial"))
     assert remote(loop).is_dir()  # a local remote's folder is made with the project
-    loop.sh(f"git remote add origin {origin} && git push -q origin main")
     loop.sh("dvc push --quiet --run-cache")
     loop.sh("git checkout -q -b feature")
     loop.edit("params.yaml", "learning_rate: 0.1", "learning_rate: 0.2")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOOLS, Loop, bake, run
+from conftest import TOOLS, Loop, reproduced_on_origin, run
 
 pytestmark = pytest.mark.slow
 SLUG = "diagnosis-model"
@@ -59,14 +59,7 @@ def assert_passed_running_nothing(result: subprocess.CompletedProcess) -> None:
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory) -> CiLoop:
     """A project whose main is reproduced, pushed to origin and the DVC remote, and published."""
-    root = tmp_path_factory.mktemp("loop")
-    project = bake(root)
-    origin = root / "origin.git"
-    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
-    loop = CiLoop(project, origin)
-    run("make", "setup", cwd=project, env={"PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}"})
-    loop.sh("dvc repro --quiet && git add --all && git commit -q -m 'Reproduce the pipeline'")
-    loop.sh(f"git remote add origin {origin} && git push -q origin main")
+    loop = reproduced_on_origin(tmp_path_factory.mktemp("loop"), CiLoop)
     result = loop.sh("DRY_RUN=1 make ci-publish")
     assert "created model@v1.0.0 locally" in result.stdout
     return loop

@@ -1,5 +1,5 @@
 """The estimators the package's tests train, as a project's models.py would name them, and the
-settings prepare reads, as params.yaml gives them."""
+settings prepare reads, as params.yaml gives them, and a bundle.json for a model card."""
 
 from functools import partial
 
@@ -57,3 +57,21 @@ def prepare_settings(**changes) -> dict[str, object]:
         [key] = [key for key in params if key.endswith(f".{name}")]
         params[key] = value
     return params
+
+
+def card_info(listed: list[dict], **changes) -> dict:
+    """A bundle.json as publishing writes it, for a model of the columns ``listed``."""
+    return {
+        "artifact": "model",
+        "version": "v1.0.0",
+        "task": "classification",
+        "target": "label",
+        "revision": "abc",
+        "data": {"path": "data/raw/x.csv", "md5": "0"},
+        "model_md5": "1",
+        "python": "3.11",
+        "libraries": {},
+        "params": {},
+        "features": listed,
+        **changes,
+    }

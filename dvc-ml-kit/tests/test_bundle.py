@@ -30,7 +30,7 @@ from dvc_ml_kit.model.predict import (
     main,
     predict,
 )
-from registry import train
+from registry import card_info, train
 
 INFO = {"artifact": "model", "version": "v1.0.0", "task": "classification", "id_column": "id"}
 
@@ -194,17 +194,7 @@ def test_the_model_card_lists_the_features(tmp_path):
         {"column": "joined", "kind": "date"},
         {"column": "kind", "kind": "category"},
     ]
-    info = {
-        **INFO,
-        "target": "label",
-        "revision": "abc",
-        "data": {"path": "data/raw/x.csv", "md5": "0"},
-        "model_md5": "1",
-        "python": "3.11",
-        "libraries": {},
-        "params": {},
-        "features": listed,
-    }
+    info = card_info(listed, id_column="id")
     card = model_card(info, {"model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.5}})
     assert "reads these 4 columns" in card
     assert "| `member` | yes/no |" in card and "| `joined` | date |" in card

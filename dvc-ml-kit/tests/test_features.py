@@ -12,7 +12,7 @@ from dvc_ml_kit.errors import UserError
 from dvc_ml_kit.model.bundle import features, load_bundle, model_card, write_bundle
 from dvc_ml_kit.model.predict import predict, unlearned_values
 from dvc_ml_kit.project import FEATURES_STEP, own_code
-from registry import ESTIMATORS, add_ratio, train
+from registry import ESTIMATORS, add_ratio, card_info, train
 
 INFO = {"artifact": "model", "version": "v1.0.0", "task": "classification"}
 
@@ -134,17 +134,7 @@ def test_the_model_card_lists_what_a_row_has_apart_from_what_the_features_add(fr
         {"column": "spread", "kind": "number"},
         {"column": "ratio", "kind": "number", "engineered": True},
     ]
-    info = {
-        **INFO,
-        "target": "label",
-        "revision": "abc",
-        "data": {"path": "data/raw/x.csv", "md5": "0"},
-        "model_md5": "1",
-        "python": "3.11",
-        "libraries": {},
-        "params": {},
-        "features": listed,
-    }
+    info = card_info(listed)
     card = model_card(info, {"model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.5}})
     reads, adds = card.split("The project's features add these")
     assert "reads these 2 columns" in reads and "| `ratio` |" not in reads
