@@ -163,7 +163,11 @@ def rendered_files(folder: str, module: str, pattern: str = "*") -> set[str]:
 
 # The CI files each platform's projects get (the hook deletes the other platform's).
 CI_FILES = {
-    "github": {".github/workflows/pull-request.yml", ".github/workflows/publish.yml"},
+    "github": {
+        ".github/workflows/pull-request.yml",
+        ".github/workflows/publish.yml",
+        ".github/workflows/promote.yml",
+    },
     "gitlab": {".gitlab-ci.yml"},
 }
 

@@ -518,6 +518,10 @@ def test_g_merges_publish_a_new_model_and_then_nothing(project, actions_runner):
     assert files == {"SHA256SUMS", "bundle.json", "metrics.json", "model.skops", "model_card.md"}
     assert release["body"].startswith("# model v1.0.0")
     assert release["tokens"] == ["GH_TOKEN"]
+    # Its gates pass, so publishing assigned it to staging, where promotion starts from.
+    staged = run("git", "tag", "--list", "model#staging#*", cwd=project.origin).stdout.split()
+    assert len(staged) == 1, staged
+    assert "ci-publish: model@v1.0.0 is in staging" in job.stdout
     # Each released file gets signed build provenance, for the bytes that were released.
     (attest,) = job.called("attest")
     attested = {Path(path).name: digest for path, digest in attest["digests"].items()}
@@ -567,3 +571,56 @@ def test_h_the_default_projects_pipeline_change_is_not_verified_and_says_why(
     assert first.startswith("❌ **Not verified: the pipeline changed"), first
     assert "a folder that CI runners cannot reach" in first
     assert "gates pass" not in comment(job)
+
+
+def tags(project: Loop, pattern: str) -> list[str]:
+    return run("git", "tag", "--list", pattern, cwd=project.origin).stdout.split()
+
+
+def promote(runner: Runner, version: str) -> Job:
+    """promote.yml, run by hand with ``version``."""
+    event = {"inputs": {"version": version}, "ref": "refs/heads/main"}
+    return runner.run(f"promote-{version}", "promote.yml", "workflow_dispatch", event)
+
+
+def test_i_a_release_changed_after_publishing_is_not_promoted(project, actions_runner):
+    # Someone who may edit releases replaces a file, and SHA256SUMS to match it.
+    assets = actions_runner.root / "releases/model@v1.0.0"
+    kept = shutil.copytree(assets, actions_runner.root / "releases-kept")
+    (assets / "model_card.md").write_text("# model v1.0.0\n\nA better model.\n")
+    sums = run("bash", "-c", "sha256sum $(ls | grep -v SHA256SUMS)", cwd=assets).stdout
+    (assets / "SHA256SUMS").write_text(sums)
+    try:
+        job = promote(actions_runner, "v1.0.0")
+    finally:
+        shutil.rmtree(assets)
+        kept.rename(assets)
+    assert job.result == "failure"
+    assert "is not the bundle published as model@v1.0.0" in job.stdout, job.stdout
+    assert "Traceback" not in job.stdout
+    assert tags(project, "model#prod#*") == []
+    assert job.called("docker") == []
+
+
+def test_i_promotion_assigns_prod_and_pushes_the_service_image(project, actions_runner):
+    job = promote(actions_runner, "v1.0.0")
+    assert job.result == "success", job.stdout
+    (prod,) = tags(project, "model#prod#*")
+    message = run("git", "tag", "--list", "--format=%(contents)", prod, cwd=project.origin).stdout
+    assert message.startswith("Promote model v1.0.0 to prod: bundle sha256 "), message
+    (download,) = job.called("gh", "release", "download", "model@v1.0.0")
+    assert download["tokens"] == ["GH_TOKEN"]
+    # Each file's build provenance, attested by the publish run, was checked.
+    verified = job.called("gh", "attestation", "verify")
+    files = {"SHA256SUMS", "bundle.json", "metrics.json", "model.skops", "model_card.md"}
+    assert {Path(call["args"][2]).name for call in verified} == files
+    assert all(call["args"][3:] == ["--repo", REPOSITORY] for call in verified)
+    image = f"ghcr.io/{REPOSITORY}"
+    (build,) = job.called("docker", "build")
+    assert "BUNDLE=dist/model-v1.0.0" in build["args"]
+    assert {f"{image}:v1.0.0", f"{image}:prod"} <= set(build["args"])
+    (login,) = job.called("docker", "login", "ghcr.io")
+    assert login["stdin"] is True and login["tokens"] == ["GH_TOKEN"]
+    pushed = [call["args"][1] for call in job.called("docker", "push")]
+    assert pushed == [f"{image}:v1.0.0", f"{image}:prod"]
+    assert "Promoted model v1.0.0 to prod" in job.summary

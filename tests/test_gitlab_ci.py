@@ -44,9 +44,9 @@ def script(job: dict) -> list[str]:
 
 def test_stages_and_rules(generated):
     project, remote, pipeline = generated
-    assert pipeline["stages"] == ["check", "publish"]
+    assert pipeline["stages"] == ["check", "publish", "promote"]
     jobs = {name: job for name, job in pipeline.items() if "script" in (job or {})}
-    assert set(jobs) == {"check", "publish"}
+    assert set(jobs) == {"check", "publish", "promote", "service-image"}
     assert jobs["check"]["stage"] == "check" and jobs["publish"]["stage"] == "publish"
     assert jobs["check"]["rules"] == [{"if": MERGE_REQUEST}]
     (publish_rule,) = jobs["publish"]["rules"]
@@ -66,6 +66,21 @@ def test_stages_and_rules(generated):
     }
     assert not (project / ".github").exists()
     assert "CI_PLATFORM ?= gitlab" in (project / "Makefile").read_text()
+
+
+def test_promotion_runs_by_hand_in_the_protected_environment(generated):
+    _, _, pipeline = generated
+    by_hand = '$CI_PIPELINE_SOURCE == "web" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $VERSION'
+    for name in ("promote", "service-image"):
+        job = pipeline[name]
+        assert job["stage"] == "promote" and job["rules"] == [{"if": by_hand}]
+        assert job["environment"]["name"] == "production" and job["resource_group"] == "promote"
+    assert pipeline["service-image"]["needs"] == ["promote"]
+    assert "dist/" in pipeline["promote"]["artifacts"]["paths"]
+    # The image that builds the service's image, and its Docker engine, pinned by digest.
+    images = [pipeline["service-image"]["image"], pipeline["service-image"]["services"][0]["name"]]
+    assert all(re.fullmatch(r"docker:[\w.-]+@sha256:[0-9a-f]{64}", image) for image in images)
+    assert script(pipeline["promote"])[-1] == "make promote"
 
 
 def test_jobs_only_prepare_the_runner_and_call_make(generated):

@@ -29,6 +29,7 @@ from conftest import TOOLS, Loop, bake, run
 from object_store import CREDENTIALS, object_store
 
 pytestmark = pytest.mark.slow
+STANDINS = Path(__file__).parent / "standins/bin"
 GITLAB_CI_LOCAL = "gitlab-ci-local@4.75.1"
 SERVER = "https://gitlab.example.com"
 PROJECT_PATH = "group/diagnosis-model"
@@ -47,7 +48,7 @@ NOT_INHERITED = re.compile(r"GIT_(AUTHOR|COMMITTER)_|GIT_CONFIG|CI_|GITLAB_|AWS_
 
 class StandIn(BaseHTTPRequestHandler):
     """GitLab's API for one project, as far as the jobs use it: merge request notes, generic
-    packages and releases. Every request is recorded with its token."""
+    packages (uploaded and downloaded) and releases. Every request is recorded with its token."""
 
     def log_message(self, *args):
         pass
@@ -84,6 +85,13 @@ class StandIn(BaseHTTPRequestHandler):
         if path.startswith("/packages/generic/") and self.command == "PUT":
             api.packages[path.removeprefix("/packages/generic/")] = data
             return self.answer(201, {"message": "201 Created"})
+        package = api.packages.get(path.removeprefix("/packages/generic/"))
+        if package is not None and self.command == "GET":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(package)))
+            self.end_headers()
+            return self.wfile.write(package)
         if path == "/releases" and self.command == "POST":
             release = json.loads(data)
             api.releases[release["tag_name"]] = release
@@ -157,7 +165,9 @@ class Project(Loop):
         inherited = {k: v for k, v in os.environ.items() if not NOT_INHERITED.match(k)}
         environment = {
             **inherited,
-            "PATH": os.pathsep.join([str(node), str(TOOLS), os.environ["PATH"]]),
+            # `docker` is a stand-in that records what it would build, log in to and push.
+            "PATH": os.pathsep.join([str(STANDINS), str(node), str(TOOLS), os.environ["PATH"]]),
+            "STANDIN_CALLS": str(self.root / "calls.jsonl"),
             # The variables GitLab sets itself that a test gives: no warning for each.
             "GCL_IGNORE_PREDEFINED_VARS": ",".join(k for k in variables if k.startswith("CI_")),
         }
@@ -406,6 +416,48 @@ def test_e_a_push_to_main_publishes_the_model_as_a_gitlab_release(project):
     assert [call["method"] for call in again.calls] == ["GET"]
 
 
+REGISTRY = {
+    "CI_REGISTRY": "registry.gitlab.example.com",
+    "CI_REGISTRY_IMAGE": f"registry.gitlab.example.com/{PROJECT_PATH}",
+    "CI_REGISTRY_USER": "gitlab-ci-token",
+    "CI_REGISTRY_PASSWORD": "tests-job-token",
+}
+
+
+def test_f_promotion_by_hand_assigns_prod_and_pushes_the_service_image(project):
+    # The publish run assigned v1.0.0 to staging: its gates pass.
+    staged = run("git", "tag", "--list", "model#staging#*", cwd=project.origin).stdout.split()
+    assert len(staged) == 1
+    calls = project.root / "calls.jsonl"
+    calls.write_text("")
+    variables = {
+        **SECRETS,
+        "CI_PUSH_TOKEN": PUSH_TOKEN,
+        "CI_PIPELINE_SOURCE": "web",
+        "VERSION": "v1.0.0",
+        **REGISTRY,
+    }
+    result = project.pipeline(variables)
+    assert result.passed == ["promote", "service-image"], result.output[-3000:]
+    (prod,) = run("git", "tag", "--list", "model#prod#*", cwd=project.origin).stdout.split()
+    message = run("git", "tag", "--list", "--format=%(contents)", prod, cwd=project.origin).stdout
+    assert message.startswith("Promote model v1.0.0 to prod: bundle sha256 "), message
+    # The bundle came from the package registry, with the API token, and was checked.
+    downloads = [call for call in result.calls if call["method"] == "GET"]
+    files = {"SHA256SUMS", "bundle.json", "metrics.json", "model.skops", "model_card.md"}
+    assert {call["path"] for call in downloads} >= {
+        f"/packages/generic/model/v1.0.0/{name}" for name in files
+    }
+    assert {call["token"] for call in downloads} == {API_TOKEN}
+    assert "is the bundle model@v1.0.0 records" in result.output
+    docker = [json.loads(line)["args"] for line in calls.read_text().splitlines()]
+    image = REGISTRY["CI_REGISTRY_IMAGE"]
+    assert docker[0][:3] == ["build", "--build-arg", "BUNDLE=dist/model-v1.0.0"]
+    assert docker[1][:2] == ["login", REGISTRY["CI_REGISTRY"]]
+    assert docker[2:] == [["push", f"{image}:v1.0.0"], ["push", f"{image}:prod"]]
+    assert REGISTRY["CI_REGISTRY_PASSWORD"] not in result.output
+
+
 @pytest.mark.parametrize("remote", ["local", "s3", "gs", "azure", "none"])
 def test_every_remote_s_pipeline_is_valid_and_runs_the_right_job(gitlab_ci_local, tmp_path, remote):
     """gitlab-ci-local validates the file against GitLab's schema and evaluates its rules: a
@@ -444,3 +496,7 @@ def test_every_remote_s_pipeline_is_valid_and_runs_the_right_job(gitlab_ci_local
     assert jobs(*merge) == ["check"]
     assert jobs() == ([] if remote in ("local", "none") else ["publish"])
     assert jobs("--variable=PUBLISH=true") == ["publish"]
+    # Promotion: run by hand (a "web" pipeline) with the version to promote.
+    promotion = ["--variable=CI_PIPELINE_SOURCE=web", "--variable=VERSION=v1.0.0"]
+    assert jobs(*promotion) == ["promote", "service-image"]
+    assert jobs("--variable=CI_PIPELINE_SOURCE=web") == []

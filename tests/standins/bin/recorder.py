@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Test stand-in for the `gh` command (a link to this file).
+"""Test stand-in for the `gh` and `docker` commands (links to this file).
 
 Appends one JSON line per call to the file named by $STANDIN_CALLS: the command, its arguments,
-which tokens it was given, the text it would post (a comment, release notes) and the SHA-256 of
-the files it would upload.
-Exits 0, except `gh release view TAG`, which answers "release not found" unless an earlier call
-created that release.
+which tokens it was given, the text it would post (a comment, release notes), the SHA-256 of
+the files it would upload, and whether it was given a secret on standard input (`docker login
+--password-stdin`; never the secret itself).
+As GitHub does, `gh release create TAG FILES` keeps the files as the release's assets (in the
+folder $STANDIN_RELEASES), `gh release view TAG` and `gh release download TAG --dir DIR` answer
+"release not found" for a release no call created, and `gh attestation verify FILE` succeeds only
+for a file whose SHA-256 an `actions/attest` stand-in recorded. Every other call exits 0.
 """
 
 import hashlib
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -53,11 +57,37 @@ def main() -> int:
             if Path(arg).is_file()
         },
     }
+    if "--password-stdin" in args:
+        call["stdin"] = bool(sys.stdin.read())
     with record.open("a", encoding="utf-8") as file:
         file.write(json.dumps(call) + "\n")
-    if tool == "gh" and args[:2] == ["release", "view"] and args[2] not in released:
+    if tool != "gh":
+        return 0
+    assets = Path(os.environ.get("STANDIN_RELEASES", record.parent / "releases"))
+    if args[:2] == ["release", "create"]:
+        end = next((i for i, arg in enumerate(args) if i > 2 and arg.startswith("-")), len(args))
+        files = [Path(arg) for arg in args[3:end]]
+        (assets / args[2]).mkdir(parents=True, exist_ok=True)
+        for path in files:
+            shutil.copyfile(path, assets / args[2] / path.name)
+    if args[:2] in (["release", "view"], ["release", "download"]) and args[2] not in released:
         print("release not found", file=sys.stderr)
         return 1
+    if args[:2] == ["release", "download"]:
+        folder = Path(args[args.index("--dir") + 1]) if "--dir" in args else Path()
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in sorted((assets / args[2]).iterdir()):
+            shutil.copyfile(path, folder / path.name)
+    if args[:2] == ["attestation", "verify"]:
+        attested = {
+            digest
+            for earlier in calls(record)
+            if earlier["tool"] == "attest"
+            for digest in earlier["digests"].values()
+        }
+        if hashlib.sha256(Path(args[2]).read_bytes()).hexdigest() not in attested:
+            print(f"Error: no attestation found for {args[2]}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -61,6 +61,17 @@ def unchanged(values: dict | None) -> list[Metric]:
     ]
 
 
+def versus(values: dict, old: dict | None) -> list[Metric]:
+    """Metrics from a metrics file's content (a published version's), against ``old``: another
+    version's (None: no base, so no ``max_drop``)."""
+    model, baseline = values.get(MODEL) or {}, values.get(BASELINE) or {}
+    before = (old or {}).get(MODEL) or {}
+    return [
+        Metric(name=name, new=value, old=before.get(name), baseline=baseline.get(name))
+        for name, value in sorted(model.items())
+    ]
+
+
 THRESHOLDS = ("minimum", "maximum", "max_drop")
 GATES = (*THRESHOLDS, "beat_baseline")
 

@@ -116,6 +116,18 @@ class GitLab:
         self.request("PUT", path, data=file.read_bytes())
         return f"{self.api_url}/projects/{self.project}{path}"
 
+    def download(self, path: str) -> bytes:
+        """The bytes of a file under the project (``/packages/generic/...``)."""
+        url = f"{self.api_url}/projects/{urllib.parse.quote(self.project, safe='')}{path}"
+        request = urllib.request.Request(url, headers={"PRIVATE-TOKEN": self.token})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.read()
+        except urllib.error.HTTPError as error:
+            raise UserError(f"GitLab answered GET {path} with {error.code}") from None
+        except OSError as error:
+            raise UserError(f"GitLab's API at {self.api_url} did not answer: {error}") from None
+
     def create_release(self, tag: str, description: str, links: dict[str, str]) -> None:
         """The release of the pushed ``tag``, with ``links`` (name: URL) as its assets."""
         assets = [{"name": name, "url": url, "link_type": "package"} for name, url in links.items()]

@@ -18,11 +18,13 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..model import bundle
-from ..params import read_yaml
-from . import repo
+from ..params import parse_yaml, read_yaml
+from . import gate, repo
 from .gitlab import GitLab
 
 ARTIFACT = repo.MODEL_ARTIFACT
+# The stage a published version whose gates pass is assigned to, and promotion starts from.
+STAGING = "staging"
 DIST = Path("dist")
 FIRST_VERSION = "v1.0.0"
 LIBRARIES = ["scikit-learn", "numpy", "pandas", "skops", "dvc", "gto"]
@@ -36,10 +38,71 @@ def model_md5(lock_text: str | None) -> str | None:
     return repo.lock_entries(lock_text).get(repo.artifact_path(ARTIFACT))
 
 
-def latest_version() -> str | None:
-    """The newest published version (``v1.2.0``), from GTO's tags; None before the first."""
+def versions() -> list[str]:
+    """The published versions (``v1.2.0``), newest first, from GTO's tags."""
     tags = repo.quiet("git", "tag", "--list", f"{ARTIFACT}@v*", "--sort=-v:refname")
-    return tags.splitlines()[0].split("@", 1)[1] if tags else None
+    return [tag.split("@", 1)[1] for tag in tags.splitlines()]
+
+
+def latest_version() -> str | None:
+    """The newest published version (``v1.2.0``); None before the first."""
+    return next(iter(versions()), None)
+
+
+def stage_of(tag: str) -> str:
+    """The stage GTO says the version ``tag`` is in now (``''`` for none)."""
+    return repo.quiet("gto", "show", tag, "--stage")
+
+
+def metrics_at(tag: str) -> dict | None:
+    """The metrics file's content at the version's commit."""
+    text = repo.file_at(tag, repo.metrics_file())
+    return json.loads(text) if text else None
+
+
+def gate_failures(tag: str, metrics: dict, against: str | None) -> list[str]:
+    """The gates of ``tag``'s own params.yaml on ``metrics``, against the version ``against``
+    (for ``max_drop``; None: no base); one sentence per failure."""
+    params = parse_yaml(repo.file_at(tag, Path("params.yaml")), f"params.yaml of {tag}")
+    old = metrics_at(against) if against else None
+    gates = params.get("gates") if isinstance(params, dict) else None
+    return gate.check(gate.versus(metrics, old), gates, f"params.yaml of {tag}")
+
+
+def assign(version: str, stage: str, message: str, *, push: bool) -> str:
+    """Assign ``version`` to ``stage`` with GTO (a ``model#stage#N`` tag); push that tag to origin
+    with git, which uses the job's credentials (GTO's own ``--push`` does not); return it."""
+    pattern = f"{ARTIFACT}#{stage}#*"
+    before = set(repo.quiet("git", "tag", "--list", pattern).split())
+    repo.sh("gto", "assign", ARTIFACT, "--version", version, "--stage", stage, "-m", message)
+    (tag,) = set(repo.quiet("git", "tag", "--list", pattern).split()) - before
+    if push:
+        repo.sh("git", "push", "origin", tag)
+    return tag
+
+
+def stage(tag: str, dry_run: bool) -> None:
+    """Assign the published version ``tag`` to staging, the stage promotion starts from, if its
+    gates pass against the version before it; say so either way."""
+    version = tag.split("@", 1)[1]
+    older = versions()
+    earlier = older[older.index(version) + 1 :] if version in older else []
+    against = f"{ARTIFACT}@{earlier[0]}" if earlier else None
+    failures = gate_failures(tag, metrics_at(tag) or {}, against)
+    if failures:
+        for failure in failures:
+            print(f"gate failed: {failure}")
+        print(
+            f"ci-publish: {tag} fails its gates{f' against {against}' if against else ''}, so it "
+            f"is not assigned to {STAGING} and cannot be promoted: fix the model in a pull request"
+        )
+        return
+    if dry_run:
+        print(f"ci-publish: dry run: a real run would assign {tag} to {STAGING} (gates pass)")
+        return
+    passed = f"gates pass{f' against {against}' if against else ''}"
+    assign(version, STAGING, f"Stage {ARTIFACT} {version}: {passed}", push=True)
+    print(f"ci-publish: {tag} is in {STAGING}: `make promote VERSION={version}` moves it to prod")
 
 
 def next_minor(version: str) -> str:
@@ -137,6 +200,8 @@ def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
         tag = f"{ARTIFACT}@{latest}"
         if dry_run or release_exists(host, tag):
             print(f"ci-publish: the model is the same as {tag}: nothing to publish")
+            if not dry_run and not stage_of(tag):
+                stage(tag, dry_run)  # a run stopped after its release, or gates since fixed
             return 0
         # The tag exists without its release: a failed earlier run, or a local dry run whose
         # tag never reached origin. Push the tag if origin lacks it, then make the release with
@@ -155,6 +220,7 @@ def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
         if not repo.git("ls-remote", "--exit-code", "--tags", "origin", f"refs/tags/{tag}"):
             repo.sh("git", "push", "origin", tag)
         release(host, tag, folder)
+        stage(tag, dry_run)
         return 0
     version = FIRST_VERSION if latest is None else next_minor(latest)
     tag = f"{ARTIFACT}@{version}"
@@ -172,10 +238,12 @@ def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
             f"ci-publish: a real run would now run: git push origin {tag}; "
             f"{release_plan(host, tag, folder)}"
         )
+        stage(tag, dry_run)
         return 0
     repo.sh("git", "push", "origin", tag)
     release(host, tag, folder)
     print(f"ci-publish: published {tag}")
+    stage(tag, dry_run)
     return 0
 
 
