@@ -1,4 +1,4 @@
-"""The ``dvc-ml-kit`` command: one subcommand per CI job, and ``predict``.
+"""The ``dvc-ml-kit`` command: one subcommand per CI job, ``predict`` and ``serve``.
 
 A generated project's Makefile and workflows call these; each subcommand's ``--help`` lists its
 options. Subcommands import their module only when run, so ``dvc-ml-kit gate`` starts without
@@ -20,6 +20,7 @@ COMMANDS = {
     "publish": ("ci.publish", "on main: push to the DVC remote; tag and release a changed model"),
     "promote": ("ci.promote", "move a published version from staging to prod, once it is checked"),
     "predict": ("model.predict", "score a CSV of raw rows with a published model bundle"),
+    "serve": ("model.serve", "serve a published model bundle over HTTP: POST /predict, OpenAPI"),
     "pins": ("pins", "write pipeline-requirements.txt (what computes results) from the lock"),
 }
 

@@ -64,6 +64,19 @@ def model_inputs(model, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
 def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
     """Predictions for raw ``rows`` (extra columns, the target included, are ignored); rows the
     model cannot score meaningfully are refused, not scored."""
+    return _predict(model, rows, info)[0]
+
+
+def scored(model, rows: pd.DataFrame, info: dict) -> tuple[pd.DataFrame, list[str]]:
+    """``predict``'s predictions and ``unlearned_values``' lines for ``rows``, from one pass of
+    the rows through the model's first step (a batch of a few rows spends most of its time
+    there)."""
+    result, raw, inputs = _predict(model, rows, info)
+    return result, unlearned(model, raw, inputs)
+
+
+def _predict(model, rows: pd.DataFrame, info: dict):
+    """``predict``'s result, and the rows as the model's first step took and gave them."""
     needed = list(model.feature_names_in_)
     missing = [column for column in needed if column not in rows.columns]
     if missing:
@@ -89,11 +102,15 @@ def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
         )
     scorer = model[list(model.named_steps).index("columns") + 1 :]
     classification = info["task"] == "classification"
+    # The steps before the estimator once, for both predict and predict_proba (the Pipeline's
+    # own methods would run them once each).
+    steps, estimator = scorer[:-1] if len(scorer) > 1 else None, scorer[-1]
     try:
         # Huge numbers overflow in a linear model: its scores are checked below instead.
         with np.errstate(all="ignore"):
-            predictions = scorer.predict(inputs)
-            probabilities = scorer.predict_proba(inputs) if classification else None
+            prepared = inputs if steps is None else steps.transform(inputs)
+            predictions = estimator.predict(prepared)
+            probabilities = estimator.predict_proba(prepared) if classification else None
     except (ValueError, TypeError) as error:
         raise input_error(error) from None
     scores = np.asarray(predictions if probabilities is None else probabilities, "float64")
@@ -111,7 +128,7 @@ def predict(model, rows: pd.DataFrame, info: dict) -> pd.DataFrame:
     if classification:
         for label, column in zip(scorer.classes_, probabilities.T, strict=True):
             result[f"probability_{label}"] = column.round(6)
-    return result
+    return result, raw, inputs
 
 
 def stand_ins(model) -> dict[str, str]:
@@ -151,33 +168,48 @@ def unlearned_values(model, rows: pd.DataFrame) -> list[str]:
     does with them: a new category is scored as one "(other)" value and a number beyond every
     training value by extending what the model learned, either of which can give a confident
     prediction for something new; a gap is scored as a stand-in."""
-    raw, inputs = model_inputs(model, rows[list(model.feature_names_in_)])
+    return unlearned(model, *model_inputs(model, rows[list(model.feature_names_in_)]))
+
+
+def unlearned(model, raw: pd.DataFrame, inputs: pd.DataFrame) -> list[str]:
+    """``unlearned_values`` for the rows the model's first step took (``raw``) and gave
+    (``inputs``)."""
+    count = len(raw)
     columns = model.named_steps["columns"]
-    sources = pd.Series(columns.sources(), index=columns.get_feature_names_out())
+    sources = columns.sources()
     gaps, bounds = stand_ins(model), training_bounds(model)
+    # The numeric outputs (numbers, yes/no, date parts) come first: all checked at once, as one
+    # array (a batch of a few rows would spend milliseconds per column in pandas).
+    numeric = columns.numeric_names()
+    values = inputs[numeric].to_numpy("float64", na_value=np.nan)
+    limits = bounds.reindex(numeric)
+    gap = np.isnan(values)
+    outside = (values < limits["low"].to_numpy()) | (values > limits["high"].to_numpy())
     lines = []
     for name in dict.fromkeys(sources):
-        outputs = inputs[list(sources.index[sources == name])]
         kind = "categorical" if name in columns.categorical else "numeric"
-        empty = outputs.isna().any(axis=1).to_numpy()
+        if kind == "categorical":
+            empty = inputs[name].isna().to_numpy()
+        else:
+            where = np.array([source == name for source in sources[: len(numeric)]], dtype=bool)
+            empty = gap[:, where].any(axis=1)
         if empty.any():
             lines.append(
-                f"column '{name}': {empty.sum()} of {len(rows)} rows have no value, {gaps[kind]}"
+                f"column '{name}': {empty.sum()} of {count} rows have no value, {gaps[kind]}"
             )
         if kind == "categorical":
             text = raw[name].astype(str)
             new = (raw[name].notna() & ~text.isin(columns.categories_[name])).to_numpy()
             if new.any():
                 lines.append(
-                    f"column '{name}': {new.sum()} of {len(rows)} rows hold values the model did "
+                    f"column '{name}': {new.sum()} of {count} rows hold values the model did "
                     f"not learn (such as {text.to_numpy()[new][0]!r}), scored as {OTHER!r}"
                 )
             continue
-        limits = bounds.reindex(outputs.columns)
-        beyond = ((outputs < limits["low"]) | (outputs > limits["high"])).any(axis=1).to_numpy()
+        beyond = outside[:, where].any(axis=1)
         if beyond.any():
             lines.append(
-                f"column '{name}': {beyond.sum()} of {len(rows)} rows hold numbers beyond every "
+                f"column '{name}': {beyond.sum()} of {count} rows hold numbers beyond every "
                 f"training value (such as {raw[name].to_numpy()[beyond].tolist()[0]!r}), scored by "
                 "extending what the model learned"
             )
@@ -257,8 +289,8 @@ def main() -> None:
         encoding=args.encoding,
         keys={name: f"--{name}" for name in DIALECT_KEYS},
     )
-    predictions = predict(model, rows, info)
-    for line in unlearned_values(model, rows):
+    predictions, warnings = scored(model, rows, info)
+    for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     try:
         predictions.to_csv(args.output, index=False)
