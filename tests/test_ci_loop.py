@@ -6,15 +6,19 @@ and published (``DRY_RUN=1 make ci-publish``); then branches go through ``make c
 The tests run in file order on one worker (``--dist loadfile``) and share the project.
 """
 
+import json
 import os
 import re
 import subprocess
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import TOOLS, Loop, reproduced_on_origin, run
+from object_store import free_ports, stop
 
 pytestmark = pytest.mark.slow
 SLUG = "diagnosis-model"
@@ -335,6 +339,54 @@ def test_a_bundle_is_checked_against_the_version_its_tag_records(loop, tmp_path)
     )
     nowhere = loop.sh(f"{predict} dist/model-v1.1.0 {data} {tmp_path}/no/out.csv", check=False)
     assert nowhere.stderr.strip().startswith("error: ") and "does not exist" in nowhere.stderr
+
+
+def test_make_serve_serves_a_version_checked_against_its_tag(loop, tmp_path):
+    (port,) = free_ports(1)
+    log = tmp_path / "serve.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            ["make", "serve", "MODEL=v1.1.0", f"PORT={port}"],
+            cwd=loop.path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
+                **loop.environment(),
+            },
+            start_new_session=True,
+        )
+    try:
+        version = wait_for_json(f"http://127.0.0.1:{port}/version", server, log)
+        digest = run("sha256sum", "SHA256SUMS", cwd=loop.path / "dist/model-v1.1.0").stdout
+        assert version["version"] == "v1.1.0" and version["digest"] == digest.split()[0]
+    finally:
+        stop(server)
+    assert "fetch: dist/model-v1.1.0 is the bundle model@v1.1.0 records" in log.read_text()
+    # No version is in prod (a dry run stages nothing): one sentence, nothing served.
+    refused = loop.sh(f"make serve PORT={port}", check=False)
+    assert refused.returncode != 0
+    assert "error: 'prod' is not a bundle folder, a version (v1.2.0) or a stage" in refused.stderr
+    # Nor is one in staging, so none can be promoted.
+    promote = loop.sh("make promote VERSION=v1.1.0 DRY_RUN=1", check=False)
+    assert promote.returncode != 0
+    assert "error: model@v1.1.0 is not in staging (the version there: none)" in promote.stderr
+    assert loop.sh("git tag --list 'model#*'").stdout == ""
+
+
+def wait_for_json(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> dict:
+    """The JSON ``url`` answers once the server ``process`` is up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return json.loads(answer.read())
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"{url} did not answer in {timeout} s:\n{log.read_text()}")
 
 
 def test_a_bundle_with_an_unexpected_type_is_refused(loop, tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dvc_ml_kit.ci import fetch as fetching
 from dvc_ml_kit.ci import promote as promotion
 from dvc_ml_kit.ci import publish
 from dvc_ml_kit.errors import UserError
@@ -116,7 +117,7 @@ def test_a_staged_version_is_checked_and_assigned_prod_on_origin(project, capsys
     assert message == f"Promote model v1.0.0 to prod: bundle sha256 {digest} verified, gates pass"
     assert project.gto("show", "model#prod", "--version").strip() == "v1.0.0"
     written = (project.root / "dist/promoted.env").read_text()
-    assert written == f"BUNDLE=dist/model-v1.0.0\nVERSION=v1.0.0\nDIGEST={digest}\n"
+    assert written == f"BUNDLE=dist/model-v1.0.0\nVERSION=v1.0.0\nDIGEST={digest}\nENGINE=local\n"
     # A rerun (the image push failed after the assignment) checks again and assigns nothing.
     assert promote("v1.0.0") == 0
     assert "model@v1.0.0 is already in prod: nothing to assign" in capsys.readouterr().out
@@ -206,3 +207,35 @@ def test_publishing_stages_a_version_whose_gates_pass_only(project, capsys):
     )
     assert len(project.origin_tags("model#staging#*")) == 1
     assert publish.stage_of("model@v1.1.0") == ""
+
+
+def test_a_stage_or_a_version_names_its_bundle_checked_against_its_tag(project):
+    project.publish("v1.0.0", 0.9)
+    promote("v1.0.0")
+    project.publish("v1.1.0", 0.95)
+    assert fetching.resolve("prod", "github") == Path("dist/model-v1.0.0")
+    assert fetching.resolve("staging", "github") == Path("dist/model-v1.1.0")
+    assert fetching.resolve("model@v1.1.0", "github") == Path("dist/model-v1.1.0")
+    # A folder is served as it is: loading it checks it.
+    assert fetching.resolve("dist/model-v1.0.0", "github") == Path("dist/model-v1.0.0")
+    for given in ("canary", "v9.9.9", ""):
+        with pytest.raises(UserError, match=r"is not a bundle folder|not a published|no model"):
+            fetching.resolve(given, "github")
+
+
+def test_a_download_that_fails_leaves_no_bundle(project, tmp_path, monkeypatch):
+    project.publish("v1.0.0", 0.9)
+    folder = project.root / "dist/model-v1.0.0"
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    # `gh release download` that writes one file, then fails (a dropped connection).
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    script = '#!/bin/sh\necho half > "$5/model.skops"\necho "connection reset" >&2\nexit 1\n'
+    (tools / "gh").write_text(script)
+    (tools / "gh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(UserError, match="gh release download model@v1.0.0"):
+        fetching.resolve("v1.0.0", "github")
+    assert not folder.exists()

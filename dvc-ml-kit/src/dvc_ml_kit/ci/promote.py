@@ -4,95 +4,42 @@ Publishing assigns each new version to GTO's ``staging`` stage when its gates pa
 :mod:`.publish`). ``dvc-ml-kit promote v1.2.0`` (the promotion workflow, run by hand through a
 protected environment) then:
 
-1. fetches the version's bundle (``dist/model-v1.2.0``, downloaded from its release if not here)
-   and checks it is the one published: its checksums, and its digest against the one recorded in
-   the version tag's message (and, with ``--provenance``, GitHub's signed build provenance of
-   each file);
+1. fetches the version's bundle (:mod:`.fetch`: ``dist/model-v1.2.0``, downloaded from its
+   release if not here) and checks it is the one published: its checksums, and its digest
+   against the one recorded in the version tag's message (and, with ``--provenance``, GitHub's
+   signed build provenance of each file);
 2. refuses a version that is not in ``staging`` now, and one whose metrics fail the gates of its
    own params.yaml against the version in production;
 3. assigns ``prod`` (a ``model#prod#N`` tag, pushed to origin).
 
-It writes ``dist/promoted.env`` (the bundle's folder, version and digest) for the step that
-builds the service's image. A rerun on a version already in ``prod`` checks it again and
-assigns nothing.
+It writes ``dist/promoted.env`` (the bundle's folder, version, digest and training engine) for
+the step that builds the service's image. A rerun on a version already in ``prod`` checks it
+again and assigns nothing.
 """
 
 import argparse
 import json
-import re
 import sys
-import urllib.parse
 from pathlib import Path
 
 from ..errors import UserError
 from ..model import bundle
+from ..params import parse_yaml
 from . import repo
-from .gitlab import GitLab
-from .publish import ARTIFACT, DIST, HOSTS, STAGING, assign, gate_failures, recorded_digest
+from .fetch import fetch, in_stage, version_tag
+from .publish import ARTIFACT, DIST, HOSTS, STAGING, assign, gate_failures
 
 PROD = "prod"
-VERSION = re.compile(rf"(?:{ARTIFACT}@)?(v\d+\.\d+\.\d+)")
 # What the image build reads: written by every run that ends with the version in prod.
 PROMOTED = DIST / "promoted.env"
 
 
-def version_tag(given: str) -> str:
-    """``model@v1.2.0`` from ``v1.2.0`` or ``model@v1.2.0``; anything else is refused."""
-    if not given.strip():
-        raise UserError(
-            f"no version given: name the one to promote, such as `make promote VERSION=v1.2.0` "
-            f"(`gto show {ARTIFACT}` lists the versions and their stages)"
-        )
-    match = VERSION.fullmatch(given.strip())
-    if not match:
-        raise UserError(
-            f"'{given}' is not a model version: give one such as v1.2.0 or {ARTIFACT}@v1.2.0 "
-            f"(`gto show {ARTIFACT}` lists them)"
-        )
-    return f"{ARTIFACT}@{match[1]}"
-
-
-def in_stage(stage: str) -> str | None:
-    """The version (``v1.2.0``) GTO says is in ``stage`` now, if any."""
-    return repo.quiet("gto", "show", f"{ARTIFACT}#{stage}", "--version") or None
-
-
-def download(host: str, tag: str, folder: Path) -> None:
-    """The release's files of ``tag`` into ``folder``."""
-    folder.mkdir(parents=True)
-    if host == "github":
-        repo.installed("gh")
-        repo.sh("gh", "release", "download", tag, "--dir", str(folder))
-        return
-    api = GitLab.from_environment()
-    artifact, version = tag.split("@", 1)
-    base = f"/packages/generic/{artifact}/{version}"
-    sums = api.download(f"{base}/{bundle.SUMS_FILE}")
-    (folder / bundle.SUMS_FILE).write_bytes(sums)
-    for name in bundle.checksums(folder):
-        (folder / name).write_bytes(api.download(f"{base}/{urllib.parse.quote(name)}"))
-
-
-def fetch(tag: str, host: str) -> Path:
-    """The version's bundle, here or downloaded, checked against the digest its tag records."""
-    recorded = recorded_digest(tag)
-    if recorded is None:
-        raise UserError(
-            f"{tag} is not a published version here: `gto show {ARTIFACT}` lists them (in a "
-            "clone, `git fetch --tags` first)"
-        )
-    folder = DIST / f"{ARTIFACT}-{tag.split('@', 1)[1]}"
-    if not folder.exists():
-        print(f"promote: downloading the release {tag} into {folder}")
-        download(host, tag, folder)
-    bundle.verify(folder)
-    if bundle.digest(folder) != recorded:
-        raise UserError(
-            f"{folder} is not the bundle published as {tag}: its digest differs from the one the "
-            "tag records, so the release was changed after publishing; it is not promoted"
-        )
-    print(f"promote: {folder} is the bundle {tag} records (sha256 {recorded[:12]})")
-    return folder
+def engine(tag: str) -> str:
+    """The engine that trained the version (compute.engine of its params.yaml): the service's
+    image needs the Dask engine's libraries to load a model trained there."""
+    params = parse_yaml(repo.file_at(tag, Path("params.yaml")), f"params.yaml of {tag}")
+    compute = params.get("compute") if isinstance(params, dict) else None
+    return (compute or {}).get("engine") or "local"
 
 
 def check_provenance(folder: Path, repository: str) -> None:
@@ -139,7 +86,9 @@ def promote(given: str, *, stage: str, host: str, dry_run: bool, provenance: str
         done = "assigned locally (dry run: not pushed)" if dry_run else "assigned and pushed"
         print(f"promote: {tag} {done}: {stage} (was {live or 'none'})")
     PROMOTED.write_text(
-        f"BUNDLE={folder}\nVERSION={version}\nDIGEST={bundle.digest(folder)}\n", encoding="utf-8"
+        f"BUNDLE={folder}\nVERSION={version}\nDIGEST={bundle.digest(folder)}\n"
+        f"ENGINE={engine(tag)}\n",
+        encoding="utf-8",
     )
     return 0
 
