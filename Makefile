@@ -69,7 +69,8 @@ lint: setup ## Check the template's own Python, and the generated package's, wit
 ROWS ?= 10000,100000,1000000
 RUNS ?= 3
 CI_DATA ?= sample,1000000
-# PARTS: which parts to measure (ci, overhead, setup, scale, dask).
+# PARTS: which parts to measure (ci, overhead, setup, scale, dask; serve, about 90 s more: it bakes
+# and reproduces a project to serve its model).
 PARTS ?= ci,overhead,setup,scale,dask
 bench: wheel ## Benchmark a generated project (CI cost, overhead, set-up, scale): table + JSON
 	python bench/bench.py --rows $(ROWS) --runs $(RUNS) --ci-data $(CI_DATA) --parts $(PARTS) \

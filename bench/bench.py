@@ -14,6 +14,9 @@
    wall time and the peak memory of its largest process (the stage's own, or a worker's), how
    that memory grows with the rows, and what larger data would need, extrapolated from the
    measured throughput per worker.
+6. Serving: ``dvc-ml-kit serve`` with the project's published bundle (or ``--serve-bundle``):
+   requests per second and p50/p99 latency for single rows and for batches of 1,000 rows, and
+   ``dvc-ml-kit predict`` on the same 1,000 rows (a process per CSV) beside it.
 
 Prints markdown tables and writes every raw number to a JSON file.
 """
@@ -25,11 +28,14 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -463,6 +469,162 @@ def memory_growth(dask: dict, machine_mib: float | None) -> list[str]:
     return lines
 
 
+# 6. Serving ---------------------------------------------------------------------------------
+
+BATCH = 1000
+# Single-row requests per run (batches: a twentieth of them), and requests in flight at once for
+# the throughput of single rows (latency: one at a time).
+SERVE_REQUESTS = 400
+CONCURRENCY = 4
+
+
+def served(command: Path, bundle: Path, folder: Path) -> tuple[subprocess.Popen, str]:
+    """``dvc-ml-kit serve`` on a free port of 127.0.0.1, once it answers /health: the process
+    and its address."""
+    log = folder / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(command), "serve", str(bundle), "--host", "127.0.0.1", "--port", "0"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        started = re.search(r"^serve: .* on (http://\S+)$", log.read_text(), re.M)
+        if started:
+            try:
+                with urllib.request.urlopen(f"{started[1]}/health", timeout=5):
+                    return process, started[1]
+            except OSError:
+                pass
+        time.sleep(0.1)
+    stop(process)
+    sys.exit(f"bench: dvc-ml-kit serve did not start:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def load(url: str, body: bytes, requests: int, concurrency: int) -> dict:
+    """``requests`` POSTs of ``body`` to /predict, ``concurrency`` at a time: requests per second
+    and latency percentiles (urllib stops the benchmark on any answer but a success)."""
+
+    def one(_) -> tuple[float, int]:
+        request = urllib.request.Request(
+            f"{url}/predict", data=body, headers={"Content-Type": "application/json"}
+        )
+        start = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = response.read()
+        return time.perf_counter() - start, len(json.loads(answer)["predictions"])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        done = list(pool.map(one, range(requests)))
+    seconds = time.perf_counter() - started
+    latencies = sorted(latency for latency, _ in done)
+    return {
+        "requests": requests,
+        # As the answers count them: one prediction per row.
+        "rows_per_request": statistics.mode(rows for _, rows in done),
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "requests_per_second": requests / seconds,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))],
+    }
+
+
+def published_bundle(root: Path) -> tuple[Path, Path, Path]:
+    """A generated project reproduced and its model written as a bundle, as publishing writes
+    it: the bundle, the project's sample data, and the project's dvc-ml-kit."""
+    project = bake(root, "serve")
+    env = activated(project)
+    must("dvc repro --quiet", project, env)
+    build = "from dvc_ml_kit.ci.publish import build_bundle; print(build_bundle('v0.0.0'))"
+    folder = must(f"python -c {shlex.quote(build)}", project, env).output.strip()
+    return project / folder, project / RAW, project / ".venv/bin/dvc-ml-kit"
+
+
+def bench_serve(
+    root: Path, runs: int, bundle: Path | None = None, data: Path | None = None, requests=None
+) -> dict:
+    """``dvc-ml-kit serve`` against ``dvc-ml-kit predict`` on rows of ``data`` (the bundle's
+    project's sample data when no bundle is given)."""
+    import pandas as pd
+
+    requests = requests or SERVE_REQUESTS
+    if bundle is None:
+        bundle, data, command = published_bundle(root)
+    else:
+        bundle, command = bundle.resolve(), Path(sys.executable).with_name("dvc-ml-kit")
+    rows = pd.read_csv(data)
+    batch = pd.concat([rows] * -(-BATCH // len(rows)), ignore_index=True).head(BATCH)
+    folder = root / "serve"
+    folder.mkdir(parents=True, exist_ok=True)
+    csv = folder / "batch.csv"
+    batch.to_csv(csv, index=False)
+
+    def body(frame) -> bytes:
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        return json.dumps({"rows": records}).encode()
+
+    process, url = served(command, bundle, folder)
+    try:
+        one = body(batch.head(1))
+        single = load(url, one, requests, 1)
+        parallel = load(url, one, requests, CONCURRENCY)
+        batches = load(url, body(batch), max(2, requests // 20), 1)
+    finally:
+        stop(process)
+    scoring = [command, "predict", bundle, csv, folder / "predictions.csv"]
+    predict = [must(shlex.join(map(str, scoring)), folder).seconds for _ in range(runs)]
+    return {
+        "bundle": bundle.name,
+        "batch_rows": BATCH,
+        "single_row": single,
+        "single_row_parallel": parallel,
+        "batch": batches,
+        "predict_cli": {"seconds": predict, "median_seconds": statistics.median(predict)},
+    }
+
+
+def serve_table(serve: dict) -> list[str]:
+    cli, rows = serve["predict_cli"], serve["batch_rows"]
+    lines = [
+        "",
+        f"Serving `{serve['bundle']}` with `dvc-ml-kit serve` against `dvc-ml-kit predict` (a "
+        f"process per CSV, median of {len(cli['seconds'])} run(s)), on the same rows:",
+        "",
+        "| Scoring | Requests | At a time | Requests/s | p50 | p99 | Seconds per 1,000 rows |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    kinds = (
+        ("single rows", serve["single_row"]),
+        ("single rows", serve["single_row_parallel"]),
+        (f"batches of {rows:,} rows", serve["batch"]),
+    )
+    for name, done in kinds:
+        per_thousand = 1000 * done["seconds"] / (done["requests"] * done["rows_per_request"])
+        lines.append(
+            f"| `serve`, {name} | {done['requests']} | {done['concurrency']} "
+            f"| {done['requests_per_second']:.1f} | {done['p50_ms']:.1f} ms "
+            f"| {done['p99_ms']:.1f} ms | {per_thousand:.3f} s |"
+        )
+    lines.append(
+        f"| `predict`, a CSV of {rows:,} rows | {len(cli['seconds'])} | 1 | — | — | — "
+        f"| {1000 * cli['median_seconds'] / rows:.3f} s |"
+    )
+    return lines
+
+
 # Tables ------------------------------------------------------------------------------------
 
 
@@ -519,6 +681,8 @@ def tables(results: dict) -> str:
     if "dask" in results:
         lines += dask_tables(results["dask"])
         lines += memory_growth(results["dask"], results["machine"].get("memory_mib"))
+    if "serve" in results:
+        lines += serve_table(results["serve"])
     lines += ["", *targets(results)]
     return "\n".join(lines)
 
@@ -670,7 +834,19 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         default="ci,overhead,setup,scale,dask",
-        help="comma-separated parts to measure",
+        help="comma-separated parts to measure (of: ci, overhead, setup, scale, dask, serve)",
+    )
+    parser.add_argument(
+        "--serve-bundle",
+        type=Path,
+        help="serve: a bundle folder to serve (default: a generated project's, reproduced here)",
+    )
+    parser.add_argument("--serve-data", type=Path, help="serve: a CSV of rows for --serve-bundle")
+    parser.add_argument(
+        "--serve-requests",
+        type=int,
+        default=SERVE_REQUESTS,
+        help="serve: single-row requests (batches of 1,000 rows: a twentieth as many)",
     )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -704,6 +880,13 @@ def main() -> None:
             save(results, args.out)
         if "dask" in parts:
             results["dask"] = bench_dask(root, sizes)
+            save(results, args.out)
+        if "serve" in parts:
+            if (args.serve_bundle is None) != (args.serve_data is None):
+                sys.exit("bench: give --serve-bundle and --serve-data together, or neither")
+            results["serve"] = bench_serve(
+                root, args.runs, args.serve_bundle, args.serve_data, args.serve_requests
+            )
     results["bench_seconds"] = time.perf_counter() - started
     save(results, args.out)
     print(tables(results))

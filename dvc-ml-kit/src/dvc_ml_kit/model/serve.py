@@ -120,7 +120,10 @@ class Scorer:
     """A loaded bundle and how it scores the rows of a request."""
 
     def __init__(self, model, info: dict, folder: Path, max_rows: int = MAX_ROWS):
+        from threadpoolctl import ThreadpoolController
+
         self.model, self.info, self.max_rows = model, info, max_rows
+        self.threads = ThreadpoolController()
         self.digest = digest(folder)
         self.needed = list(model.feature_names_in_)
         columns = model.named_steps["columns"]
@@ -170,7 +173,10 @@ class Scorer:
         """The response to ``rows``: predict's numbers, and what predict would warn of."""
         frame = self.frame(rows)
         try:
-            result, warnings = scored(self.model, frame, self.info)
+            # One OpenMP thread per request: requests score side by side in the threadpool, and
+            # gradient boosting's threads cost a single row several times its own work.
+            with self.threads.limit(limits=1, user_api="openmp"):
+                result, warnings = scored(self.model, frame, self.info)
         except UserError as error:
             raise Refused(422, str(error)) from None
         for line in warnings:
