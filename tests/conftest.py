@@ -182,7 +182,9 @@ def expected_files(module: str, task: str, *, set_up: bool, platform: str = "git
     sample = f"data/raw/{SAMPLE[task]}"
     files = {
         ".cookiecutter.json",
+        ".dockerignore",
         ".gitignore",
+        "Dockerfile",
         "LICENSE",
         "Makefile",
         "README.md",
