@@ -19,23 +19,23 @@ URL_SCHEMES = {"s3": "s3://", "gs": "gs://", "azure": "azure://"}
 INSTALLED_MODULES = set(
     """
     adlfs aiobotocore aiohappyeyeballs aiohttp aiohttp_retry aioitertools aiosignal amqp
-    annotated_types antlr4 appdirs argcomplete asyncssh attr attrs azure billiard botocore
-    celery certifi cffi charset_normalizer click click_didyoumean click_plugins click_repl
-    cloudpickle colorama configobj cryptography dask dateutil decorator dictdiffer diskcache
-    distributed distro dotenv dpath dulwich dvc dvc_azure dvc_data dvc_gs dvc_http dvc_ml_kit
-    dvc_objects dvc_render dvc_s3 dvc_studio_client dvc_task entrypoints filelock flatten_dict
-    flufl frozenlist fsspec funcy gcsfs git gitdb google google_auth_oauthlib google_crc32c
-    grandalf grpc grpc_status gto hydra idna importlib_metadata iniconfig isodate
-    iterative_telemetry jinja2 jmespath joblib jwt knack kombu lazy_importer lightgbm locket
-    markdown_it markupsafe mdurl msal msal_extensions msgpack multidict narwhals networkx numpy
-    oauthlib omegaconf opentelemetry orjson packaging pandas partd pathspec pip platformdirs
-    pluggy prettytable prompt_toolkit propcache proto psutil public py pyarrow pyasn1
-    pyasn1_modules pycparser pydantic pydantic_core pydantic_settings pydevd_plugins pydot
-    pygit2 pygments pygtrie pyparsing pytest requests requests_oauthlib rich ruamel ruff s3fs
-    scipy scmrepo semver setuptools shortuuid shtab six sklearn skops smmap sortedcontainers
-    sqltrie tabulate tblib threadpoolctl tlz tomlkit toolz tornado tqdm typing_extensions
-    typing_inspection tzdata tzlocal urllib3 validate vine voluptuous wcwidth wrapt yaml yarl
-    zc zict zipp
+    annotated_doc annotated_types antlr4 anyio appdirs argcomplete asyncssh attr attrs azure
+    billiard botocore celery certifi cffi charset_normalizer click click_didyoumean
+    click_plugins click_repl cloudpickle colorama configobj cryptography dask dateutil decorator
+    dictdiffer diskcache distributed distro dotenv dpath dulwich dvc dvc_azure dvc_data dvc_gs
+    dvc_http dvc_ml_kit dvc_objects dvc_render dvc_s3 dvc_studio_client dvc_task entrypoints
+    fastapi filelock flatten_dict flufl frozenlist fsspec funcy gcsfs git gitdb google
+    google_auth_oauthlib google_crc32c grandalf grpc grpc_status gto h11 hydra idna
+    importlib_metadata iniconfig isodate iterative_telemetry jinja2 jmespath joblib jwt knack
+    kombu lazy_importer lightgbm locket markdown_it markupsafe mdurl msal msal_extensions
+    msgpack multidict narwhals networkx numpy oauthlib omegaconf opentelemetry orjson packaging
+    pandas partd pathspec pip platformdirs pluggy prettytable prompt_toolkit propcache proto
+    psutil public py pyarrow pyasn1 pyasn1_modules pycparser pydantic pydantic_core
+    pydantic_settings pydevd_plugins pydot pygit2 pygments pygtrie pyparsing pytest requests
+    requests_oauthlib rich ruamel ruff s3fs scipy scmrepo semver setuptools shortuuid shtab six
+    sklearn skops smmap sortedcontainers sqltrie starlette tabulate tblib threadpoolctl tlz
+    tomlkit toolz tornado tqdm typing_extensions typing_inspection tzdata tzlocal urllib3
+    uvicorn validate vine voluptuous wcwidth wrapt yaml yarl zc zict zipp
     """.split()  # noqa: SIM905 (one list, wrapped like prose, shorter than 166 lines)
 )
 

@@ -186,7 +186,9 @@ def test_publish_checks_gh_before_pushing_and_a_rerun_finishes_the_release(loop,
     # ...and the rerun releases that version, with the bundle its tag records (built again, the
     # same bytes), bumping nothing.
     assert "ci-publish: model@v1.0.0 has no release yet: creating it" in result.stdout
-    assert "$ git push origin" not in result.stdout
+    assert "$ git push origin model@" not in result.stdout  # the tag is there already
+    # The first run stopped before staging the version; the rerun stages it.
+    assert "$ git push origin model#staging#1" in result.stdout
     created = [json.loads(line) for line in calls.read_text().splitlines() if '"create"' in line]
     assert len(created) == 1 and created[0]["args"][2] == "model@v1.0.0"
     message = loop.sh("git tag --list --format='%(contents)' model@v1.0.0").stdout
