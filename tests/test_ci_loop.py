@@ -341,7 +341,7 @@ def test_a_bundle_is_checked_against_the_version_its_tag_records(loop, tmp_path)
     assert nowhere.stderr.strip().startswith("error: ") and "does not exist" in nowhere.stderr
 
 
-def test_make_serve_serves_a_version_checked_against_its_tag(loop, tmp_path):
+def test_make_serve_and_promote_as_the_readme_shows_them(loop, tmp_path):
     (port,) = free_ports(1)
     log = tmp_path / "serve.log"
     with open(log, "w") as output:
@@ -364,15 +364,19 @@ def test_make_serve_serves_a_version_checked_against_its_tag(loop, tmp_path):
     finally:
         stop(server)
     assert "fetch: dist/model-v1.1.0 is the bundle model@v1.1.0 records" in log.read_text()
-    # No version is in prod (a dry run stages nothing): one sentence, nothing served.
+    # Nothing is in prod yet: one sentence, nothing served.
     refused = loop.sh(f"make serve PORT={port}", check=False)
     assert refused.returncode != 0
     assert "error: 'prod' is not a bundle folder, a version (v1.2.0) or a stage" in refused.stderr
-    # Nor is one in staging, so none can be promoted.
-    promote = loop.sh("make promote VERSION=v1.1.0 DRY_RUN=1", check=False)
-    assert promote.returncode != 0
-    assert "error: model@v1.1.0 is not in staging (the version there: none)" in promote.stderr
-    assert loop.sh("git tag --list 'model#*'").stdout == ""
+    # The dry runs staged their versions locally: v1.0.0 is no longer the one in staging...
+    old = loop.sh("make promote VERSION=v1.0.0 DRY_RUN=1", check=False)
+    assert "error: model@v1.0.0 is not in staging (the version there: v1.1.0)" in old.stderr
+    # ...v1.1.0 is, and its promotion is tried locally, as the README says, pushing nothing.
+    promoted = loop.sh("make promote VERSION=v1.1.0 DRY_RUN=1")
+    assert "promote: model@v1.1.0 assigned locally (dry run: not pushed): prod" in promoted.stdout
+    assert loop.sh("gto show model#prod --version").stdout.strip() == "v1.1.0"
+    pushed = run("git", "ls-remote", "--tags", str(loop.origin), cwd=loop.path).stdout
+    assert "model#" not in pushed and "model@" not in pushed
 
 
 def wait_for_json(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> dict:

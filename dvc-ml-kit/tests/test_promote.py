@@ -239,3 +239,11 @@ def test_a_download_that_fails_leaves_no_bundle(project, tmp_path, monkeypatch):
     with pytest.raises(UserError, match="gh release download model@v1.0.0"):
         fetching.resolve("v1.0.0", "github")
     assert not folder.exists()
+
+
+def test_a_dry_run_of_publishing_stages_locally_only(project, capsys):
+    project.publish("v1.0.0", 0.9, staged=False)
+    publish.stage("model@v1.0.0", dry_run=True)
+    assert publish.stage_of("model@v1.0.0") == "staging"
+    assert project.origin_tags("model#staging#*") == []
+    assert "model@v1.0.0 is in staging locally (dry run: not pushed)" in capsys.readouterr().out

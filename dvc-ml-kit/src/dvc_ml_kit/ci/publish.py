@@ -97,12 +97,13 @@ def stage(tag: str, dry_run: bool) -> None:
             f"is not assigned to {STAGING} and cannot be promoted: fix the model in a pull request"
         )
         return
-    if dry_run:
-        print(f"ci-publish: dry run: a real run would assign {tag} to {STAGING} (gates pass)")
-        return
     passed = f"gates pass{f' against {against}' if against else ''}"
-    assign(version, STAGING, f"Stage {ARTIFACT} {version}: {passed}", push=True)
-    print(f"ci-publish: {tag} is in {STAGING}: `make promote VERSION={version}` moves it to prod")
+    assign(version, STAGING, f"Stage {ARTIFACT} {version}: {passed}", push=not dry_run)
+    where = " locally (dry run: not pushed)" if dry_run else ""
+    print(
+        f"ci-publish: {tag} is in {STAGING}{where}: `make promote VERSION={version}` moves it to "
+        "prod"
+    )
 
 
 def next_minor(version: str) -> str:
