@@ -77,3 +77,17 @@ def test_ctrl_c_during_dvc_repro_is_one_line_and_records_nothing(tmp_path):
     assert "error: slow_stage was stopped by Ctrl-C before it finished: run it again" in printed
     assert "Traceback" not in printed, printed
     assert not (tmp_path / "dvc.lock").exists()
+
+
+@pytest.mark.parametrize("name", ["a\nb", "0\x85", "x\u2028y", "carriage\rreturn"])
+def test_a_sentence_naming_a_line_break_stays_one_line(capsys, name):
+    # A column name from the data may hold any character that ends a line.
+    from dvc_ml_kit.errors import UserError, run
+
+    def main():
+        raise UserError(f"the header names column '{name}' twice: rename one")
+
+    assert run(main) == 1
+    printed = capsys.readouterr().err
+    assert len(printed.splitlines()) == 1 and printed.endswith("twice: rename one\n")
+    assert printed.startswith("error: the header names column '") and repr(name)[1:-1] in printed

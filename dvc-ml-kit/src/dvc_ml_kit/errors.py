@@ -13,12 +13,17 @@ class UserError(Exception):
     """A problem the user can fix in the data or in params.yaml, reported as one sentence."""
 
 
+# What ends a line (str.splitlines): written escaped in a sentence, so that a name from the data
+# (a column named "a\x85b") cannot break it in two.
+LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 def run(main: Callable[[], None]) -> int:
     """Call an entry point's ``main()``; turn a UserError into one line on stderr and exit 1."""
     try:
         main()
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {str(error).translate(LINE_BREAKS)}", file=sys.stderr)
         return 1
     return 0
 
