@@ -52,6 +52,7 @@ def prepare_settings(**changes) -> dict[str, object]:
         "prepare.test_size": 0.2,
         "prepare.seed": 42,
         "prepare.min_test_rows_per_class": 1,
+        "prepare.unlabeled": "set_aside",
     }
     for name, value in changes.items():
         [key] = [key for key in params if key.endswith(f".{name}")]

@@ -19,6 +19,7 @@ from dvc_ml_kit.pipeline.prepare import (
     split,
     validate,
 )
+from registry import prepare_settings
 
 
 @pytest.fixture
@@ -637,3 +638,144 @@ def test_a_class_with_two_test_rows_stops(labelled):
             seed=0,
             min_test_rows_per_class=5,
         )
+
+
+# --- rows whose target is empty: set aside (prepare.unlabeled), or refused ------------------------
+
+
+def unlabeled_csv(folder, task: str, *, every: int = 4, rows: int = 120, extra: str = ""):
+    """A CSV of ``rows`` rows with every ``every``-th target empty (and the same rows without
+    them beside it); ``extra``: a column to add, by name (``id`` or ``group``)."""
+    rng = np.random.default_rng(3)
+    classification = task == "classification"
+    frame = pd.DataFrame(
+        {
+            "level": rng.normal(size=rows).round(3),
+            "kind": rng.choice(["a", "b", "c"], rows),
+            "y": rng.choice(["no", "yes"], rows) if classification else rng.normal(size=rows),
+        }
+    )
+    if extra == "id":
+        frame.insert(0, "id", np.arange(1000, 1000 + rows))
+    if extra == "group":
+        frame.insert(0, "group", np.arange(rows) // 3)
+    empty = np.arange(rows) % every == every - 1
+    frame["y"] = frame["y"].astype(object).where(~empty)
+    labeled = folder / "labeled.csv"
+    frame[~empty].to_csv(labeled, index=False)
+    path = folder / "raw.csv"
+    frame.to_csv(path, index=False)
+    return path, labeled, int(empty.sum())
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("extra", ["", "id", "group"])
+def test_rows_without_a_target_are_set_aside_as_if_they_were_not_there(tmp_path, task, extra):
+    path, labeled, empty = unlabeled_csv(tmp_path, task, extra=extra)
+    column = {"id": {"id_column": "id"}, "group": {"group_column": "group"}}.get(extra, {})
+    params = prepare_settings(task=task, unlabeled="set_aside", **column)
+    checked, repeated, train, test = stage.prepare(path, params)
+    alone, repeated_alone, train_alone, test_alone = stage.prepare(labeled, params)
+    # The same splits, row for row, as the file without those rows: never trained or tested on.
+    pd.testing.assert_frame_equal(train, train_alone)
+    pd.testing.assert_frame_equal(test, test_alone)
+    assert repeated == repeated_alone
+    assert len(checked.frame) == len(train) + len(test) == 120 - empty
+    if extra == "group":
+        assert len(checked.groups) == len(checked.frame)
+    assert checked.notes[0] == (
+        f"note: target 'y' is empty on {empty} of 120 rows of {path}: they are set aside, "
+        "neither trained nor tested on, until their labels arrive (set prepare.unlabeled to "
+        "error to refuse such data instead)"
+    )
+    assert checked.notes[1:] == alone.notes
+
+
+def test_the_count_of_rows_set_aside_is_written_with_thousands(raw):
+    frame = pd.concat([raw] * 150, ignore_index=True).assign(customer_id=range(1200))
+    frame.loc[frame.index % 3 == 0, "churned"] = None
+    checked = validate(frame, task="classification", target="churned", unlabeled="set_aside")
+    assert checked.notes[0].startswith("note: target 'churned' is empty on 400 of 1,200 rows ")
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_prepare_unlabeled_error_refuses_rows_without_a_target(tmp_path, task):
+    path, _, _ = unlabeled_csv(tmp_path, task)
+    with pytest.raises(UserError) as error:
+        stage.prepare(path, prepare_settings(task=task, unlabeled="error"))
+    assert str(error.value) == (
+        f"target 'y' is empty on 30 rows of {path} (first on line 5): fill in those values or "
+        "remove the rows"
+    )
+
+
+@pytest.mark.parametrize("unlabeled", ["set_aside", "error"])
+def test_a_target_empty_on_every_row_is_one_sentence(tmp_path, unlabeled):
+    path = write_csv(tmp_path, "level,y\n1,\n2,\n3,\n")
+    with pytest.raises(UserError) as error:
+        stage.prepare(path, prepare_settings(unlabeled=unlabeled))
+    expected = {
+        "set_aside": f"target 'y' is empty on every row of {path}, so there is nothing to "
+        "train or test on: fill in its values, or choose another column in data.target",
+        "error": f"target 'y' is empty on 3 rows of {path} (first on line 2): fill in those "
+        "values or remove the rows",
+    }
+    assert str(error.value) == expected[unlabeled]
+
+
+def test_rows_set_aside_are_still_checked(tmp_path):
+    # A typo, or a repeated id, on a row without a target is the file's: it stops prepare too.
+    path = write_csv(tmp_path, "id,level,y\n1,1,a\n2,x,\n3,3,b\n4,4,a\n5,5,b\n6,6,a\n")
+    with pytest.raises(UserError, match=r"column 'level' in .* line 3 has 'x'"):
+        stage.prepare(path, prepare_settings(unlabeled="set_aside"))
+    path = write_csv(tmp_path, "id,level,y\n1,1,a\n1,2,\n3,3,b\n4,4,a\n5,5,b\n6,6,a\n")
+    with pytest.raises(UserError, match=r"id column 'id' repeats the value 1 \(lines 2 and 3\)"):
+        stage.prepare(path, prepare_settings(unlabeled="set_aside", id_column="id"))
+
+
+def test_too_few_labeled_rows_for_the_split_says_labeled_rows(tmp_path):
+    path = write_csv(tmp_path, "level,y\n5,a\n1,b\n4,\n2,a\n7,\n3,b\n")
+    with pytest.raises(UserError) as error:
+        stage.prepare(path, prepare_settings(unlabeled="set_aside", test_size=0.25))
+    assert str(error.value) == (
+        "prepare.test_size 0.25 leaves fewer than 2 of the 4 labeled rows in the train or the "
+        "test split (one per class): change prepare.test_size or add labeled rows"
+    )
+
+
+def test_too_few_labeled_test_rows_of_a_class_counts_its_labeled_rows(tmp_path):
+    # Class b has 10 labeled rows (and 10 more without a target): 2 land in the test split.
+    classes = ["a"] * 40 + ["b"] * 10 + [""] * 10
+    lines = [f"{i * 919 % 1000},{label}" for i, label in enumerate(classes)]
+    path = write_csv(tmp_path, "level,y\n" + "\n".join(lines) + "\n")
+    with pytest.raises(
+        UserError,
+        match=r"class 'b' of target 'y' has too few rows for the test split: 2 of its 10 rows",
+    ):
+        stage.prepare(path, prepare_settings(unlabeled="set_aside", min_test_rows_per_class=5))
+
+
+def test_a_constant_target_on_the_labeled_rows_says_so(tmp_path):
+    path = write_csv(tmp_path, "level,y\n1,2.5\n2,\n3,2.5\n4,2.5\n")
+    with pytest.raises(UserError, match=r"has the same value, 2\.5, in every labeled row: "):
+        stage.prepare(path, prepare_settings(task="regression", unlabeled="set_aside"))
+
+
+def test_the_setting_values_are_those_params_accepts():
+    from dvc_ml_kit.params import SETTINGS
+
+    assert SETTINGS["prepare.unlabeled"].values == (stage.SET_ASIDE, stage.ERROR)
+    assert "prepare.unlabeled" in stage.PARAMS
+
+
+def test_splits_with_rows_set_aside_are_byte_identical_run_to_run(tmp_path):
+    from dvc_ml_kit import stages
+
+    path, _, empty = unlabeled_csv(tmp_path, "classification")
+    written = []
+    for run in ("first", "again"):
+        sides = [tmp_path / run / "train.parquet", tmp_path / run / "test.parquet"]
+        lines = stages.prepare(str(path), *sides, prepare_settings(unlabeled="set_aside"))
+        assert lines[0].startswith(f"prepare: note: target 'y' is empty on {empty} of 120 rows ")
+        written.append([side.read_bytes() for side in sides])
+    assert written[0] == written[1]

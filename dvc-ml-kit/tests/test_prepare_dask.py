@@ -104,7 +104,10 @@ BAD = {
     "typos in a number column": (lambda f: _set(f, "age", [LATE, LATE + 50], "abc"), {}),
     "a stray yes/no value": (lambda f: _set(f, "member", [LATE + 20], "maybe"), {}),
     "a stray date": (lambda f: _set(f, "signup", [LATE + 5, 230], "soon"), {}),
-    "empty target values": (lambda f: _set(f, "churned", [LATE, 239], None), {}),
+    "empty target values": (
+        lambda f: _set(f, "churned", [LATE, 239], None),
+        {"unlabeled": "error"},
+    ),
     "a class of one row": (lambda f: _set(f, "churned", [LATE + 7], "perhaps"), {}),
     "a single class": (lambda f: f.assign(churned="yes"), {}),
     "a decimal target": (
@@ -112,7 +115,7 @@ BAD = {
         {},
     ),
     "text in a regression target": (
-        lambda f: f.assign(churned=np.arange(len(f)) * 0.5).pipe(_set, "churned", [LATE], "n/a"),
+        lambda f: f.assign(churned=np.arange(len(f)) * 0.5).pipe(_set, "churned", [LATE], "n.a."),
         {"task": "regression"},
     ),
     "repeated ids": (lambda f: _set(f, "customer", [LATE], 3), {"id_column": "customer"}),
@@ -294,3 +297,65 @@ def test_either_engine_writes_over_the_others_output(tmp_path):
     remove_output(folder)
     assert not folder.exists()
     remove_output(folder)  # nothing there: nothing to do
+
+
+def _parts(folder: Path) -> dict[str, pd.DataFrame]:
+    """Each split the stage wrote, its partitions in order as one frame."""
+    return {
+        side: pd.read_parquet(folder / f"{side}.parquet").reset_index(drop=True)
+        for side in ("train", "test")
+    }
+
+
+@pytest.mark.parametrize(
+    ("task", "column"), [("classification", "customer"), ("regression", "team")]
+)
+def test_rows_without_a_target_are_set_aside_as_the_local_engine_does(
+    client, small_sample, tmp_path, task, column
+):
+    frame = raw().assign(team=np.arange(ROWS) // 4)
+    if task == "regression":
+        frame["churned"] = np.arange(ROWS) * 0.5
+    empty = [3, 40, LATE, LATE + 1, 239]  # in the sample, and in later partitions
+    unlabeled = _set(frame, "churned", empty, None)
+    role = {"customer": {"id_column": "customer"}, "team": {"group_column": "team"}}[column]
+    params = settings(task=task, **role)
+    path = write(unlabeled, tmp_path)
+    lines = dask_run(path, params, tmp_path / "set aside")
+    alone = tmp_path / "labeled.csv"
+    frame.drop(index=empty).to_csv(alone, index=False)
+    expected = dask_run(alone, params, tmp_path / "alone")
+    # The same rows on the same sides as without them, and the lines the local engine says;
+    # the same bytes when run again.
+    set_aside, without = _parts(tmp_path / "set aside"), _parts(tmp_path / "alone")
+    for side in ("train", "test"):
+        pd.testing.assert_frame_equal(set_aside[side], without[side])
+    assert dask_run(path, params, tmp_path / "again") == lines
+    for side in ("train", "test"):
+        parts = sorted((tmp_path / "set aside" / f"{side}.parquet").iterdir())
+        again = sorted((tmp_path / "again" / f"{side}.parquet").iterdir())
+        assert [part.read_bytes() for part in parts] == [part.read_bytes() for part in again]
+    note = prepare(path, params)[0].notes[0]
+    assert note == (
+        f"note: target 'churned' is empty on 5 of {ROWS} rows of {path}: they are set aside, "
+        "neither trained nor tested on, until their labels arrive (set prepare.unlabeled to "
+        "error to refuse such data instead)"
+    )
+    assert lines == [note, *expected]
+
+
+@pytest.mark.parametrize("unlabeled", ["set_aside", "error"])
+def test_a_target_empty_on_every_row_is_the_local_sentence(
+    client, small_sample, tmp_path, unlabeled
+):
+    path = write(raw().assign(churned=None), tmp_path)
+    params = settings(unlabeled=unlabeled)
+    assert dask_error(path, params, tmp_path) == local_error(path, params)
+
+
+def test_too_few_labeled_rows_for_the_split_says_labeled_rows(client, tmp_path):
+    frame = _set(raw(), "churned", range(4, ROWS), None).pipe(_set, "churned", [0, 1], "yes")
+    frame = _set(frame, "churned", [2, 3], "no")
+    message = dask_error(write(frame, tmp_path), settings(test_size=0.1), tmp_path)
+    assert message.startswith("prepare.test_size 0.1 leaves fewer than 2 of the 4 labeled rows ")
+    assert message.endswith(": change prepare.test_size or add labeled rows")

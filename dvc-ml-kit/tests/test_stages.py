@@ -34,6 +34,7 @@ prepare:
   test_size: 0.25
   seed: 0
   min_test_rows_per_class: 2
+  unlabeled: set_aside
 train:
   estimator: linear
   seed: 0

@@ -49,6 +49,7 @@ SETTINGS: dict[str, type | tuple[type, ...] | Number | Choice] = {
     "prepare.test_size": Number(float, 0, 1),
     "prepare.seed": SEED,
     "prepare.min_test_rows_per_class": Number(int, 1),
+    "prepare.unlabeled": Choice(("set_aside", "error")),
     "train.estimator": str,
     "train.seed": SEED,
     "train.class_weight": (str, NONE),

@@ -16,7 +16,8 @@ Decided on ALL ROWS, from each partition's findings added up: typos in a column 
 first one's line in the whole file, and their count in all), empty targets and group values, a
 regression target that is not numbers, the classes (at least two, none with a single row, no
 decimal numbers), repeated ids, a column empty in every row, rows whose features repeat another
-row's, the number of groups, and the split's rows per class.
+row's, the number of groups, and the split's rows per class. Rows whose target is empty are
+checked, then set aside as the local engine sets them aside (prepare.unlabeled).
 
 The split needs no shuffle: a seeded hash of each row's features (of its data.group_column value
 when set) is a number spread evenly over [0, 1), and the row goes to test when it is below
@@ -56,6 +57,7 @@ from ..pipeline.prepare import (
     check_sides,
     check_split_sizes,
     check_test_size,
+    check_unlabeled,
     column_settings,
     compression,
     constant_target_error,
@@ -65,7 +67,6 @@ from ..pipeline.prepare import (
     empty_column_error,
     empty_file_error,
     empty_group_error,
-    empty_target_error,
     found_in,
     is_parquet,
     line_of,
@@ -78,6 +79,7 @@ from ..pipeline.prepare import (
     repeated_id_error,
     summary,
     target_not_number_error,
+    unlabeled_note,
     value_error,
     with_decimal_points,
 )
@@ -103,6 +105,7 @@ class Spec(NamedTuple):
     labels: str  # how the target is read: "number", "text", or "as read" (classification)
     seed: int
     test_size: float
+    unlabeled: str  # prepare.unlabeled: what rows whose target is empty do
     dtypes: dict  # the columns of the splits and their types, from the sample
 
 
@@ -119,7 +122,7 @@ class Record(NamedTuple):
     classes: pd.DataFrame | None  # per class: rows, first position, rows in test
     present: dict[str, int]  # non-missing values per feature
     problems: dict[str, Found]  # per feature: values that do not fit its kind
-    test_rows: int
+    test_rows: int  # of the rows with a target
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -199,12 +202,13 @@ def id_keys(ids: pd.Series) -> pd.Series:
 
 
 def prepare_partition(raw, spec: Spec):
-    """One partition of raw rows (or its read error) as rows of train and test, the keys the
-    client counts over all rows (feature hashes, group values, ids), and what it found."""
+    """One partition of raw rows (or its read error) as rows of train and test (rows whose
+    target is empty in neither), the keys the client counts over all rows (feature hashes,
+    group values, ids; and whether the row has a target), and what it found."""
     if isinstance(raw, str):
         empty = pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in spec.dtypes.items()})
         record = Record(0, raw, None, None, None, False, (), None, {}, {}, 0)
-        return empty, empty, pd.DataFrame({"row": pd.Series(dtype="uint64")}), record
+        return empty, empty, _keys_meta(spec), record
     target = raw[spec.target]
     values, labels, target_bad = _target_labels(target, spec)
     columns, problems = {}, {}
@@ -225,6 +229,8 @@ def prepare_partition(raw, spec: Spec):
         hashes = row_hashes(keys["group"], spec.seed)
     if spec.id_column:
         keys["id"] = id_keys(raw[spec.id_column]).to_numpy()
+    labeled = target.notna().to_numpy()
+    keys["labeled"] = labeled
     test = uniform(hashes) < spec.test_size
     record = Record(
         rows=len(raw),
@@ -237,9 +243,10 @@ def prepare_partition(raw, spec: Spec):
         classes=_classes(values, test) if spec.task == "classification" else None,
         present={name: int(values.notna().sum()) for name, values in raw[list(spec.kinds)].items()},
         problems=problems,
-        test_rows=int(test.sum()),
+        test_rows=int((test & labeled).sum()),
     )
-    return frame[~test].reset_index(drop=True), frame[test].reset_index(drop=True), keys, record
+    train, test = frame[~test & labeled], frame[test & labeled]
+    return train.reset_index(drop=True), test.reset_index(drop=True), keys, record
 
 
 class Source(NamedTuple):
@@ -396,17 +403,18 @@ def _repeated_ids(raws: list, spec: Spec, repeated: pd.Index, offsets) -> tuple[
     return value, (line_of(first), line_of(second))
 
 
-def check_all_rows(records, offsets, spec: Spec, source: str) -> pd.DataFrame | None:
+def check_all_rows(records, offsets, spec: Spec, source: str) -> tuple[pd.DataFrame | None, int]:
     """The local engine's checks of values, in its order, on the partitions' totals; returns
-    the class table (classification)."""
+    the class table (classification) and the number of rows set aside (their target empty)."""
     target = spec.target
     if spec.group_column:
         found = first_found(records, offsets, lambda record: record.groups_missing)
         if found:
             raise empty_group_error(spec.group_column, found, source)
     found = first_found(records, offsets, lambda record: record.target_missing)
-    if found:
-        raise empty_target_error(target, found, source)
+    rows = sum(record.rows for record in records)
+    check_unlabeled(target, found, rows, spec.unlabeled, source)
+    unlabeled = found.count if found else 0
     found = first_found(records, offsets, lambda record: record.target_bad)
     if found and spec.task == "regression":
         raise target_not_number_error(target, found, source)
@@ -420,7 +428,7 @@ def check_all_rows(records, offsets, spec: Spec, source: str) -> pd.DataFrame | 
     if spec.task == "regression":
         values = {value for record in records for value in record.target_values}
         if len(values) == 1:
-            raise constant_target_error(target, values.pop(), source)
+            raise constant_target_error(target, values.pop(), source, bool(unlabeled))
     table = None
     if spec.task == "classification":
         table = _class_table(records, offsets)
@@ -438,7 +446,7 @@ def check_all_rows(records, offsets, spec: Spec, source: str) -> pd.DataFrame | 
         found = first_found(records, offsets, lambda record, name=name: record.problems.get(name))
         if found:
             raise value_error(name, kind, found, source)
-    return table
+    return table, unlabeled
 
 
 def _label_kind(sample: pd.Series, task: str) -> str:
@@ -460,6 +468,7 @@ def _spec(sample: pd.DataFrame, found: Plan, params: dict) -> Spec:
         labels=_label_kind(sample[target], task),
         seed=params["prepare.seed"],
         test_size=params["prepare.test_size"],
+        unlabeled=params["prepare.unlabeled"],
         dtypes={},
     )
 
@@ -498,10 +507,12 @@ def prepare_dask(
         writes.append(
             frame.to_parquet(urls[-1], write_index=False, write_metadata_file=False, compute=False)
         )
-    # Tree reductions (split_out=1): a few values per row, no shuffle.
-    counts = {"rows": keys["row"].nunique(split_out=1)}
+    # Tree reductions (split_out=1): a few values per row, no shuffle. Ids are counted over
+    # every row; repeats and groups over the rows that are split.
+    labeled = keys[keys["labeled"]]
+    counts = {"rows": labeled["row"].nunique(split_out=1)}
     if spec.group_column:
-        counts["groups"] = keys["group"].nunique(split_out=1)
+        counts["groups"] = labeled["group"].nunique(split_out=1)
     if spec.id_column:
         ids = keys["id"].value_counts(dropna=False, split_out=1)
         counts["repeated_ids"] = ids[ids > 1]
@@ -530,12 +541,15 @@ def _check_totals(records, counts, spec, source, raws, params, notes, path: str)
     if spec.id_column and len(counts["repeated_ids"]):
         value, lines = _repeated_ids(raws, spec, counts["repeated_ids"].index, offsets)
         raise repeated_id_error(spec.id_column, value, lines, path)
-    table = check_all_rows(records, offsets, spec, path)
+    table, unlabeled = check_all_rows(records, offsets, spec, path)
     rows = sum(record.rows for record in records)
+    if unlabeled:
+        notes = [unlabeled_note(spec.target, unlabeled, rows, path), *notes]
+    rows -= unlabeled  # the rows split
     test_rows = sum(record.test_rows for record in records)
     classification = spec.task == "classification"
     needed = max(len(table), 2) if classification else 2
-    check_split_sizes(spec.test_size, needed, rows, test_rows, classification)
+    check_split_sizes(spec.test_size, needed, rows, test_rows, classification, bool(unlabeled))
     if classification:
         table = table.sort_values("first")  # classes in order of first appearance
         check_sides(
@@ -568,6 +582,7 @@ def _keys_meta(spec: Spec) -> pd.DataFrame:
         meta["group"] = pd.Series(dtype="str")
     if spec.id_column:
         meta["id"] = pd.Series(dtype="str")
+    meta["labeled"] = pd.Series(dtype="bool")
     return pd.DataFrame(meta)
 
 

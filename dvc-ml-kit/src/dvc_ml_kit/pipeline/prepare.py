@@ -13,7 +13,10 @@ its own stays in, with a note. ``data.categorical_columns`` forces categories,
 ``data.keep_columns`` keeps a column prepare would leave out. A target with one value is refused,
 and a classification target with more classes than train rows per class is warned about.
 
-Rows are never deleted: rows with the same features, and rows sharing a value of
+Rows whose target is empty (new rows whose labels have not arrived) are set aside: checked like
+the others, but neither trained nor tested on, with a note saying how many;
+``prepare.unlabeled: error`` refuses such a file instead.
+Other rows are never deleted: rows with the same features, and rows sharing a value of
 ``data.group_column``, land on the same side of the split, so no example is in both.
 """
 
@@ -57,8 +60,11 @@ PARAMS = (
     "prepare.test_size",
     "prepare.seed",
     "prepare.min_test_rows_per_class",
+    "prepare.unlabeled",
 )
 TASKS = ("classification", "regression")
+# What prepare.unlabeled may say about rows whose target is empty: set them aside, or stop.
+SET_ASIDE, ERROR = "set_aside", "error"
 # Where each reading setting comes from, for error messages (predict names its own options).
 DIALECT_KEYS = {
     "separator": "data.separator",
@@ -457,6 +463,31 @@ def empty_target_error(name: str, found: Found, source: str) -> UserError:
     )
 
 
+def unlabeled_note(name: str, unlabeled: int, rows: int, source: str) -> str:
+    """The line saying that ``unlabeled`` of the ``rows`` rows have an empty target."""
+    return (
+        f"note: target '{name}' is empty on {unlabeled:,} of {rows:,} rows of {source}: they are "
+        "set aside, neither trained nor tested on, until their labels arrive (set "
+        "prepare.unlabeled to error to refuse such data instead)"
+    )
+
+
+def no_labels_error(name: str, source: str) -> UserError:
+    return UserError(
+        f"target '{name}' is empty on every row of {source}, so there is nothing to train or "
+        "test on: fill in its values, or choose another column in data.target"
+    )
+
+
+def check_unlabeled(name: str, found: Found | None, rows: int, unlabeled: str, source: str):
+    """Refuse the rows of ``rows`` whose target ``name`` is empty (``found``) unless
+    ``unlabeled`` (prepare.unlabeled) sets them aside, and refuse data with no target at all."""
+    if found and unlabeled != SET_ASIDE:
+        raise empty_target_error(name, found, source)
+    if found and found.count == rows:
+        raise no_labels_error(name, source)
+
+
 def target_not_number_error(name: str, found: Found, source: str) -> UserError:
     return UserError(
         f"target '{name}' in {source} must be numbers for regression, but line "
@@ -465,10 +496,12 @@ def target_not_number_error(name: str, found: Found, source: str) -> UserError:
     )
 
 
-def constant_target_error(name: str, value, source: str) -> UserError:
+def constant_target_error(name: str, value, source: str, set_aside: bool = False) -> UserError:
+    """``set_aside``: rows without a target were set aside (they have no value)."""
     return UserError(
-        f"target '{name}' in {source} has the same value, {_show(value)}, in every row: there is "
-        "nothing to learn, so choose a column whose values vary in data.target"
+        f"target '{name}' in {source} has the same value, {_show(value)}, in every "
+        f"{'labeled ' if set_aside else ''}row: there is nothing to learn, so choose a column "
+        "whose values vary in data.target"
     )
 
 
@@ -814,11 +847,13 @@ def _features(
     keep_columns,
     source: str,
     strict: bool = True,
+    scored: np.ndarray | None = None,
 ) -> tuple[dict[str, pd.Series], Plan]:
     """Each column of ``frame`` but the target as a feature of its kind, or left out; ``truth``
     (class numbers, or numbers for regression; None: no check) finds near-perfect predictors.
     ``strict``: typos and empty columns stop here; else they are for the caller to count (an
-    empty column is read as text)."""
+    empty column is read as text). ``scored``: the rows ``truth`` is the target of (a mask;
+    None: all), which alone are scored for leaks."""
     explicit = set(categorical_columns) | set(keep_columns)
     features, kinds, left_out, dates = {}, {}, {}, []
     for name in frame.columns.drop(target):
@@ -847,7 +882,8 @@ def _features(
     for name, column in list(features.items()):
         if truth is None:
             break
-        score = _score_alone(column.iloc[rows], truth[rows], classification)
+        values = column if scored is None else column[scored]
+        score = _score_alone(values.iloc[rows], truth[rows], classification)
         if score >= LEAK_SCORE and name not in explicit:
             left_out[name] = (
                 f"predicts '{target}' almost perfectly on its own ({metric} ≥ {LEAK_SCORE})"
@@ -885,18 +921,17 @@ def _features(
     return features, Plan(kinds, notes)
 
 
-def _check_target(target: pd.Series, task: str, source: str) -> pd.Series:
+def _check_target(target: pd.Series, task: str, source: str, set_aside: bool) -> pd.Series:
+    """``target``'s values (none empty) checked for ``task``; ``set_aside``: rows without a
+    value were set aside."""
     name = target.name
-    found = found_in(target, target.isna())
-    if found:
-        raise empty_target_error(name, _at_rows(target, found), source)
     if task == "regression":
         numbers, bad = _numbers(target)
         found = found_in(target, bad)
         if found:
             raise target_not_number_error(name, _at_rows(target, found), source)
         if numbers.nunique() < 2:
-            raise constant_target_error(name, numbers.iloc[0], source)
+            raise constant_target_error(name, numbers.iloc[0], source, set_aside)
         return numbers
     decimal = pd.api.types.is_float_dtype(target)
     check_classes(name, target.value_counts(), decimal and bool((target % 1 != 0).any()), source)
@@ -915,14 +950,17 @@ def validate(
     drop_columns: list[str] = (),
     categorical_columns: list[str] = (),
     keep_columns: list[str] = (),
+    unlabeled: str = ERROR,
     source: str = "the data",
 ) -> Checked:
     """Check a raw frame; return its features (floats, yes/no, times or text) and target, ready
     to split, with the group column's values and lines saying what was inferred or left out.
+    Rows whose target is empty are left out if ``unlabeled`` is SET_ASIDE (and said so), after
+    the checks that need no target: every row is checked for typos, repeated ids and groups.
 
     Raises UserError, naming the problem and what to do, for anything that would make a
     misleading model: missing columns, typos in numeric, yes/no or date columns, empty columns,
-    an unusable target, repeated ids.
+    an unusable target (empty, unless set aside), repeated ids.
     """
     roles = _roles(id_column, group_column, drop_columns, categorical_columns, keep_columns)
     _check_setup(frame, task, target, roles, source)
@@ -935,7 +973,11 @@ def validate(
         if found:
             raise empty_group_error(group_column, _at_rows(groups, found), source)
     frame = frame.drop(columns=set_aside(id_column, group_column, drop_columns))
-    labels = _check_target(frame[target], task, source)
+    empty = frame[target].isna().to_numpy()
+    found = _at_rows(frame[target], found_in(frame[target], empty))
+    check_unlabeled(target, found, len(frame), unlabeled, source)
+    labeled = ~empty
+    labels = _check_target(frame[target][labeled], task, source, set_aside=bool(found))
     classification = task == "classification"
     truth = pd.factorize(labels)[0] if classification else labels.to_numpy("float64")
     features, plan = _features(
@@ -946,10 +988,13 @@ def validate(
         categorical_columns=categorical_columns,
         keep_columns=keep_columns,
         source=source,
+        scored=labeled,
     )
-    clean = pd.DataFrame(features, index=frame.index)
+    clean = pd.DataFrame(features, index=frame.index)[labeled]
     clean[target] = labels
-    return Checked(clean, groups, plan.notes)
+    notes = [unlabeled_note(target, found.count, len(frame), source)] if found else []
+    groups = None if groups is None else groups[labeled]
+    return Checked(clean, groups, [*notes, *plan.notes])
 
 
 def plan(
@@ -980,8 +1025,9 @@ def plan(
         numbers, _ = _numbers(labels)
         usable = np.isfinite(numbers.to_numpy())
         truth = numbers.to_numpy()[usable]
+    # Kinds are decided on every row, as validate decides them; leaks on the usable rows.
     _, found = _features(
-        frame[usable] if usable.any() else frame,
+        frame,
         target,
         truth if usable.any() else None,
         task=task,
@@ -989,6 +1035,7 @@ def plan(
         keep_columns=keep_columns,
         source=source,
         strict=False,
+        scored=usable,
     )
     return found
 
@@ -1049,15 +1096,23 @@ def check_test_size(test_size: float) -> None:
 
 
 def check_split_sizes(
-    test_size: float, needed: int, rows: int, test_rows: int, classification: bool
+    test_size: float,
+    needed: int,
+    rows: int,
+    test_rows: int,
+    classification: bool,
+    set_aside: bool = False,
 ) -> None:
     """Refuse a split of ``rows`` with ``test_rows`` in test that leaves fewer than ``needed``
-    rows on a side."""
+    rows on a side; ``set_aside``: rows without a target were set aside, and ``rows`` are the
+    others."""
     if min(test_rows, rows - test_rows) < needed:
+        rows_named = "labeled rows" if set_aside else "rows"
         raise UserError(
-            f"prepare.test_size {test_size} leaves fewer than {needed} of the {rows} rows "
-            f"in the train or the test split{' (one per class)' if classification else ''}: "
-            "change prepare.test_size or add rows"
+            f"prepare.test_size {test_size} leaves fewer than {needed} of the {rows} "
+            f"{rows_named} in the train or the test split"
+            f"{' (one per class)' if classification else ''}: change prepare.test_size or add "
+            f"{rows_named}"
         )
 
 
@@ -1098,15 +1153,17 @@ def split(
     seed: int,
     groups: np.ndarray | None = None,
     min_test_rows_per_class: int = 1,
+    set_aside: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split into train and test, seeded; ``groups`` (a number per row) keeps rows of a group on
     one side. Stratified by the target for classification: each class's groups fill its share
-    of the test split in a seeded random order."""
+    of the test split in a seeded random order. ``set_aside``: rows without a target were left
+    out of ``frame`` (its errors say labeled rows)."""
     check_test_size(test_size)
     classification = task == "classification"
     test_rows = math.ceil(test_size * len(frame))
     needed = max(frame[target].nunique(), 2) if classification else 2
-    check_split_sizes(test_size, needed, len(frame), test_rows, classification)
+    check_split_sizes(test_size, needed, len(frame), test_rows, classification, set_aside)
     groups = np.arange(len(frame)) if groups is None else np.asarray(groups)
     count = int(groups.max()) + 1
     labels, classes = (
@@ -1159,7 +1216,12 @@ def prepare(
             encoding=params["data.encoding"],
         )
     target = params["data.target"]
-    checked = validate(raw, **column_settings(params), source=str(raw_path))
+    checked = validate(
+        raw,
+        **column_settings(params),
+        unlabeled=params["prepare.unlabeled"],
+        source=str(raw_path),
+    )
     groups, repeated = row_groups(checked.frame.drop(columns=[target]), checked.groups)
     train, test = split(
         checked.frame,
@@ -1169,6 +1231,7 @@ def prepare(
         seed=params["prepare.seed"],
         groups=groups,
         min_test_rows_per_class=params["prepare.min_test_rows_per_class"],
+        set_aside=len(checked.frame) < len(raw),
     )
     return checked, repeated, train, test
 
