@@ -154,10 +154,27 @@ def test_residual_chart_shares_sum_to_one_per_series():
     residuals = PLOT_ROWS["regression"]["residuals.csv"]
     chart = residual_chart(residuals, residuals)
     series = [line.strip() for line in chart if re.match(r"\s+(bar|line) \[", line)]
-    assert [line.split()[0] for line in series] == ["line", "bar"]
+    # This branch's bars first, the base's line drawn over them, each in its colour.
+    assert [line.split()[0] for line in series] == ["bar", "line"]
+    assert '      plotColorPalette: "#1f77b4, #9e9e9e"' in chart
     for line in series:
         shares = [float(value) for value in re.findall(r"[\d.]+", line)]
         assert len(shares) == 10 and sum(shares) == pytest.approx(1.0, abs=0.01)
+    assert '      plotColorPalette: "#1f77b4"' in residual_chart([], residuals)
+
+
+def test_residual_chart_axes_read_plainly():
+    # Residuals in the thousands: plain labels, no exponent; the bars' heights from 0.
+    residuals = rows(residual=[-1500.0, -20.0, 0.0, 10.0, 2500.0])
+    chart = residual_chart([], residuals)
+    (x_axis,) = [line for line in chart if line.startswith("  x-axis")]
+    assert x_axis == (
+        '  x-axis "residual (middle of each range)" '
+        '["-1300", "-900", "-500", "-100", "300", "700", "1100", "1500", "1900", "2300"]'
+    )
+    assert '  y-axis "share of rows" 0 --> 0.6' in chart  # the tallest bar: 3 rows of 5
+    small = residual_chart([], rows(residual=[-0.04, 0.0, 0.06]))
+    assert '"-0.035", "-0.025", "-0.015", "-0.005", "0.005"' in "".join(small)
 
 
 def test_importance_table_is_largest_first_with_the_base():

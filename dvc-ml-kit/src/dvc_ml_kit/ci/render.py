@@ -128,29 +128,31 @@ def params_table(diff: dict) -> list[str]:
     return lines
 
 
-def mermaid_chart(title: str, x_axis: str, y_axis: str, series: list[str]) -> list[str]:
-    """A Mermaid xychart: GitHub draws it in the comment, no image needed. With two series the
-    first (the base) is grey; a single series is this branch's, in blue."""
-    palette = PALETTE if len(series) > 1 else PALETTE.split(", ")[-1]
+def mermaid_chart(title: str, x_axis: str, y_axis: str, series: list[tuple[str, str]]) -> list[str]:
+    """A Mermaid xychart: GitHub and GitLab draw it in the comment, no image needed. Each of
+    ``series`` is a colour and a plot (``line [...]`` or ``bar [...]``); Mermaid draws them in
+    order, each over the ones before. xychart has no legend: the text under it says which is
+    which."""
     return [
         "```mermaid",
         "---",
         "config:",
         "  themeVariables:",
         "    xyChart:",
-        f'      plotColorPalette: "{palette}"',
+        f'      plotColorPalette: "{", ".join(colour for colour, _ in series)}"',
         "---",
         "xychart-beta",
         f'  title "{title}"',
         f"  x-axis {x_axis}",
         f"  y-axis {y_axis}",
-        *[f"  {line}" for line in series],
+        *[f"  {plot}" for _, plot in series],
         "```",
     ]
 
 
 def roc_chart(old: list[dict], new: list[dict]) -> list[str]:
-    """The ROC curves, read at false positive rates 0, 0.05, ..., 1."""
+    """The ROC curves, read at false positive rates 0, 0.05, ..., 1: the base's in grey, this
+    branch's in blue over it."""
     grid = [step / 20 for step in range(21)]
 
     def tpr_at(rows: list[dict]) -> str:
@@ -158,7 +160,10 @@ def roc_chart(old: list[dict], new: list[dict]) -> list[str]:
         values = [max((t for f, t in points if f <= x + 1e-9), default=0.0) for x in grid]
         return "line [" + ", ".join(f"{value:.3f}" for value in values) + "]"
 
-    series = [tpr_at(rows) for rows in (old, new) if rows]
+    colours = PALETTE.split(", ")  # the base's, this branch's
+    series = [
+        (colour, tpr_at(rows)) for colour, rows in zip(colours, (old, new), strict=True) if rows
+    ]
     return mermaid_chart(
         "ROC curve (test split)",
         '"false positive rate" 0 --> 1',
@@ -201,24 +206,38 @@ def confusion_table(old: list[dict], new: list[dict]) -> list[str]:
 
 
 def residual_chart(old: list[dict], new: list[dict]) -> list[str]:
-    """Share of test rows per residual range: bars for this branch, a line for the base."""
+    """Share of test rows per residual range: bars for this branch (blue), and the base as a
+    grey line drawn over them, so that neither hides the other."""
     values = [[float(row["residual"]) for row in rows] for rows in (old, new)]
     everything = values[0] + values[1]
     low, high = min(everything), max(everything)
     width = (high - low) / 10 or 1.0
-    labels = [f"{low + width * (index + 0.5):.3g}" for index in range(10)]
+    # Each range by its middle, to the width's second significant digit: "-98" and "1230",
+    # not "-98.2" and "1.23e+03". Adding 0.0 turns a rounded -0.0 into 0.
+    digits = max(0, 1 - int(f"{width:e}".split("e")[1]))
+    middles = [round(low + width * (index + 0.5), digits) + 0.0 for index in range(10)]
 
-    def shares(residuals: list[float]) -> str:
+    def shares(residuals: list[float]) -> list[float]:
         counts = [0] * 10
         for value in residuals:
             counts[min(int((value - low) / width), 9)] += 1
-        return ", ".join(f"{count / len(residuals):.3f}" for count in counts)
+        return [count / len(residuals) for count in counts]
 
-    series = ([f"line [{shares(values[0])}]"] if values[0] else []) + [f"bar [{shares(values[1])}]"]
+    def plot(kind: str, values: list[float]) -> str:
+        return f"{kind} [" + ", ".join(f"{value:.3f}" for value in values) + "]"
+
+    base, branch = [shares(residuals) if residuals else [] for residuals in values]
+    base_colour, branch_colour = PALETTE.split(", ")
+    series = [(branch_colour, plot("bar", branch))]
+    series += [(base_colour, plot("line", base))] if base else []
+    # From 0, so that a bar's height is its share, to the next 0.05 above the tallest.
+    top = next(step / 20 for step in range(1, 21) if step / 20 >= max(base + branch))
     return mermaid_chart(
         "Residuals, actual minus predicted (test split)",
-        "[" + ", ".join(f'"{label}"' for label in labels) + "]",
-        '"share of rows"',
+        '"residual (middle of each range)" ['
+        + ", ".join(f'"{middle:.{digits}f}"' for middle in middles)
+        + "]",
+        f'"share of rows" 0 --> {top:g}',
         series,
     )
 
