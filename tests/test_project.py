@@ -5,6 +5,7 @@ import io
 import os
 import random
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import TEMPLATE, TOOLS, activated, bake, run
+from mermaid_charts import Mermaid, blocks, renderer
 
 pytestmark = pytest.mark.slow
 ESTIMATORS = ("linear", "random_forest", "hist_gradient_boosting")
@@ -390,29 +392,107 @@ def test_regression_rejects_text_target(regression):
     assert "target 'progression' in data/raw/diabetes.csv must be numbers" in result.stderr
 
 
+_PULL_REQUESTS: dict[str, tuple[subprocess.CompletedProcess, str]] = {}
+
+
+def slower_learning(project: Project) -> tuple[subprocess.CompletedProcess, str]:
+    """`make ci-pr` on a branch that halves the learning rate: what it printed and its report.
+
+    Run once per task in a session and shared by the tests that read it; main is checked out
+    again afterwards."""
+    if project.task not in _PULL_REQUESTS:
+        project.sh("git checkout -q -b slower-learning")
+        try:
+            params = project.path / "params.yaml"
+            params.write_text(
+                params.read_text().replace("learning_rate: 0.1", "learning_rate: 0.05")
+            )
+            project.sh("git commit -q -am 'Slower learning'")
+            # The whole suite ran in test_project_tests_and_lint_pass: one small file is enough.
+            result = project.sh(
+                "PYTEST_ADDOPTS=tests/test_pipeline.py make ci-pr BASE=main TRUSTED=0", check=False
+            )
+            _PULL_REQUESTS[project.task] = result, (project.path / "report.md").read_text()
+        finally:
+            project.sh("git checkout -q -f main && git branch -q -D slower-learning")
+    return _PULL_REQUESTS[project.task]
+
+
 def test_regression_pull_request_report(regression):
     """`make ci-pr` on a regression project's branch: its report draws the residuals and reads
     each metric the right way up (the CI loop's own project is a classification one)."""
-    regression.sh("git checkout -q -b slower-learning")
+    result, report = slower_learning(regression)
+    assert result.returncode != 0  # the reproduced lock is not committed
+    assert "- Stages ran: `train`, `evaluate`, `copy_evaluation`" in report
+    number = r"[-+]?[\d.]+(?:e[-+]\d+)?"
+    for name in ("r2 ↑", "rmse ↓"):  # each value with its 95% interval
+        assert re.search(rf"\| {name} \| {number} \| {number} \({number} to {number}\) \|", report)
+    assert 'title "Residuals, actual minus predicted (test split)"' in report
+    assert "ROC" not in report and "Confusion matrix" not in report
+    key = "train.hyperparameters.hist_gradient_boosting.learning_rate"
+    assert f"| `{key}` | 0.1 | 0.05 |" in report
+
+
+def report_on_main(project: Project) -> str:
+    """`make report` on the committed main against itself: both revisions' charts, the same."""
+    project.sh("make report BASE=main")
+    return (project.path / "report.md").read_text()
+
+
+# The reports whose Mermaid charts must render, each made by a real run of a baked project (the
+# project's task, how the report is made) and the chart titles it must hold. Another kind of
+# report is one more entry.
+REPORTS = {
+    "classification": ("classification", report_on_main, ["ROC curve (test split)"]),
+    "regression": (
+        "regression",
+        lambda project: slower_learning(project)[1],
+        ["Residuals, actual minus predicted (test split)"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def mermaid(tmp_path_factory) -> Mermaid:
+    """Mermaid (npm, pinned) in headless Chromium; its pages show the charts it drew."""
+    return renderer(tmp_path_factory.mktemp("mermaid"))
+
+
+def report_of(case: str, tmp_path_factory) -> str:
+    """The report of ``case`` (see REPORTS), its project reset afterwards."""
+    task, make, _ = REPORTS[case]
+    project = baked(task, tmp_path_factory)
     try:
-        params = regression.path / "params.yaml"
-        params.write_text(params.read_text().replace("learning_rate: 0.1", "learning_rate: 0.05"))
-        regression.sh("git commit -q -am 'Slower learning'")
-        # The whole suite ran in test_project_tests_and_lint_pass: one small file is enough here.
-        result = regression.sh(
-            "PYTEST_ADDOPTS=tests/test_pipeline.py make ci-pr BASE=main TRUSTED=0", check=False
-        )
-        assert result.returncode != 0  # the reproduced lock is not committed
-        report = (regression.path / "report.md").read_text()
-        assert "- Stages ran: `train`, `evaluate`, `copy_evaluation`" in report
-        assert re.search(r"\| r2 ↑ \| [\d.]+ \| [\d.]+ \|", report)
-        assert re.search(r"\| rmse ↓ \| [\d.]+ \| [\d.]+ \|", report)
-        assert 'title "Residuals, actual minus predicted (test split)"' in report
-        assert "ROC" not in report and "Confusion matrix" not in report
-        key = "train.hyperparameters.hist_gradient_boosting.learning_rate"
-        assert f"| `{key}` | 0.1 | 0.05 |" in report
+        return make(project)
     finally:
-        regression.sh("git checkout -q -f main && git branch -q -D slower-learning")
+        project.reset()
+
+
+@pytest.mark.parametrize("case", list(REPORTS))
+def test_report_charts_render_in_mermaid(case, mermaid, tmp_path_factory):
+    """Every Mermaid block of the report is drawn by Mermaid itself, as GitHub and GitLab draw
+    it: no parse or render error, no error logged, one plot per series, the expected titles."""
+    texts = blocks(report_of(case, tmp_path_factory))
+    titles = [re.search(r'^\s*title "(.*)"$', text, re.M)[1] for text in texts]
+    assert titles == REPORTS[case][2]
+    for chart in mermaid.render(texts, case):
+        said = chart.error or "\n".join(chart.logged)
+        assert not said, f"Mermaid: {said}\n{chart.block}(page: {mermaid.folder / case}.html)"
+        assert chart.type == "xychart"
+        series = re.findall(r"^\s*(line|bar) \[", chart.block, re.M)
+        plots = re.findall(r'class="(line|bar)-plot-\d+"', chart.svg)
+        assert plots == series and series, chart.block
+
+
+def test_a_broken_chart_is_a_mermaid_error(mermaid, tmp_path_factory):
+    """The check above can fail: a real report's chart with one series cut short is refused by
+    Mermaid's parser, and that alone."""
+    texts = blocks(report_of("classification", tmp_path_factory))
+    broken = re.sub(r"\]$", "", texts[0], count=1, flags=re.M)
+    assert broken != texts[0]
+    first, *rest = mermaid.render([broken, *texts], "broken")
+    assert "Parse error" in first.error and first.logged, first
+    assert not any(chart.error or chart.logged for chart in rest)
 
 
 def test_make_demo(tmp_path):
