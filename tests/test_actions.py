@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEFAULT_SLUG, TOOLS, Loop, bake, run
+from conftest import DEFAULT_SLUG, PROJECT_TEMPLATE, TOOLS, Loop, bake, run
 from object_store import CREDENTIALS, stop
 from object_store import object_store as seaweedfs
 from test_ci_loop import LEARNING_RATE, MODULE, stages_restored, stages_run
@@ -84,14 +84,15 @@ def project(tmp_path_factory, object_store, uv_cache) -> Loop:
     return loop
 
 
-def s3(loop: Loop, endpoint: str, operation: str, path: str) -> list[str]:
-    """``mkdir`` or ``find`` on the object store, through the S3 client DVC uses (s3fs)."""
+def s3(loop: Loop, endpoint: str, operation: str, *paths: str) -> list[str]:
+    """``mkdir``, ``find`` or ``put`` (a local file, then its key) on the object store, through
+    the S3 client DVC uses (s3fs)."""
     script = (
         "import json, sys, s3fs; "
         "fs = s3fs.S3FileSystem(endpoint_url=sys.argv[1]); "
-        "print(json.dumps(getattr(fs, sys.argv[2])(sys.argv[3]) or []))"
+        "print(json.dumps(getattr(fs, sys.argv[2])(*sys.argv[3:]) or []))"
     )
-    result = loop.sh(f"{CREDENTIALS} python -c '{script}' {endpoint} {operation} {path}")
+    result = loop.sh(f"{CREDENTIALS} python -c '{script}' {endpoint} {operation} {' '.join(paths)}")
     return json.loads(result.stdout)
 
 
@@ -624,3 +625,55 @@ def test_i_promotion_assigns_prod_and_pushes_the_service_image(project, actions_
     pushed = [call["args"][1] for call in job.called("docker", "push")]
     assert pushed == [f"{image}:v1.0.0", f"{image}:prod"]
     assert "Promoted model v1.0.0 to prod" in job.summary
+
+
+def test_j_data_imported_from_the_object_store_is_reproduced_and_updated(project, object_store):
+    """The generated README's `dvc import-url` of an object in a bucket: the pipeline runs on
+    it, with the rows whose labels have not arrived set aside; the object is replaced, `dvc
+    update` takes it, `dvc repro` re-runs prepare, and the report names the data that changed."""
+    sample = (PROJECT_TEMPLATE / "data/raw/breast_cancer.csv").read_text().splitlines()
+    unlabeled = [
+        ",".join(line.split(",")[:-1] + [""]) if 100 <= i < 120 else line
+        for i, line in enumerate(sample)
+    ]
+    source, key = project.path.parent / "diagnoses.csv", "raw-data/cancer/diagnoses.csv"
+    source.write_text("\n".join(unlabeled) + "\n")
+    s3(project, object_store, "put", str(source), key)  # s3fs makes the bucket
+    project.branch("imported-data")
+    project.sh(
+        f"{CREDENTIALS} dvc import-url --quiet s3://{key} data/raw/diagnoses.csv "
+        f"--fs-config endpointurl={object_store}"
+    )
+    project.edit("params.yaml", "file: data/raw/breast_cancer.csv", "file: data/raw/diagnoses.csv")
+    first = project.sh("dvc repro")
+    assert stages_run(first)[:3] == ["prepare", "train", "evaluate"], first.stdout
+    assert (
+        "prepare: note: target 'diagnosis' is empty on 20 of 569 rows of data/raw/diagnoses.csv: "
+        "they are set aside, neither trained nor tested on, until their labels arrive"
+    ) in first.stdout
+    split = re.search(r"prepare: (\d+) train rows, (\d+) test rows", first.stdout)
+    assert int(split[1]) + int(split[2]) == 549
+    project.sh("git add --all && git commit -q -m 'Diagnoses from the bucket'")
+    # DVC copies the imported file to the project's remote: CI needs no access to its source.
+    project.sh(f"{CREDENTIALS} dvc push --quiet")
+    [out] = yaml.safe_load((project.path / "data/raw/diagnoses.csv.dvc").read_text())["outs"]
+    md5 = out["md5"]
+    pushed = s3(project, object_store, "find", f"{BUCKET}/{DEFAULT_SLUG}/files/md5/{md5[:2]}")
+    assert f"{BUCKET}/{DEFAULT_SLUG}/files/md5/{md5[:2]}/{md5[2:]}" in pushed
+
+    # The labels arrive: the object is replaced, and the project takes it as the README says.
+    source.write_text("\n".join(sample) + "\n")
+    s3(project, object_store, "put", str(source), key)
+    project.sh("git checkout -q -b labels-arrived")
+    assert project.sh("dvc repro").stdout.count("Running stage") == 0  # an import stays as it was
+    project.sh(f"{CREDENTIALS} dvc update --quiet data/raw/diagnoses.csv.dvc")
+    second = project.sh("dvc repro")
+    # prepare runs; train and evaluate, on the sample's rows again, come from the run-cache.
+    assert stages_run(second)[0] == "prepare", second.stdout
+    assert stages_restored(second) == ["train", "evaluate"], second.stdout
+    assert "prepare: note:" not in second.stdout
+    assert "prepare: 455 train rows, 114 test rows" in second.stdout
+    project.sh("git add --all && git commit -q -m 'The labels arrived'")
+    project.sh("make report BASE=imported-data")
+    report = (project.path / "report.md").read_text()
+    assert "- Data: changed (`data/raw/diagnoses.csv`)" in report, report
