@@ -359,3 +359,17 @@ def test_too_few_labeled_rows_for_the_split_says_labeled_rows(client, tmp_path):
     message = dask_error(write(frame, tmp_path), settings(test_size=0.1), tmp_path)
     assert message.startswith("prepare.test_size 0.1 leaves fewer than 2 of the 4 labeled rows ")
     assert message.endswith(": change prepare.test_size or add labeled rows")
+
+
+@pytest.mark.parametrize("codes", [False, True])
+def test_a_sample_without_a_single_label_reads_the_classes_as_written(
+    client, small_sample, tmp_path, codes
+):
+    # The newest rows first, their labels not in yet: the first partition holds none.
+    frame = raw().assign(churned=np.arange(ROWS) % 2) if codes else raw()
+    path = write(_set(frame, "churned", range(70), None), tmp_path)
+    lines = dask_run(path, settings(), tmp_path)
+    assert lines[0] == prepare(path, settings())[0].notes[0]
+    sides = _sides(tmp_path)
+    assert len(sides) == ROWS - 70 and sides["churned"].notna().all()
+    assert sorted(sides["churned"].unique()) == (["0", "1"] if codes else ["no", "yes"])

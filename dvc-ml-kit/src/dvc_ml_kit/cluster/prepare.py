@@ -452,6 +452,10 @@ def check_all_rows(records, offsets, spec: Spec, source: str) -> tuple[pd.DataFr
 def _label_kind(sample: pd.Series, task: str) -> str:
     if task == "regression":
         return "number"
+    if not sample.notna().any():
+        # No label among the first rows (new rows first, their labels not yet in) to tell
+        # numbers from text: classes are read as written (codes as text, '0' and '1').
+        return "text"
     if pd.api.types.is_bool_dtype(sample):
         return "as read"
     return "number" if pd.api.types.is_numeric_dtype(sample) else "text"
