@@ -99,7 +99,8 @@ def test_a_readme_only_change_runs_nothing(loop):
     assert "Nothing in the pipeline changed: no stage ran." in report
     assert "✅ **All quality gates pass.**" in report
     assert "No parameter changed." in report
-    assert "| roc_auc ↑ | 0.9931 | 0.9931 | 0 |" in report
+    # The same model: its interval, and no change to give one.
+    assert re.search(r"\| roc_auc ↑ \| 0.9931 \| 0.9931 \([\d.]+ to 1\) \| 0 \|  \|", report)
     # A branch name reaches commands through the environment, never as shell code.
     assert "touch owned" not in loop.sh("make -n ci-pr BRANCH='x;touch owned'").stdout
     # Local parity: `make report` from the same state writes the same file.
@@ -143,8 +144,16 @@ def test_c_train_param_change_is_committed_with_auto_commit(loop):
     assert stages_run(result) == ["train", "evaluate", "copy_evaluation"]
     report = loop.report()
     assert "| `train.hyperparameters.hist_gradient_boosting.learning_rate` | 0.1 | 0.05 |" in report
-    log_loss = re.search(r"\| log_loss ↓ \| ([\d.]+) \| ([\d.]+) \| ([^|]+)\|", report)
+    # Each value with its 95% interval; the change with its interval, paired on the same rows.
+    number = r"[-+]?[\d.]+(?:e[-+]\d+)?"
+    log_loss = re.search(
+        rf"\| log_loss ↓ \| ({number}) \| ({number}) \(({number}) to ({number})\) "
+        rf"\| {number} \S* ?\({number} to {number}\) \|",
+        report,
+    )
     assert log_loss and log_loss[1] != log_loss[2], report
+    assert float(log_loss[3]) <= float(log_loss[2]) <= float(log_loss[4])
+    assert "a change's interval pairs both revisions on the same resamples" in report
     assert "this run committed the reproduced results" in report
     # The branch on origin got the commit with the new lock...
     remote_head = run(

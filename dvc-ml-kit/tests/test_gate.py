@@ -1,5 +1,6 @@
 """Quality gates: minimum, maximum, allowed drop against the base, and the baseline."""
 
+import json
 import math
 
 import pytest
@@ -10,6 +11,8 @@ from dvc_ml_kit.ci.gate import (
     from_diff,
     gates_for,
     unchanged,
+    with_noise,
+    within_noise,
 )
 
 GATES = {
@@ -221,3 +224,56 @@ def test_keys_yaml_reads_as_numbers_are_named_not_a_crash():
         "gates.None in params.yaml of this branch is not a gate: use minimum, maximum, max_drop, "
         "beat_baseline",
     ]
+
+
+def boot(values: dict[str, list[float]], **changes) -> str:
+    """A bootstrap file's text, as evaluate writes it, of 4 resamples of 50 test rows."""
+    content = {"resamples": 4, "seed": 1, "confidence": 0.95, "rows": 50, "targets": "t"}
+    content["interval"] = {name: [min(v), max(v)] for name, v in values.items()}
+    content["values"] = values
+    return json.dumps(content | changes)
+
+
+def test_a_paired_drop_fails_max_drop_only_beyond_chance():
+    gates = {"max_drop": {"balanced_accuracy": 0.02}}
+    drop = [Metric("balanced_accuracy", new=0.9, old=0.95)]
+    base = boot({"balanced_accuracy": [0.95, 0.96, 0.94, 0.95]})
+    # Some resamples drop by under 0.02: chance explains the drop, the gate passes, saying why.
+    near = with_noise(drop, boot({"balanced_accuracy": [0.94, 0.95, 0.88, 0.9]}), base)
+    assert near[0].change_interval == pytest.approx((-0.05925, -0.01))  # percentiles
+    assert near[0].interval == (0.88, 0.95) and near[0].rows == 50
+    assert check(near, gates) == []
+    (note,) = within_noise(near, gates)
+    assert note.startswith("balanced_accuracy got worse by 0.05 (0.95 to 0.9), more than the")
+    assert "within chance: resampling the same 50 test rows puts the drop between" in note
+    # Every resample drops by more than 0.02: it fails, and says so.
+    far = with_noise(drop, boot({"balanced_accuracy": [0.9, 0.91, 0.9, 0.92]}), base)
+    (failure,) = check(far, gates)
+    assert "more than the 0.02 allowed, beyond chance: resampling the same 50" in failure
+    assert within_noise(far, gates) == []
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        boot({"balanced_accuracy": [0.95] * 4}, rows=60),  # other test rows
+        boot({"balanced_accuracy": [0.95] * 4}, targets="other"),
+        boot({"balanced_accuracy": [0.95] * 4}, seed=2),
+        boot({"balanced_accuracy": [0.95] * 4}, resamples=0),
+        "{not json",
+        None,  # a base evaluated before the bootstrap
+    ],
+)
+def test_without_a_paired_base_the_values_alone_are_judged(old):
+    gates = {"max_drop": {"balanced_accuracy": 0.02}}
+    noisy = with_noise(
+        [Metric("balanced_accuracy", new=0.9, old=0.95)],
+        boot({"balanced_accuracy": [0.94, 0.95, 0.88, 0.9]}),
+        old,
+    )
+    assert noisy[0].change_interval is None and noisy[0].interval == (0.88, 0.95)
+    assert check(noisy, gates) == [
+        "balanced_accuracy got worse by 0.05 against the base (0.95 to 0.9), more than the "
+        "0.02 allowed"
+    ]
+    assert within_noise(noisy, gates) == []

@@ -441,3 +441,34 @@ def test_data_that_replaces_the_base_s_is_not_called_a_change_of_the_base_s():
     assert "- Data: `data/raw/mine.csv`, instead of the base's `data/raw/old.csv`" in text
     edited = report(state("classification", data_changed=["data/raw/old.csv"]))
     assert "- Data: changed (`data/raw/old.csv`)" in edited
+
+
+def test_intervals_follow_the_values_and_a_change_within_chance_is_said():
+    metric = Metric(
+        "roc_auc",
+        new=0.97,
+        old=0.99,
+        interval=(0.94, 0.995),
+        change_interval=(-0.04, 0.001),
+        rows=114,
+    )
+    assert metrics_table([metric])[2] == (
+        "| roc_auc ↑ | 0.99 | 0.97 (0.94 to 0.995) | -0.02 🔻 (-0.04 to +0.001) | -2.02 % | — |"
+    )
+    text = report(
+        state(
+            "classification",
+            metrics=[metric],
+            within_noise=["roc_auc got worse by 0.02 ..., but within chance: ..."],
+            resampling=(200, 114),
+        )
+    )
+    assert "✅ **All quality gates pass.**\n\nℹ️ **Within chance:**\n\n- roc_auc got worse" in text
+    assert (
+        "In brackets: 95% intervals from 200 seeded resamples of the 114 test rows; a change's "
+        "interval pairs both revisions on the same resamples." in text
+    )
+    unpaired = Metric("roc_auc", new=0.97, old=0.99, interval=(0.94, 0.995))
+    text = report(state("classification", metrics=[unpaired], resampling=(200, 120)))
+    assert "the base scored other test rows, so a change has no paired interval" in text
+    assert "In brackets" not in report(state("classification", metrics=[unpaired]))

@@ -45,6 +45,7 @@ evaluate:
   importance_repeats: 2
   importance_features: 10
   max_plot_rows: 100
+  resamples: 50
 """
 
 
@@ -70,8 +71,23 @@ def test_the_stages_run_from_files_to_files(tmp_path):
     written = json.loads(metrics.read_text())
     assert json.loads(printed) == written["model"]
     assert written["model"]["balanced_accuracy"] > written["baseline"]["balanced_accuracy"]
+    # Each metric's interval from 50 resamples of the 50 test rows holds the metric itself.
+    resampled = json.loads((tmp_path / "evaluation" / "bootstrap.json").read_text())
+    assert (resampled["rows"], resampled["resamples"]) == (50, 50)
+    for name, value in written["model"].items():
+        low, high = resampled["interval"][name]
+        assert low <= value <= high, name
+        assert len(resampled["values"][name]) == 50
+    # The classes are apart (label: level > 0), so accuracy is 1 on every resample; the log
+    # loss still moves.
+    assert resampled["interval"]["accuracy"] == [1.0, 1.0]
+    low, high = resampled["interval"]["log_loss"]
+    assert low < written["model"]["log_loss"] < high
     copied = stages.copy_evaluation(tmp_path / "evaluation", tmp_path / "m.json", tmp_path / "p")
-    assert copied == f"metrics: copied {1 + len(list(plots.iterdir()))} files"
+    assert copied == f"metrics: copied {2 + len(list(plots.iterdir()))} files"
+    assert (tmp_path / "bootstrap.json").read_text() == (
+        tmp_path / "evaluation" / "bootstrap.json"
+    ).read_text()
 
 
 def test_the_dask_engine_not_installed_is_one_sentence(tmp_path, monkeypatch):

@@ -26,6 +26,9 @@ METRICS = {
 MAIN_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
 # metrics.json holds the model's metrics and, for scale, those of a trivial baseline.
 MODEL, BASELINE = "model", "baseline"
+# Beside it, a seeded bootstrap of the test split: each metric's interval, and its value on each
+# resample (pipeline/bootstrap.py), which the gates pair with the base's.
+BOOTSTRAP = "bootstrap.json"
 
 
 class Plot(NamedTuple):

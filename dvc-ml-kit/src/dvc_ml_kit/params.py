@@ -58,6 +58,7 @@ SETTINGS: dict[str, type | tuple[type, ...] | Number | Choice] = {
     "evaluate.importance_repeats": Number(int, 1),
     "evaluate.importance_features": Number(int, 1),
     "evaluate.max_plot_rows": Number(int, 1),
+    "evaluate.resamples": Number(int, 0),
 }
 # The sections of params.yaml: those of SETTINGS, and the quality gates, which ci/gate.py reads
 # and checks. Any other is refused as a typo: `trian:` beside `train:` is read by nothing.

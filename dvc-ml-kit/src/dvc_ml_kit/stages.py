@@ -13,12 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from .ci.repo import plot_files
-from .contract import BASELINE, MODEL
+from .contract import BASELINE, BOOTSTRAP, MODEL
 from .errors import check_target
 from .pipeline import copy_evaluation as core_copy
 from .pipeline import evaluate as core_evaluate
 from .pipeline import prepare as core_prepare
 from .pipeline import train as core_train
+from .pipeline.bootstrap import bootstrap
 from .project import AddFeatures
 
 
@@ -103,6 +104,11 @@ def train(
     return f"train: fitted {type(model[-1]).__name__}"
 
 
+def classes_of(model, task: str):
+    """The classes whose probabilities ``model`` predicts, in order (None for regression)."""
+    return model.classes_ if task == "classification" else None
+
+
 def evaluate(
     model_path: Path, train_path: Path, test_path: Path, metrics_path: Path, plots: Path, params
 ) -> str:
@@ -121,7 +127,7 @@ def evaluate(
         from .cluster.evaluate import evaluate_on_cluster
 
         with connect() as client:
-            metrics, sample = evaluate_on_cluster(
+            metrics, sample, (actual, predicted) = evaluate_on_cluster(
                 client, model, train_path, test_path, task=task, target=target, rows=rows, seed=seed
             )
     else:
@@ -129,8 +135,11 @@ def evaluate(
         for path, split in ((test_path, test), (train_path, train)):
             check_target(split.columns, target, path)
         baseline = core_evaluate.fit_baseline(train, task=task, target=target)
+        actual, predicted = core_evaluate.predictions(model, test, task=task, target=target)
         metrics = {
-            MODEL: core_evaluate.scores(model, test, task=task, target=target),
+            MODEL: core_evaluate.metric_values(
+                actual, predicted, task=task, target=target, classes=classes_of(model, task)
+            ),
             BASELINE: core_evaluate.scores(baseline, test, task=task, target=target),
         }
         # Plot files hold at most max_plot_rows test rows (a seeded sample), to stay small in Git.
@@ -138,6 +147,18 @@ def evaluate(
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     # allow_nan=False: a metric that is not a number must stop the stage, not corrupt the file.
     metrics_path.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    # How much each metric moves when the test rows are resampled: its interval, and the
+    # resampled values that the gates pair with the base's.
+    resampled = bootstrap(
+        actual,
+        predicted,
+        task=task,
+        classes=classes_of(model, task),
+        resamples=params["evaluate.resamples"],
+        seed=seed,
+    )
+    text = json.dumps(resampled, separators=(",", ":"), allow_nan=False)
+    metrics_path.with_name(BOOTSTRAP).write_text(text + "\n", encoding="utf-8")
 
     plots.mkdir(parents=True, exist_ok=True)
     tables = core_evaluate.plot_data(

@@ -3,14 +3,20 @@
 ``make gate`` (``dvc-ml-kit gate --base origin/main``) prints one line per failing
 metric and exits 1 if any gate fails. The gates are the ``gates`` section of params.yaml; which
 way each metric is better comes from the output contract.
+
+When the base and this revision scored the same test rows, each ``max_drop`` reads the paired
+bootstrap of the change (evaluate's bootstrap.json, resampled alike on both): a drop fails only
+when even the low end of its 95% interval is beyond ``max_drop``, so that a drop which
+resampling the test rows explains (a re-seeded forest) passes, and says so.
 """
 
 import argparse
+import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..contract import BASELINE, MODEL, lower_is_better
+from ..contract import BASELINE, BOOTSTRAP, MODEL, lower_is_better
 from ..errors import UserError
 from ..params import parse_yaml, read_yaml
 from . import repo
@@ -24,6 +30,11 @@ class Metric:
     new: float | None
     old: float | None = None
     baseline: float | None = None
+    # The 95% interval of ``new`` over resamples of the test rows, and of the change against
+    # the base over the same resamples when both scored the same rows (see :func:`with_noise`).
+    interval: tuple[float, float] | None = None
+    change_interval: tuple[float, float] | None = None
+    rows: int | None = None  # the test rows both scored, when paired
 
     def worse_by(self) -> float | None:
         """How much worse than on the base revision (negative when better), in its own units."""
@@ -31,6 +42,69 @@ class Metric:
             return None
         change = self.new - self.old
         return change if lower_is_better(self.name) else -change
+
+    def worse_interval(self) -> tuple[float, float] | None:
+        """The paired 95% interval of :meth:`worse_by`, or None."""
+        if self.change_interval is None:
+            return None
+        low, high = self.change_interval
+        # + 0.0: a drop of -0.0 reads 0.
+        return (low, high) if lower_is_better(self.name) else (-high + 0.0, -low + 0.0)
+
+
+def bootstrap_file() -> Path:
+    """Where evaluate's bootstrap is kept in Git: beside the metrics file."""
+    return repo.metrics_file().with_name(BOOTSTRAP)
+
+
+def parse_bootstrap(text: str | None) -> dict | None:
+    """A bootstrap file's content, or None when there is none (or it cannot be read: the
+    gates then judge the values alone)."""
+    try:
+        content = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return content if isinstance(content, dict) and content.get("resamples") else None
+
+
+def paired(new: dict | None, old: dict | None) -> bool:
+    """Whether two bootstraps resampled the same test rows alike: same rows and targets in
+    the same order, same seed and number of resamples."""
+    keys = ("resamples", "seed", "rows", "targets")
+    return bool(new and old) and all(new.get(key) == old.get(key) for key in keys)
+
+
+def with_noise(metrics: list[Metric], new_text: str | None, old_text: str | None) -> list[Metric]:
+    """``metrics`` with their intervals from this revision's bootstrap file (``new_text``) and,
+    when the base's (``old_text``) resampled the same rows alike, the paired interval of each
+    change: the percentiles of the change on each resample."""
+    from ..pipeline.bootstrap import interval
+
+    new, old = parse_bootstrap(new_text), parse_bootstrap(old_text)
+    if new is None:
+        return metrics
+    pair = paired(new, old)
+    noisy = []
+    for metric in metrics:
+        own = (new.get("interval") or {}).get(metric.name)
+        change = None
+        if pair:
+            after = new["values"].get(metric.name) or []
+            before = old["values"].get(metric.name) or []
+            change = interval(
+                b - a
+                for a, b in zip(before, after, strict=False)
+                if a is not None and b is not None
+            )
+        noisy.append(
+            replace(
+                metric,
+                interval=tuple(own) if own else None,
+                change_interval=tuple(change) if change else None,
+                rows=new["rows"] if change else None,
+            )
+        )
+    return noisy
 
 
 def from_diff(diff: dict[str, dict]) -> list[Metric]:
@@ -168,11 +242,19 @@ def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> l
         if maximum is not None and metric.new > maximum:
             failures.append(f"{metric.name} is {metric.new:g}, above the maximum of {maximum:g}")
         allowed, worse = drops.get(metric.name), metric.worse_by()
+        noise = metric.worse_interval()
         if allowed is not None and worse is not None and worse > allowed + 1e-12:
-            failures.append(
-                f"{metric.name} got worse by {worse:g} against the base ({metric.old:g} to "
-                f"{metric.new:g}), more than the {allowed:g} allowed"
-            )
+            if noise is None:
+                failures.append(
+                    f"{metric.name} got worse by {worse:g} against the base ({metric.old:g} to "
+                    f"{metric.new:g}), more than the {allowed:g} allowed"
+                )
+            elif noise[0] > allowed + 1e-12:
+                failures.append(
+                    f"{metric.name} got worse by {worse:g} against the base ({metric.old:g} to "
+                    f"{metric.new:g}), more than the {allowed:g} allowed, beyond chance: "
+                    f"{drop_range(metric)}"
+                )
         if metric.name in beaten and metric.baseline is None:
             failures.append(
                 f"{metric.name} has no baseline value to beat in the metrics: run `dvc repro`, or "
@@ -186,6 +268,33 @@ def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> l
                     f"{metric.baseline:g}"
                 )
     return failures
+
+
+def drop_range(metric: Metric) -> str:
+    """The paired interval of a metric's drop, in words."""
+    low, high = metric.worse_interval()
+    return (
+        f"resampling the same {metric.rows} test rows puts the drop between {low:g} and "
+        f"{high:g} (95%)"
+    )
+
+
+def within_noise(metrics: list[Metric], gates: object) -> list[str]:
+    """One sentence per ``max_drop`` that the drop exceeds but chance explains: the paired
+    interval of the drop reaches down to what is allowed, so the gate passes."""
+    drops = limits(gates, "max_drop")
+    found = []
+    for metric in metrics:
+        allowed, worse, noise = drops.get(metric.name), metric.worse_by(), metric.worse_interval()
+        if None in (allowed, worse, noise) or not finite(worse) or worse <= allowed + 1e-12:
+            continue
+        if noise[0] <= allowed + 1e-12:
+            found.append(
+                f"{metric.name} got worse by {worse:g} ({metric.old:g} to {metric.new:g}), more "
+                f"than the {allowed:g} max_drop allows, but within chance: "
+                f"{drop_range(metric)}, so the gate passes"
+            )
+    return found
 
 
 def flatten(gates: object) -> dict[str, object]:
@@ -248,8 +357,13 @@ def main() -> None:
     repo.require_revision(args.base)
     since = repo.merge_base(args.base)
     metrics = from_diff(repo.diffs(since, params=False)[0])
+    metrics = with_noise(
+        metrics, repo.read(bootstrap_file()), repo.file_at(since, bootstrap_file())
+    )
     gates = read_gates(args.params, since, args.base)
     failures = check(metrics, gates.applied, gates.where)
+    for passed in within_noise(metrics, gates.applied):
+        print(f"gates: {passed}")
     failures += gates.branch_problems([metric.name for metric in metrics])
     if gates.proposed:
         changed = ", ".join(f"gates.{key}" for key in gates.proposed)

@@ -66,7 +66,13 @@ def gate_failures(tag: str, metrics: dict, against: str | None) -> list[str]:
     params = parse_yaml(repo.file_at(tag, Path("params.yaml")), f"params.yaml of {tag}")
     old = metrics_at(against) if against else None
     gates = params.get("gates") if isinstance(params, dict) else None
-    return gate.check(gate.versus(metrics, old), gates, f"params.yaml of {tag}")
+    # Both versions' bootstraps, paired when they scored the same test rows (see gate.py).
+    noisy = gate.with_noise(
+        gate.versus(metrics, old),
+        repo.file_at(tag, gate.bootstrap_file()),
+        repo.file_at(against, gate.bootstrap_file()) if against else None,
+    )
+    return gate.check(noisy, gates, f"params.yaml of {tag}")
 
 
 def assign(version: str, stage: str, message: str, *, push: bool) -> str:

@@ -97,6 +97,14 @@ def number(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}" if finite(value) else code(value)
 
 
+def span(interval: tuple[float, float] | None, sign: bool = False) -> str:
+    """An interval as the metrics table shows it, after its value."""
+    if interval is None:
+        return ""
+    low, high = interval
+    return f" ({low:+.3g} to {high:+.3g})" if sign else f" ({low:.3g} to {high:.3g})"
+
+
 def metrics_table(metrics: list[Metric]) -> list[str]:
     lines = [
         "| Metric | Base | This branch | Change | Change % | Baseline |",
@@ -109,13 +117,32 @@ def metrics_table(metrics: list[Metric]) -> list[str]:
             better = -metric.worse_by() if metric.worse_by() else 0
             mark = " ✅" if better > 0 else " 🔻" if better < 0 else ""
             change = f"{delta:+.4g}{mark}" if delta else "0"
+            if metric.change_interval != (0, 0):  # the same model: no interval to show
+                change += span(metric.change_interval, sign=True)
             percent = f"{100 * delta / abs(metric.old):+.2f} %" if metric.old and delta else ""
         arrow = "↓" if lower_is_better(metric.name) else "↑"
         lines.append(
-            f"| {cell(metric.name)} {arrow} | {number(metric.old)} | {number(metric.new)} "
+            f"| {cell(metric.name)} {arrow} | {number(metric.old)} "
+            f"| {number(metric.new)}{span(metric.interval)} "
             f"| {change} | {percent} | {number(metric.baseline)} |"
         )
     return lines
+
+
+def noise_lines(pr: PullRequest) -> list[str]:
+    """What the intervals in the metrics table are, and whether the changes are paired."""
+    if pr.resampling is None:
+        return []
+    resamples, rows = pr.resampling
+    paired = any(metric.change_interval for metric in pr.metrics)
+    line = f"In brackets: 95% intervals from {resamples} seeded resamples of the {rows} test rows"
+    if paired:
+        line += "; a change's interval pairs both revisions on the same resamples."
+    elif any(metric.old is not None and metric.old != metric.new for metric in pr.metrics):
+        line += "; the base scored other test rows, so a change has no paired interval."
+    else:
+        line += "."
+    return [line, ""]
 
 
 def params_table(diff: dict) -> list[str]:
@@ -374,10 +401,12 @@ def gate_lines(pr: PullRequest) -> list[str]:
         ]
     # Without a run of `make ci-pr` on this commit, the gates read the workspace's metrics.
     where = " on the workspace's metrics" if pr.run is None and pr.documentation is None else ""
+    chance = [f"- {sentence}" for sentence in pr.within_noise]
+    chance = ["ℹ️ **Within chance:**", "", *chance, ""] if chance else []
     if pr.failures:
         lines = [f"❌ **{len(pr.failures)} quality gate(s) failed{where}:**", ""]
-        return lines + [f"- {failure}" for failure in pr.failures] + [""]
-    return [f"✅ **All quality gates pass{where}.**", ""]
+        return lines + [f"- {failure}" for failure in pr.failures] + [""] + chance
+    return [f"✅ **All quality gates pass{where}.**", "", *chance]
 
 
 def report(pr: PullRequest) -> str:
@@ -433,6 +462,7 @@ def report(pr: PullRequest) -> str:
     heading = "as committed, not reproduced for this commit" if committed else "test split"
     lines += [f"### Metrics ({heading})", "", *metrics_table(pr.metrics), ""]
     lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
+    lines += noise_lines(pr)
     lines += dominance_lines(pr.plots.get("importance.csv", ([], []))[1])
     lines += ["### Parameters changed", "", *params_table(pr.params), ""]
     lines += plots_section(pr.plots)

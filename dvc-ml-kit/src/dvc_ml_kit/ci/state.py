@@ -13,7 +13,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import repo
-from .gate import Metric, check, from_diff, read_gates, unchanged
+from .gate import (
+    Metric,
+    bootstrap_file,
+    check,
+    from_diff,
+    parse_bootstrap,
+    read_gates,
+    unchanged,
+    with_noise,
+    within_noise,
+)
 
 # What `make ci-pr` did on its last commit, so that `make report` there shows the same.
 RUN_FILE = Path("ci-pr.json")
@@ -134,10 +144,20 @@ class PullRequest:
     # Data tracked with `dvc add` that the base's pipeline read and this one no longer does
     # (data.file names another file): replaced, not changed.
     data_dropped: list[str] = field(default_factory=list)
+    # max_drop gates that a drop exceeds but chance explains (they pass): one sentence each.
+    within_noise: list[str] = field(default_factory=list)
+    # How the intervals were drawn: (resamples, test rows), or None without a bootstrap.
+    resampling: tuple[int, int] | None = None
 
 
 def read_csv(text: str | None) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text))) if text else []
+
+
+def resampling(text: str | None) -> tuple[int, int] | None:
+    """(resamples, test rows) of a bootstrap file, or None without one."""
+    content = parse_bootstrap(text)
+    return (content["resamples"], content["rows"]) if content else None
 
 
 def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> PullRequest:
@@ -161,6 +181,8 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         path.name: (read_csv(repo.file_at(since, path)), read_csv(repo.read(path)))
         for path in repo.plot_files()
     }
+    resampled = repo.read(bootstrap_file())
+    metrics = with_noise(metrics, resampled, repo.file_at(since, bootstrap_file()))
     gates = read_gates(params, since, base)
     return PullRequest(
         head=repo.head(short=True),
@@ -175,6 +197,8 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         model_changed=model in changed,
         metrics=metrics,
         failures=check(metrics, gates.applied, gates.where),
+        within_noise=within_noise(metrics, gates.applied),
+        resampling=resampling(resampled),
         gates_proposed=gates.proposed,
         gates_problems=gates.branch_problems([metric.name for metric in metrics]),
         params=params_diff,

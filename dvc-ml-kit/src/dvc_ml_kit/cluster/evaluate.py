@@ -4,6 +4,7 @@ rows for the plots come back here, and the metrics come from the same code as on
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..contract import BASELINE, MODEL
@@ -27,9 +28,10 @@ def _predict_part(part: pd.DataFrame, model, *, task: str, target: str) -> pd.Da
 
 def evaluate_on_cluster(
     client, model, train: Path, test: Path, *, task: str, target: str, rows: int, seed: int
-) -> tuple[dict, pd.DataFrame]:
-    """The metrics of ``model`` and of the baseline on the ``test`` split, and a seeded sample
-    of at most ``rows`` test rows for the plot data."""
+) -> tuple[dict, pd.DataFrame, tuple[pd.Series, np.ndarray]]:
+    """The metrics of ``model`` and of the baseline on the ``test`` split, a seeded sample of
+    at most ``rows`` test rows for the plot data, and the test targets with the model's
+    predictions (for the bootstrap)."""
     import dask
 
     test_split, train_split = read_split(test), read_split(train)
@@ -68,4 +70,4 @@ def evaluate_on_cluster(
     }
     sample = sampled.reset_index(drop=True)
     sample = sample.sample(n=min(rows, len(sample)), random_state=seed).reset_index(drop=True)
-    return metrics, sample
+    return metrics, sample, (predicted["actual"], scores)

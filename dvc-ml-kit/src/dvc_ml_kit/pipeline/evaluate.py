@@ -37,6 +37,7 @@ PARAMS = (
     "evaluate.importance_repeats",
     "evaluate.importance_features",
     "evaluate.max_plot_rows",
+    "evaluate.resamples",
 )
 DIGITS = 6  # metrics are rounded so that tiny float noise never changes metrics.json
 
@@ -47,14 +48,22 @@ def fit_baseline(train: pd.DataFrame, *, task: str, target: str):
     return baseline.fit(train.drop(columns=[target]), train[target])
 
 
-def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, float]:
-    """Test-set metrics of ``model`` for ``task``."""
+def predictions(
+    model, test: pd.DataFrame, *, task: str, target: str
+) -> tuple[pd.Series, np.ndarray]:
+    """The test split's targets and ``model``'s predictions of them: numbers for regression,
+    for classification the probability of each of ``model.classes_``."""
     features, actual = test.drop(columns=[target]), test[target]
     if task == "regression":
-        return metric_values(actual, model.predict(features), task=task, target=target)
-    return metric_values(
-        actual, model.predict_proba(features), task=task, target=target, classes=model.classes_
-    )
+        return actual, model.predict(features)
+    return actual, model.predict_proba(features)
+
+
+def scores(model, test: pd.DataFrame, *, task: str, target: str) -> dict[str, float]:
+    """Test-set metrics of ``model`` for ``task``."""
+    actual, predicted = predictions(model, test, task=task, target=target)
+    classes = getattr(model, "classes_", None) if task == "classification" else None
+    return metric_values(actual, predicted, task=task, target=target, classes=classes)
 
 
 def metric_values(
