@@ -677,3 +677,5 @@ def test_j_data_imported_from_the_object_store_is_reproduced_and_updated(project
     project.sh("make report BASE=imported-data")
     report = (project.path / "report.md").read_text()
     assert "- Data: changed (`data/raw/diagnoses.csv`)" in report, report
+    # The Data section: the same rows, the 20 that had no label now labeled.
+    assert "Rows without a target: 20 → 0." in report, report

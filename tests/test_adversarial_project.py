@@ -213,3 +213,12 @@ def test_data_that_replaces_the_base_s_is_named_as_such_in_the_report(loop):
     assert (
         "- Data: `data/raw/mine.csv`, instead of the base's `data/raw/breast_cancer.csv`" in report
     )
+    # What changed in the data comes before the metrics, which were measured on other data: the
+    # drop against main's is not judged, in the report and by `make gate`.
+    assert "### Data\n\n**The data changed:** 569 → 299 rows (0 added, 270 removed)" in report
+    assert report.index("### Data") < report.index(
+        "### Metrics (test split; the base's on different data)"
+    )
+    assert "`max_drop`\nis not judged against them" in report
+    gate = loop.sh("make gate BASE=main")
+    assert "gates: the data changed, so max_drop is not judged" in gate.stdout

@@ -8,6 +8,7 @@ import pytest
 from dvc_ml_kit.ci.gate import (
     Metric,
     check,
+    drift_failures,
     from_diff,
     gates_for,
     unchanged,
@@ -220,9 +221,9 @@ def test_keys_yaml_reads_as_numbers_are_named_not_a_crash():
     assert gates.proposed == {"1": (None, 0.5), "None": (None, 2)}
     assert gates.branch_problems(["balanced_accuracy", "log_loss"]) == [
         "gates.1 in params.yaml of this branch is not a gate: use minimum, maximum, max_drop, "
-        "beat_baseline",
+        "beat_baseline, max_drift",
         "gates.None in params.yaml of this branch is not a gate: use minimum, maximum, max_drop, "
-        "beat_baseline",
+        "beat_baseline, max_drift",
     ]
 
 
@@ -277,3 +278,44 @@ def test_without_a_paired_base_the_values_alone_are_judged(old):
         "0.02 allowed"
     ]
     assert within_noise(noisy, gates) == []
+
+
+def test_on_other_data_max_drop_is_not_judged_and_the_absolute_gates_are():
+    worse = metrics(accuracy=0.85, old_accuracy=0.99)
+    assert any("got worse" in failure for failure in check(worse, GATES))
+    failures = check(worse, GATES, other_data=True)
+    assert failures == ["balanced_accuracy is 0.85, below the minimum of 0.9"]
+
+
+@pytest.mark.parametrize(
+    ("limit", "share", "compared", "expected"),
+    [
+        (None, 0.9, True, []),  # off by default
+        (0.5, 0.4, True, []),
+        (
+            0.5,
+            0.5,
+            True,
+            [
+                "the data drifted: 50% of its compared columns, at or above the 0.5 that "
+                "gates.max_drift allows"
+            ],
+        ),
+        (
+            0.5,
+            None,
+            False,
+            ["gates.max_drift could not be checked: the data could not be compared (see Data)"],
+        ),
+    ],
+)
+def test_the_drift_gate(limit, share, compared, expected):
+    gates = {"max_drift": limit}
+    assert drift_failures(gates, share, compared=compared) == expected
+    assert check(metrics(), gates) == []
+
+
+@pytest.mark.parametrize("limit", [0, 1.5, "half", True, float("nan")])
+def test_a_drift_gate_that_is_not_a_share_is_refused(limit):
+    (problem,) = check(metrics(), {"max_drift": limit})
+    assert problem.startswith(f"gates.max_drift in params.yaml is {limit!r}, but must be a share")

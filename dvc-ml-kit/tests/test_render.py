@@ -472,3 +472,15 @@ def test_intervals_follow_the_values_and_a_change_within_chance_is_said():
     text = report(state("classification", metrics=[unpaired], resampling=(200, 120)))
     assert "the base scored other test rows, so a change has no paired interval" in text
     assert "In brackets" not in report(state("classification", metrics=[unpaired]))
+
+
+def test_changed_data_comes_before_the_metrics_and_max_drop_is_said_not_judged():
+    section = ["### Data", "", "**The data changed:** 400 → 569 rows.", ""]
+    text = report(state("classification", data_changed=["data/raw/x.csv"], data_section=section))
+    assert text.index("### Data") < text.index("### Metrics (test split; the base's on different")
+    assert (
+        "`max_drop`\nis not judged against them; the minimum, maximum and baseline gates are"
+        in (text)
+    )
+    same = report(state("classification"))
+    assert "### Data" not in same and "on different data" not in same and "not judged" not in same

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .render import cell, code
+from .markdown import cell, code
 
 if TYPE_CHECKING:
     import numpy as np

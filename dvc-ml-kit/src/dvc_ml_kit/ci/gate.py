@@ -147,7 +147,7 @@ def versus(values: dict, old: dict | None) -> list[Metric]:
 
 
 THRESHOLDS = ("minimum", "maximum", "max_drop")
-GATES = (*THRESHOLDS, "beat_baseline")
+GATES = (*THRESHOLDS, "beat_baseline", "max_drift")
 
 
 def finite(value: object) -> bool:
@@ -187,6 +187,13 @@ def problems(gates: object, metrics: list[str], where: str) -> list[str]:
                     f"gates.beat_baseline in {where} is {value!r}, but must be true, false or a "
                     "list of metrics"
                 )
+        elif key == "max_drift":
+            # The share of compared columns whose drift fails the gate (null: off).
+            if value is not None and not (finite(value) and 0 < value <= 1):
+                found.append(
+                    f"gates.max_drift in {where} is {value!r}, but must be a share of the "
+                    "columns above 0 and at most 1, or null (off)"
+                )
         elif key not in THRESHOLDS:
             found.append(f"gates.{key} in {where} is not a gate: use {', '.join(GATES)}")
         elif value is not None and not isinstance(value, dict):
@@ -212,11 +219,16 @@ def limits(gates: object, section: str) -> dict[str, float]:
     return {name: limit for name, limit in values.items() if valid(section, limit)}
 
 
-def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> list[str]:
+def check(
+    metrics: list[Metric], gates: object, where: str = "params.yaml", *, other_data: bool = False
+) -> list[str]:
     """Return one sentence per failing gate, and per problem in the gates themselves; an empty
-    list means every gate passes."""
+    list means every gate passes. ``other_data``: the base's metrics were measured on other
+    data, so ``max_drop``, a change of the model's, is not judged."""
     failures = problems(gates, [metric.name for metric in metrics], where)
     minimums, maximums, drops = (limits(gates, section) for section in THRESHOLDS)
+    if other_data:
+        drops = {}
     beat = gates.get("beat_baseline") if isinstance(gates, dict) else None
     beaten = {metric.name for metric in metrics} if beat is True else set()
     beaten |= {name for name in beat if isinstance(name, str)} if isinstance(beat, list) else set()
@@ -268,6 +280,22 @@ def check(metrics: list[Metric], gates: object, where: str = "params.yaml") -> l
                     f"{metric.baseline:g}"
                 )
     return failures
+
+
+def drift_failures(gates: object, share: float | None, *, compared: bool) -> list[str]:
+    """The data drift gate (``gates.max_drift``, off unless set) on the data that changed:
+    ``share`` of its compared columns drifted; ``compared``: whether the data could be read."""
+    limit = gates.get("max_drift") if isinstance(gates, dict) else None
+    if limit is None or not (finite(limit) and 0 < limit <= 1):
+        return []
+    if not compared or share is None:
+        return ["gates.max_drift could not be checked: the data could not be compared (see Data)"]
+    if share >= limit:
+        return [
+            f"the data drifted: {share:.0%} of its compared columns, at or above the "
+            f"{limit:g} that gates.max_drift allows"
+        ]
+    return []
 
 
 def drop_range(metric: Metric) -> str:
@@ -361,10 +389,19 @@ def main() -> None:
         metrics, repo.read(bootstrap_file()), repo.file_at(since, bootstrap_file())
     )
     gates = read_gates(args.params, since, args.base)
-    failures = check(metrics, gates.applied, gates.where)
-    for passed in within_noise(metrics, gates.applied):
-        print(f"gates: {passed}")
+    other_data = bool(repo.tracked_data(repo.changed_files(since)))
+    failures = check(metrics, gates.applied, gates.where, other_data=other_data)
+    if other_data:
+        print("gates: the data changed, so max_drop is not judged against the base's metrics")
+        if isinstance(gates.applied, dict) and gates.applied.get("max_drift") is not None:
+            from .data import compared
+
+            section = compared(since, args.params)
+            share = section.drift_share if section else None
+            failures += drift_failures(gates.applied, share, compared=share is not None)
     failures += gates.branch_problems([metric.name for metric in metrics])
+    for passed in [] if other_data else within_noise(metrics, gates.applied):
+        print(f"gates: {passed}")
     if gates.proposed:
         changed = ", ".join(f"gates.{key}" for key in gates.proposed)
         print(f"gates: this branch changes {changed}; until it is merged, {gates.where}'s apply")

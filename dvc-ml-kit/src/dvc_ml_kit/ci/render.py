@@ -5,10 +5,9 @@ whether the data and the model changed, the metrics and parameters against the b
 plots as Mermaid charts and tables that GitHub and GitLab draw without any image host.
 """
 
-import re
-
 from ..contract import lower_is_better
 from .gate import Metric, finite
+from .markdown import cell, code
 from .state import (
     AUTO_COMMIT_MESSAGE,
     NO_REMOTE,
@@ -56,22 +55,6 @@ WHOLE = "report-full.md"
 DOMINANT = 5
 # A confusion matrix shows at most this many classes (the most frequent in the test split).
 MAX_CLASSES = 20
-
-
-def cell(text: object) -> str:
-    """``text`` as a markdown table cell: on one line, its pipes escaped (GFM)."""
-    return re.sub(r"[\r\n]+", " ", str(text)).replace("|", "\\|")
-
-
-def code(text: object) -> str:
-    """``text`` as inline code that no name can break, in a table cell too: a fence longer than
-    any run of backticks in it, and a space inside the fence where it starts or ends with one."""
-    text = cell(text)
-    if not text.strip():
-        return "(blank)"
-    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
-    pad = " " if text[0] == "`" or text[-1] == "`" else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def fix_commands(results: list[str]) -> str:
@@ -386,6 +369,11 @@ def unverified_lines(run: Run) -> list[str]:
     ]
 
 
+def other_data(pr: PullRequest) -> bool:
+    """Whether the base's metrics come from other raw data than this revision's."""
+    return pr.documentation is None and bool(pr.data_changed or pr.data_dropped)
+
+
 def gate_lines(pr: PullRequest) -> list[str]:
     """The gates' verdict, or why there is none."""
     if pr.run is not None and not pr.run.reproduced:
@@ -403,6 +391,12 @@ def gate_lines(pr: PullRequest) -> list[str]:
     where = " on the workspace's metrics" if pr.run is None and pr.documentation is None else ""
     chance = [f"- {sentence}" for sentence in pr.within_noise]
     chance = ["ℹ️ **Within chance:**", "", *chance, ""] if chance else []
+    if other_data(pr):
+        chance += [
+            "ℹ️ The data changed, so the base's metrics were measured on other data: `max_drop`",
+            "is not judged against them; the minimum, maximum and baseline gates are.",
+            "",
+        ]
     if pr.failures:
         lines = [f"❌ **{len(pr.failures)} quality gate(s) failed{where}:**", ""]
         return lines + [f"- {failure}" for failure in pr.failures] + [""] + chance
@@ -460,6 +454,9 @@ def report(pr: PullRequest) -> str:
     lines += ["### Pipeline", "", *pipeline_lines(pr), ""]
     committed = pr.run is not None and not pr.run.reproduced
     heading = "as committed, not reproduced for this commit" if committed else "test split"
+    if other_data(pr):
+        heading += "; the base's on different data"
+    lines += pr.data_section
     lines += [f"### Metrics ({heading})", "", *metrics_table(pr.metrics), ""]
     lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
     lines += noise_lines(pr)

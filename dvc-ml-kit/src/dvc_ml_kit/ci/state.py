@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import repo
+from .data import compared
 from .gate import (
     Metric,
     bootstrap_file,
     check,
+    drift_failures,
     from_diff,
     parse_bootstrap,
     read_gates,
@@ -148,6 +150,9 @@ class PullRequest:
     within_noise: list[str] = field(default_factory=list)
     # How the intervals were drawn: (resamples, test rows), or None without a bootstrap.
     resampling: tuple[int, int] | None = None
+    # The Data section (drift.section) when the raw data changed: then the base's metrics come
+    # from other data, and max_drop is not judged.
+    data_section: list[str] = field(default_factory=list)
 
 
 def read_csv(text: str | None) -> list[dict[str, str]]:
@@ -184,6 +189,12 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
     resampled = repo.read(bootstrap_file())
     metrics = with_noise(metrics, resampled, repo.file_at(since, bootstrap_file()))
     gates = read_gates(params, since, base)
+    other_data = bool(data)
+    section = compared(since, params) if other_data and documentation is None else None
+    failures = check(metrics, gates.applied, gates.where, other_data=other_data)
+    if other_data:
+        share = section.drift_share if section else None
+        failures += drift_failures(gates.applied, share, compared=share is not None)
     return PullRequest(
         head=repo.head(short=True),
         base=base,
@@ -196,8 +207,9 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         data_dropped=dropped,
         model_changed=model in changed,
         metrics=metrics,
-        failures=check(metrics, gates.applied, gates.where),
-        within_noise=within_noise(metrics, gates.applied),
+        failures=failures,
+        data_section=section.lines if section else [],
+        within_noise=[] if other_data else within_noise(metrics, gates.applied),
         resampling=resampling(resampled),
         gates_proposed=gates.proposed,
         gates_problems=gates.branch_problems([metric.name for metric in metrics]),
