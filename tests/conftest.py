@@ -167,6 +167,7 @@ CI_FILES = {
         ".github/workflows/pull-request.yml",
         ".github/workflows/publish.yml",
         ".github/workflows/promote.yml",
+        ".github/workflows/refresh.yml",
     },
     "gitlab": {".gitlab-ci.yml"},
 }

@@ -667,7 +667,7 @@ def test_j_data_imported_from_the_object_store_is_reproduced_and_updated(project
     project.sh("git checkout -q -b labels-arrived")
     assert project.sh("dvc repro").stdout.count("Running stage") == 0  # an import stays as it was
     project.sh(f"{CREDENTIALS} dvc update --quiet data/raw/diagnoses.csv.dvc")
-    second = project.sh("dvc repro")
+    second = project.sh(f"{CREDENTIALS} dvc repro --pull")
     # prepare runs; train and evaluate, on the sample's rows again, come from the run-cache.
     assert stages_run(second)[0] == "prepare", second.stdout
     assert stages_restored(second) == ["train", "evaluate"], second.stdout
@@ -679,3 +679,75 @@ def test_j_data_imported_from_the_object_store_is_reproduced_and_updated(project
     assert "- Data: changed (`data/raw/diagnoses.csv`)" in report, report
     # The Data section: the same rows, the 20 that had no label now labeled.
     assert "Rows without a target: 20 → 0." in report, report
+
+
+def refresh_run(runner: Runner, name: str) -> Job:
+    """refresh.yml, run by hand (as its schedule runs it), with the S3 secrets and the token
+    that may push and open pull requests."""
+    event = {"inputs": {}, "ref": "refs/heads/main"}
+    return runner.run(name, "refresh.yml", "workflow_dispatch", event, **PUSH_TOKEN, **S3_SECRETS)
+
+
+def test_k_a_scheduled_refresh_opens_one_pull_request_for_new_data_and_none_for_bad_data(
+    project, actions_runner, object_store
+):
+    """main's data comes from the bucket (test_j's import). The object is replaced: the refresh
+    reproduces on it, pushes to the DVC remote and opens one pull request from data-refresh. Run
+    again on the same data: nothing pushed, no second pull request. A broken file: the run fails
+    with prepare's sentence, and the branch and pull request stay as they were."""
+    key = "raw-data/cancer/diagnoses.csv"
+    sample = (PROJECT_TEMPLATE / "data/raw/breast_cancer.csv").read_text().splitlines()
+    source = project.path.parent / "diagnoses.csv"
+    project.sh("git checkout -q main && git merge -q --ff-only origin/main")
+    project.sh("git checkout -q labels-arrived -- data/raw/diagnoses.csv.dvc data/raw/.gitignore")
+    project.edit("params.yaml", "file: data/raw/breast_cancer.csv", "file: data/raw/diagnoses.csv")
+    project.sh(f"{CREDENTIALS} dvc repro --quiet --pull")
+    project.sh("git add --all && git commit -q -m 'Data from the bucket'")
+    project.sh(f"{CREDENTIALS} dvc push --quiet --run-cache && git push -q origin main")
+
+    # A new version of the object: its source kept the first 400 rows of 569.
+    source.write_text("\n".join(sample[:401]) + "\n")
+    s3(project, object_store, "put", str(source), key)
+    job = refresh_run(actions_runner, "refresh-new-data")
+    assert job.result == "success", job.stdout
+    assert stages_run(job)[:3] == ["prepare", "train", "evaluate"], job.stdout
+    assert "data/raw/diagnoses.csv changed: the pipeline is reproduced on it" in job.summary
+    (opened,) = job.called("gh", "pr", "create")
+    assert opened["tokens"] == ["GH_TOKEN"]
+    assert opened["args"][opened["args"].index("--head") + 1] == "data-refresh"
+    assert "**The data changed:** 569 → 400 rows (0 added, 169 removed)" in opened["body"]
+    branch = origin_head(project, "data-refresh")
+    project.sh("git fetch -q origin data-refresh")
+    changed = project.sh("git diff --name-only origin/main FETCH_HEAD").stdout.split()
+    assert set(changed) == {
+        "data/raw/diagnoses.csv.dvc",
+        "dvc.lock",
+        "metrics/bootstrap.json",
+        "metrics/metrics.json",
+        *(f"metrics/plots/{name}" for name in ("importance.csv", "predictions.csv", "roc.csv")),
+    }, changed
+    # The refreshed outputs and run-cache are on the DVC remote: the pull request's check
+    # restores them rather than running anything.
+    project.sh("git checkout -q FETCH_HEAD")
+    restored = project.sh(f"{CREDENTIALS} dvc repro --pull --allow-missing")
+    assert stages_run(restored) == [], restored.stdout
+    project.sh("git checkout -q main")
+
+    # The same data again: reproduced from the run-cache, the branch already holds it.
+    job = refresh_run(actions_runner, "refresh-same-data")
+    assert job.result == "success", job.stdout
+    assert "The data-refresh pull request already holds this data: nothing to push." in (
+        job.summary
+    )
+    assert job.called("gh", "pr", "create") == []
+    assert origin_head(project, "data-refresh") == branch
+
+    # A broken file: prepare refuses it, the run fails with its sentence, nothing else moves.
+    source.write_text("\n".join(line.split(",")[0] for line in sample) + "\n")
+    s3(project, object_store, "put", str(source), key)
+    job = refresh_run(actions_runner, "refresh-broken-data")
+    assert job.results.get("refresh") == "failure" and "open" not in job.results, job.results
+    assert "the new version of data/raw/diagnoses.csv was refused: " in job.summary, job.summary
+    assert "target 'diagnosis'" in job.summary
+    assert job.called("gh", "pr", "create") == []
+    assert origin_head(project, "data-refresh") == branch

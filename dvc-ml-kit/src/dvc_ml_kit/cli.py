@@ -17,6 +17,7 @@ COMMANDS = {
     "report": ("ci.report", "write report.md: gates, stages run, metrics, params, plots vs a base"),
     "gate": ("ci.gate", "check the quality gates against a base; exit 1 if one fails"),
     "comment": ("ci.comment", "GitLab: post report.md as the merge request's one report note"),
+    "refresh": ("ci.refresh", "take the imported data's newest version and reproduce on it"),
     "publish": ("ci.publish", "on main: push to the DVC remote; tag and release a changed model"),
     "fetch": ("ci.fetch", "a version's bundle (by stage or version), checked against its tag"),
     "promote": ("ci.promote", "move a published version from staging to prod, once it is checked"),

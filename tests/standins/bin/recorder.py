@@ -8,7 +8,8 @@ the files it would upload, and whether it was given a secret on standard input (
 As GitHub does, `gh release create TAG FILES` keeps the files as the release's assets (in the
 folder $STANDIN_RELEASES), `gh release view TAG` and `gh release download TAG --dir DIR` answer
 "release not found" for a release no call created, and `gh attestation verify FILE` succeeds only
-for a file whose SHA-256 an `actions/attest` stand-in recorded. Every other call exits 0.
+for a file whose SHA-256 an `actions/attest` stand-in recorded, and `gh pr list --head BRANCH`
+counts the pull requests `gh pr create --head BRANCH` opened. Every other call exits 0.
 """
 
 import hashlib
@@ -78,6 +79,17 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for path in sorted((assets / args[2]).iterdir()):
             shutil.copyfile(path, folder / path.name)
+    if args[:2] == ["pr", "list"]:
+        # The open pull requests from --head: those a `gh pr create` call opened (none is closed).
+        head = args[args.index("--head") + 1]
+        opened = [
+            earlier
+            for earlier in calls(record)
+            if earlier["tool"] == "gh"
+            and earlier["args"][:2] == ["pr", "create"]
+            and earlier["args"][earlier["args"].index("--head") + 1] == head
+        ]
+        print(len(opened) if "--jq" in args else json.dumps([{"number": 1}] * len(opened)))
     if args[:2] == ["attestation", "verify"]:
         attested = {
             digest
