@@ -439,6 +439,26 @@ def report_on_main(project: Project) -> str:
     return (project.path / "report.md").read_text()
 
 
+def other_data(project: Project) -> str:
+    """`make report` on a branch whose data file is another one (the sample's first 300 rows),
+    reproduced: a Data section, and the base's curve beside one from other rows."""
+    project.sh("git checkout -q -b other-data")
+    try:
+        project.sh("head -301 data/raw/breast_cancer.csv > data/raw/first.csv")
+        params = project.path / "params.yaml"
+        text = params.read_text()
+        params.write_text(
+            text.replace("file: data/raw/breast_cancer.csv", "file: data/raw/first.csv")
+        )
+        project.sh("dvc add -q data/raw/first.csv && dvc repro -q && git add --all")
+        project.sh("git commit -qm 'Other data' && make report BASE=main")
+        report = (project.path / "report.md").read_text()
+        assert "### Data\n\n**The data changed:** 569 → 300 rows" in report, report
+        return report
+    finally:
+        project.sh("git checkout -q -f main && git branch -q -D other-data")
+
+
 # The reports whose Mermaid charts must render, each made by a real run of a baked project (the
 # project's task, how the report is made) and the chart titles it must hold. Another kind of
 # report is one more entry.
@@ -449,6 +469,7 @@ REPORTS = {
         lambda project: slower_learning(project)[1],
         ["Residuals, actual minus predicted (test split)"],
     ),
+    "data change": ("classification", other_data, ["ROC curve (test split)"]),
 }
 
 

@@ -69,7 +69,7 @@ def test_new_data_the_pipeline_refuses_fails_and_leaves_the_workspace_as_it_was(
     repository.write_text("a,b\n1,2\nbroken,row\n")
     assert refresh.refresh("HEAD", trusted=False, hand_off=None) == 1
     assert Path("refresh.md").read_text() == (
-        "the new version of data/rows.csv was refused: error: data/rows.csv holds a broken "
+        "the new version of data/rows.csv was refused: data/rows.csv holds a broken "
         "row: fix it at its source\n"
     )
     assert sh("git", "status", "--porcelain", "--untracked-files=no") == ""
@@ -95,3 +95,14 @@ def test_uncommitted_changes_stop_it_before_anything_runs(repository):
     with pytest.raises(UserError, match="^the working tree has uncommitted changes"):
         refresh.refresh("HEAD", trusted=False, hand_off=None)
     assert not Path("refresh.md").exists()
+
+
+def test_a_hand_off_folder_that_holds_files_is_refused_before_anything_runs(repository, tmp_path):
+    earlier = tmp_path / "results"
+    earlier.mkdir()
+    (earlier / "dvc.lock").write_text("an earlier refresh's\n")
+    repository.write_text("a,b\n1,2\n3,4\n")
+    with pytest.raises(UserError, match=f"^{earlier} is not empty: remove it"):
+        refresh.refresh("HEAD", trusted=False, hand_off=earlier)
+    assert not Path("refresh.md").exists()
+    assert Path("data/rows.csv").read_text() == "a,b\n1,2\n"

@@ -10,6 +10,7 @@ workspace is as it was.
 """
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ def refresh(base: str, *, trusted: bool, hand_off: Path | None) -> int:
         raise UserError(
             "the working tree has uncommitted changes: commit or stash them, then refresh"
         )
+    if hand_off is not None and hand_off.is_dir() and any(hand_off.iterdir()):
+        # Results of an earlier refresh there would be taken for this one's.
+        raise UserError(f"{hand_off} is not empty: remove it, or give --hand-off another folder")
     sources = imported()
     if not sources:
         say(
@@ -73,8 +77,9 @@ def refresh(base: str, *, trusted: bool, hand_off: Path | None) -> int:
     if reproduced.returncode != 0:
         errors = repro_errors(reproduced.stdout) or ["dvc repro failed: see its output above"]
         restore(sources)
-        say(f"the new version of {data} was refused: {errors[0]}")
-        print(f"error: {errors[0]}", file=sys.stderr)
+        reason = re.sub(r"^(error|ERROR): ", "", errors[0])
+        say(f"the new version of {data} was refused: {reason}")
+        print(f"error: {reason}", file=sys.stderr)
         return 1
     if trusted and repo.remote_url():
         repo.push()
