@@ -54,9 +54,12 @@ def test_generated_workflows_pass_checkers(projects, tmp_path):
         bake(tmp_path / remote, set_up=False, dvc_remote=remote, task="regression")
         for remote in REMOTES
     ]
-    names = ("pull-request.yml", "publish.yml", "promote.yml")
     folders = [*projects.values(), *others]
-    workflows = [folder / ".github/workflows" / name for folder in folders for name in names]
+    workflows = [
+        path for folder in folders for path in (folder / ".github/workflows").glob("*.yml")
+    ]
+    names = {path.name for path in workflows}
+    assert names == {"pull-request.yml", "publish.yml", "promote.yml", "refresh.yml"}, names
     check(workflows, Path(os.path.commonpath(folders)))
 
 
