@@ -154,3 +154,32 @@ def test_an_unknown_base_is_one_sentence_with_the_fix(repository):
     subprocess.run(["git", "remote", "add", "origin", str(repository)], check=True)
     with pytest.raises(UserError, match=r"not known here: fetch it \(`git fetch origin main`\)"):
         require_revision("origin/main")
+
+
+def test_inputs_imported_from_another_repository_are_told_apart(tmp_path, monkeypatch):
+    """A file of `dvc import` (its .dvc dependency names a repository) is fetched from that
+    repository, never from this one's remote: a run that lacks it says so, not "the remote"."""
+    from dvc_ml_kit.ci import pr, repo
+    from dvc_ml_kit.ci.state import IMPORT_UNREACHABLE, REMOTE_FAILED
+
+    monkeypatch.chdir(tmp_path)
+    Path("data").mkdir()
+    Path("data/other.csv.dvc").write_text(
+        "deps:\n- path: tables/other.csv\n  repo:\n    url: https://example.com/registry\n"
+        "outs:\n- path: other.csv\n"
+    )
+    Path("data/bucket.csv.dvc").write_text(
+        "deps:\n- path: s3://bucket/bucket.csv\nouts:\n- path: bucket.csv\n"
+    )
+    Path("data/added.csv.dvc").write_text("outs:\n- path: added.csv\n")
+    Path("data/broken.csv.dvc").write_text("deps: [\n")
+    listed = ["data/other.csv", "data/bucket.csv", "data/added.csv", "data/broken.csv", "x"]
+    assert repo.repository_imports(listed) == ["data/other.csv"]
+
+    log = "ERROR: failed to reproduce 'prepare': Checkout failed for data/other.csv\n"
+    for missing, access in ((["data/other.csv"], IMPORT_UNREACHABLE), (["x"], REMOTE_FAILED)):
+        monkeypatch.setattr(repo, "stage_names", lambda: ["prepare"])
+        monkeypatch.setattr(repo, "missing_inputs", lambda stages, found=missing: found)
+        done = Run(commit="abc")
+        pr.explain_failure(done, log, trusted=True, remote="s3://bucket/cache")
+        assert done.access == access and done.missing == missing

@@ -24,6 +24,7 @@ from dvc_ml_kit.ci.render import (
 )
 from dvc_ml_kit.ci.report import save
 from dvc_ml_kit.ci.state import (
+    IMPORT_UNREACHABLE,
     NO_REMOTE,
     NO_SECRETS,
     REMOTE_FAILED,
@@ -240,6 +241,7 @@ def test_a_failed_repro_is_said_first_and_the_gates_are_not_checked():
         (UNREACHABLE_REMOTE, "is a folder that CI runners cannot", "store DVC's data in a cloud"),
         (NO_SECRETS, "a pull request from a fork", "a maintainer can verify it"),
         (REMOTE_FAILED, "did not provide them", "check the remote's credentials"),
+        (IMPORT_UNREACHABLE, "from another DVC repository (`dvc import`)", "give CI read access"),
     ],
 )
 def test_a_change_that_could_not_be_reproduced_says_what_was_and_was_not_verified(
@@ -259,8 +261,9 @@ def test_a_change_that_could_not_be_reproduced_says_what_was_and_was_not_verifie
     lines = [line for line in text.splitlines() if line]
     assert lines[1].startswith(
         "❌ **Not verified: the pipeline changed, but this run could not reproduce it.** "
-        "Stages `train`, `evaluate` need inputs that only the DVC remote holds "
-        "(`data/prepared/train.parquet`), and "
+        "Stages `train`, `evaluate` need inputs that only "
+        + ("another DVC repository" if access == IMPORT_UNREACHABLE else "the DVC remote")
+        + " holds (`data/prepared/train.parquet`), and "
     )
     assert reason in lines[1]
     assert lines[2] == "- Verified: ✅ tests (12 passed in 3.0s); ✅ lint"

@@ -20,6 +20,7 @@ from ..params import SETTINGS, load_params
 from . import repo, report
 from .state import (
     AUTO_COMMIT_MESSAGE,
+    IMPORT_UNREACHABLE,
     NO_REMOTE,
     NO_SECRETS,
     REMOTE_FAILED,
@@ -158,7 +159,9 @@ def explain_failure(done: Run, log: str, *, trusted: bool, remote: str | None) -
     done.missing = repo.missing_inputs([failed]) if failed else []
     if not done.missing:
         return  # a real failure (the data, the code): the report shows DVC's errors
-    if remote is None:
+    if repo.repository_imports(done.missing) == done.missing:
+        done.access = IMPORT_UNREACHABLE  # fetched from another repository, whatever the remote
+    elif remote is None:
         done.access = NO_REMOTE
     elif not trusted:
         done.access = NO_SECRETS if "://" in remote else UNREACHABLE_REMOTE

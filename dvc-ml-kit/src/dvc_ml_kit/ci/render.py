@@ -10,6 +10,7 @@ from .gate import Metric, finite
 from .markdown import cell, code
 from .state import (
     AUTO_COMMIT_MESSAGE,
+    IMPORT_UNREACHABLE,
     NO_REMOTE,
     NO_SECRETS,
     REMOTE_FAILED,
@@ -38,6 +39,12 @@ ACCESS = {
         "a maintainer can verify it: check out the branch, run `make ci-pr` with access to the "
         "DVC remote and push the results, or push the branch to this repository",
     ),
+    IMPORT_UNREACHABLE: (
+        "DVC fetches them from another DVC repository (`dvc import`) each time, never from "
+        "this project's remote, and this run could not (see the errors in repro.log)",
+        "give CI read access to that repository and to its DVC remote, or track the file with "
+        "`dvc import-url` from where that repository keeps it",
+    ),
     REMOTE_FAILED: (
         "the DVC remote did not provide them (see the errors in repro.log)",
         f"check the remote's credentials in CI's secrets ({README_SECTION}) and "
@@ -45,6 +52,9 @@ ACCESS = {
     ),
 }
 
+
+# Where the missing inputs are kept, when not in the DVC remote.
+HOLDERS = {IMPORT_UNREACHABLE: "another DVC repository"}
 
 # GitHub refuses a comment over 65,536 characters (GitLab a note over 1,000,000): the report is
 # cut to fit the smaller, and the whole one is written beside it (see :func:`within`).
@@ -358,8 +368,8 @@ def unverified_lines(run: Run) -> list[str]:
     missing = ", ".join(map(code, run.missing))
     return [
         "❌ **Not verified: the pipeline changed, but this run could not reproduce it.** "
-        f"Stages {stages} need inputs that only the DVC remote holds ({missing}), and "
-        f"{reason}.",
+        f"Stages {stages} need inputs that only {HOLDERS.get(run.access, 'the DVC remote')} "
+        f"holds ({missing}), and {reason}.",
         "",
         f"- Verified: {'; '.join(checks(run)) or 'nothing'}",
         "- Not verified: those stages, and so the quality gates. The metrics below are the "

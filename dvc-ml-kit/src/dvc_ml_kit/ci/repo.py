@@ -264,6 +264,21 @@ def missing_inputs(stages: list[str]) -> list[str]:
     return sorted({path for path in paths if not Path(path).exists()})
 
 
+def repository_imports(paths: list[str]) -> list[str]:
+    """Those of ``paths`` tracked by ``dvc import``: a ``.dvc`` file beside them whose dependency
+    is a file of another DVC repository, which DVC fetches from there and never pushes here."""
+    found = []
+    for path in paths:
+        try:
+            content = read_yaml(Path(f"{path}.dvc"))
+        except (OSError, UserError):
+            continue
+        deps = content.get("deps") if isinstance(content, dict) else None
+        if isinstance(deps, list) and deps and isinstance(deps[0], dict) and deps[0].get("repo"):
+            found.append(path)
+    return found
+
+
 def stage_names() -> list[str]:
     """The stages of dvc.yaml, in its order."""
     return list(pipeline()["stages"])

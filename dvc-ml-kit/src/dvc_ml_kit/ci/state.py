@@ -84,6 +84,8 @@ NO_REMOTE, UNREACHABLE_REMOTE, NO_SECRETS, REMOTE_FAILED = (
     "no secrets",
     "remote failed",
 )
+# The missing inputs come from another DVC repository (`dvc import`), not from this one's remote.
+IMPORT_UNREACHABLE = "import unreachable"
 
 
 @dataclass
