@@ -458,6 +458,8 @@ def test_intervals_follow_the_values_and_a_change_within_chance_is_said():
     assert metrics_table([metric])[2] == (
         "| roc_auc ↑ | 0.99 | 0.97 (0.94 to 0.995) | -0.02 🔻 (-0.04 to +0.001) | -2.02 % | — |"
     )
+    ends = Metric("roc_auc", new=0.98, old=0.99, interval=(0.9, 1.0), change_interval=(-0.04, 0.0))
+    assert "| 0.98 (0.9 to 1) | -0.01 🔻 (-0.04 to 0) |" in metrics_table([ends])[2]
     text = report(
         state(
             "classification",

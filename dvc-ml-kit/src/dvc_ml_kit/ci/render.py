@@ -94,8 +94,12 @@ def span(interval: tuple[float, float] | None, sign: bool = False) -> str:
     """An interval as the metrics table shows it, after its value."""
     if interval is None:
         return ""
+
+    def end(value: float) -> str:
+        return "0" if value == 0 else f"{value:+.3g}" if sign else f"{value:.3g}"
+
     low, high = interval
-    return f" ({low:+.3g} to {high:+.3g})" if sign else f" ({low:.3g} to {high:.3g})"
+    return f" ({end(low)} to {end(high)})"
 
 
 def metrics_table(metrics: list[Metric]) -> list[str]:
