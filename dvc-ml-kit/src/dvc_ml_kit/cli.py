@@ -18,6 +18,7 @@ COMMANDS = {
     "gate": ("ci.gate", "check the quality gates against a base; exit 1 if one fails"),
     "comment": ("ci.comment", "GitLab: post report.md as the merge request's one report note"),
     "refresh": ("ci.refresh", "take the imported data's newest version and reproduce on it"),
+    "refresh-mr": ("ci.refresh_mr", "GitLab: refresh's results to data-refresh; open one MR"),
     "publish": ("ci.publish", "on main: push to the DVC remote; tag and release a changed model"),
     "fetch": ("ci.fetch", "a version's bundle (by stage or version), checked against its tag"),
     "promote": ("ci.promote", "move a published version from staging to prod, once it is checked"),

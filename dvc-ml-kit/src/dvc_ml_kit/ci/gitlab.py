@@ -1,5 +1,5 @@
-"""GitLab's REST API, for the merge request's report note and the release: the one module that
-talks to GitLab.
+"""GitLab's REST API, for the merge request's report note, the release and the data refresh's
+merge request: the one module that talks to GitLab.
 
 Why not CML (``cml comment update`` does the same on GitLab): CML has had no release since
 2024-10 and needs Node.js and an npm package on every runner, while the three calls it would make
@@ -127,6 +127,30 @@ class GitLab:
             raise UserError(f"GitLab answered GET {path} with {error.code}") from None
         except OSError as error:
             raise UserError(f"GitLab's API at {self.api_url} did not answer: {error}") from None
+
+    def open_merge_requests(self, source: str, target: str) -> list[dict]:
+        """The open merge requests from branch ``source`` into ``target`` (GitLab allows one)."""
+        _, answer, _ = self.request(
+            "GET",
+            "/merge_requests",
+            query={"state": "opened", "source_branch": source, "target_branch": target},
+        )
+        return list(answer or [])
+
+    def create_merge_request(self, source: str, target: str, title: str, description: str) -> dict:
+        """Open a merge request from branch ``source`` into ``target``; return GitLab's answer
+        (its ``iid`` and ``web_url``)."""
+        _, answer, _ = self.request(
+            "POST",
+            "/merge_requests",
+            body={
+                "source_branch": source,
+                "target_branch": target,
+                "title": title,
+                "description": description,
+            },
+        )
+        return answer if isinstance(answer, dict) else {}
 
     def create_release(self, tag: str, description: str, links: dict[str, str]) -> None:
         """The release of the pushed ``tag``, with ``links`` (name: URL) as its assets."""
