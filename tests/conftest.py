@@ -17,6 +17,15 @@ PROJECT_TEMPLATE = TEMPLATE / "{{cookiecutter.project_slug}}"
 TOOLS = Path(sys.executable).parent
 DEFAULT_SLUG = "diagnosis-model"
 SAMPLE = {"classification": "breast_cancer.csv", "regression": "diabetes.csv"}
+# What a scheduled refresh of the classification project's imported data/raw/diagnoses.csv
+# commits to the branch data-refresh: the .dvc file and the results, nothing else.
+REFRESHED = {
+    "data/raw/diagnoses.csv.dvc",
+    "dvc.lock",
+    "metrics/bootstrap.json",
+    "metrics/metrics.json",
+    *(f"metrics/plots/{name}" for name in ("importance.csv", "predictions.csv", "roc.csv")),
+}
 # Set to 1, the post-generation hook leaves Git and DVC out (the README's Tests section).
 SKIP_GIT_DVC = "COOKIECUTTER_DVC_CML_SKIP_GIT_DVC"
 REMOTES = json.loads((TEMPLATE / "cookiecutter.json").read_text())["dvc_remote"]
