@@ -16,7 +16,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 # DVC's usage analytics would try the network from every test run.
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup wheel demo test test-fast test-slow lint bench lock clean
+.PHONY: help setup wheel demo test test-fast test-slow lint bench lock release-check release-bump clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,7 +59,7 @@ test-slow: wheel ## Only the slow tier
 
 # The generated package's modules hold no Jinja (relative imports), so they are linted unrendered;
 # --config: the generated pyproject.toml beside them is a template, not TOML yet.
-LINTED := hooks local_extensions.py tests bench dvc-ml-kit "{{cookiecutter.project_slug}}/src"
+LINTED := hooks local_extensions.py .ci/release_check.py tests bench dvc-ml-kit "{{cookiecutter.project_slug}}/src"
 lint: setup ## Check the template's own Python, and the generated package's, with ruff
 	ruff check --config ruff.toml $(LINTED)
 	ruff format --check --config ruff.toml $(LINTED)
@@ -93,6 +93,15 @@ lock: wheel ## Re-pin the generated project's requirements (make lock in a proje
 	done; done
 	cp $(BUILD)/lock/none/diagnosis-model/requirements-dask.txt $(PROJECT)/requirements-dask.txt
 	cp $(BUILD)/lock/none/diagnosis-model/pipeline-requirements.txt $(PROJECT)/pipeline-requirements.txt
+
+# One version: the release tag (TAG=v<version>), dvc-ml-kit's version and the template's pins of it.
+# The release workflow runs release-check on the tag it was pushed with; it needs no set-up.
+release-check: ## Check that TAG, dvc-ml-kit's version and the template's pins agree
+	$(PYTHON) .ci/release_check.py "$${TAG:-}"
+
+release-bump: ## Set dvc-ml-kit's version to VERSION and re-pin the template with it (make lock)
+	$(PYTHON) .ci/release_check.py --bump "$${VERSION:-}"
+	$(MAKE) --no-print-directory lock
 
 clean: ## Remove .venv and build/
 	rm -rf $(VENV) $(BUILD)
