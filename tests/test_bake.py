@@ -93,6 +93,44 @@ def test_config_files_parse(baked):
     assert params["data"]["target"] in header
 
 
+def test_ci_runs_the_answered_python(baked):
+    """Every CI job that runs a make target runs it on the Python of the answers (the Dockerfile:
+    test_container.py)."""
+    project, answers = baked
+    version, jobs = answers["python_version"], {}
+    if answers["ci_platform"] == "github":
+        for workflow in (project / ".github/workflows").glob("*.yml"):
+            for name, job in yaml.safe_load(workflow.read_text())["jobs"].items():
+                steps = job.get("steps", [])
+                commands = "\n".join(step.get("run", "") for step in steps)
+                pythons = [
+                    step["with"]["python-version"]
+                    for step in steps
+                    if "python-version" in step.get("with", {})
+                ]
+                jobs[f"{workflow.name}: {name}"] = (commands, pythons)
+    else:
+        pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+        image = pipeline["default"]["image"]
+        for name, job in pipeline.items():
+            if isinstance(job, dict) and "script" in job:
+                # json: a script may hold nested lists (YAML anchors).
+                jobs[name] = (json.dumps(job["script"]), [job.get("image", image)])
+        version = f"python:{version}-bookworm"
+    running_make = {
+        name: pythons
+        for name, (commands, pythons) in jobs.items()
+        if re.search(r"\bmake ", commands)
+    }
+    assert running_make, jobs
+    assert all(pythons == [version] for pythons in running_make.values()), running_make
+    # No job is set up with another Python (the image that builds the service's has none).
+    named = {
+        python for _, pythons in jobs.values() for python in pythons if "docker:" not in python
+    }
+    assert named == {version}, jobs
+
+
 def test_no_gate_threshold_comes_with_the_project(baked):
     # A threshold shipped with the project would be the sample data's, not the user's.
     project, _ = baked
