@@ -246,6 +246,7 @@ LONGEST_FILES = {
     "test_dask.py": 170,
     "test_adversarial_project.py": 150,
     "test_ci_loop.py": 150,
+    "test_release.py": 130,
     "test_worked_example.py": 115,
     "test_update.py": 60,
     "test_serve.py": 50,

@@ -7,17 +7,29 @@ version, against a real package index (pypiserver on loopback); a project baked 
 sets up with dvc-ml-kit from that index alone, and reproduces its pipeline.
 """
 
+import hashlib
+import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import TEMPLATE, run
+from conftest import SKIP_GIT_DVC, TEMPLATE, TOOLS, activated, run
+from object_store import stop
+from test_actions import NOT_INHERITED, children_cpu, parse
 
 SCRIPT = TEMPLATE / ".ci/release_check.py"
 WORKFLOW = TEMPLATE / ".github/workflows/release.yml"
@@ -167,3 +179,307 @@ def test_the_release_workflow_publishes_by_trusted_publishing_alone():
     assert jobs["check"]["steps"][-1]["env"] == {"TAG": "${{ github.ref_name }}"}
     assert runs["test"] == ["make test-fast"]
     assert runs["build"] == ["uv build --out-dir dist dvc-ml-kit"]
+
+
+# The slow tier: release.yml in act, against a real package index.
+STANDINS = Path(__file__).parent / "standins"
+REPOSITORY = "octo/cookiecutter-dvc-cml"
+# The stand-in folder that each action release.yml uses runs as.
+STANDIN_ACTIONS = {
+    "actions/checkout": "checkout",
+    "actions/setup-python": "setup-python",
+    "astral-sh/setup-uv": "setup-uv",
+    "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+    "pypa/gh-action-pypi-publish": "pypi-publish",
+}
+# The package index and the uploader the publish stand-in runs, as real clients.
+INDEX_TOOLS = ["pypiserver==2.4.2", "twine==7.0.0"]
+# The fast tier the release's test job runs (make test-fast takes TESTS from the environment),
+# narrowed to the checks of release.yml itself: the whole tier runs in the template's CI, and
+# this suite is at its time budget.
+FAST_TIER = "tests/test_release.py tests/test_workflows.py::test_template_workflow_passes_checkers"
+WHEEL = f"dvc_ml_kit-{VERSION}-py3-none-any.whl"
+SDIST = f"dvc_ml_kit-{VERSION}.tar.gz"
+# Where packages are found besides the index: the template's Makefile exports them for its own
+# tests; a project set up from a released template must not see them.
+FIND_LINKS = ("UV_FIND_LINKS", "PIP_FIND_LINKS")
+# The make running the tests hands its command line (TESTS among it) to every make below it.
+OUTER_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+
+
+@pytest.fixture(scope="module")
+def uv_cache() -> Path:
+    """The uv cache the other tests' set-ups use, for the set-ups here and in the runner."""
+    return Path(run(str(TOOLS / "uv"), "cache", "dir", cwd=STANDINS).stdout.strip())
+
+
+@dataclass
+class Index:
+    """A pypiserver on loopback that takes uploads without credentials."""
+
+    url: str
+    log: Path
+
+    def files(self) -> dict[str, str]:
+        """dvc-ml-kit's files the index lists, with the SHA-256 it gives for each."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/simple/dvc-ml-kit/", timeout=10) as page:
+                html = page.read().decode()
+        except urllib.error.HTTPError as error:
+            assert error.code == 404, error
+            return {}
+        return dict(re.findall(r'href="/packages/([^"#]+)#sha256=([0-9a-f]{64})"', html))
+
+    def downloads(self) -> list[str]:
+        """The package files served, in the order they were asked for."""
+        return re.findall(r'"GET /packages/([^ ]+) HTTP/[\d.]+" 200', self.log.read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory, uv_cache) -> Iterator[Index]:
+    """pypiserver (and twine, for the publish stand-in) installed into a folder of their own,
+    serving an empty package folder on a free loopback port; stopped by its process id."""
+    root = tmp_path_factory.mktemp("index")
+    uv = str(TOOLS / "uv")
+    cache = {"UV_CACHE_DIR": str(uv_cache)}
+    run(uv, "venv", "--quiet", str(root / "tools"), cwd=root, env=cache)
+    python = str(root / "tools/bin/python")
+    run(uv, "pip", "install", "--quiet", "--python", python, *INDEX_TOOLS, cwd=root, env=cache)
+    (root / "packages").mkdir()
+    port, log = free_port(), root / "access.log"
+    # -a . -P .: no authentication, for uploads too; no redirect to PyPI for other packages.
+    server = [str(root / "tools/bin/pypi-server"), "run", "-i", "127.0.0.1", "-p", str(port)]
+    server += ["-a", ".", "-P", ".", "--disable-fallback", "-v", "--log-file", str(log)]
+    with open(root / "server.out", "w") as out:
+        process = subprocess.Popen(
+            [*server, "--log-stream", "none", str(root / "packages")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, (root / "server.out").read_text()
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"pypiserver did not answer on {url}")
+        yield Index(url, log)
+    finally:
+        stop(process)
+
+
+@dataclass
+class Release:
+    """A clone of this repository, tagged, behind a bare origin that stands in for GitHub."""
+
+    root: Path
+    work: Path
+    origin: Path
+
+    def sha(self, tag: str) -> str:
+        return run("git", "rev-parse", f"{tag}^{{commit}}", cwd=self.work).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Release:
+    """This repository as the other tests bake it (the working tree, committed on a clone),
+    tagged v<version> and v9.9.9, pushed to a bare origin."""
+    root = tmp_path_factory.mktemp("release")
+    work, origin = root / "work", root / "origin.git"
+    run("git", "clone", "--quiet", str(TEMPLATE), str(work), cwd=root)
+    listed = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    files = {f for f in run(*listed, cwd=TEMPLATE).stdout.split("\0") if f}
+    for name in set(run(*listed, cwd=work).stdout.split("\0")) - files - {""}:
+        (work / name).unlink()
+    for name in files:
+        if (TEMPLATE / name).is_file():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, work / name)
+    run("git", "add", "--all", cwd=work)
+    run("git", "commit", "--quiet", "--allow-empty", "-m", "The template as tested", cwd=work)
+    for tag in (f"v{VERSION}", "v9.9.9"):
+        run("git", "tag", tag, cwd=work)
+    run("git", "init", "--quiet", "--bare", str(origin), cwd=root)
+    run("git", "push", "--quiet", "--tags", str(origin), "HEAD:refs/heads/main", cwd=work)
+    for folder in ("empty", "runs"):
+        (root / folder).mkdir()
+    return Release(root, work, origin)
+
+
+@dataclass
+class Run:
+    results: dict[str, str]  # act's result of each job that ran
+    stdout: str  # what the steps printed
+    artifacts: Path  # one folder per uploaded artifact
+
+
+def act(release: Release, tag: str, index: Index, uv_cache: Path) -> Run:
+    """release.yml, run by act for the push of ``tag``, publishing to ``index``."""
+    folder = release.root / "runs" / tag
+    artifacts = folder / "artifacts"
+    artifacts.mkdir(parents=True)
+    owner, name = REPOSITORY.split("/")
+    event = {
+        "ref": f"refs/tags/{tag}",
+        "before": "0" * 40,
+        "after": release.sha(tag),
+        "created": True,
+        "deleted": False,
+        "repository": {"full_name": REPOSITORY, "name": name, "owner": {"login": owner}},
+    }
+    (folder / "event.json").write_text(json.dumps(event))
+    workflow = release.work / ".github/workflows/release.yml"
+    steps = [
+        s for job in yaml.safe_load(workflow.read_text())["jobs"].values() for s in job["steps"]
+    ]
+    uses = sorted({step["uses"] for step in steps if "uses" in step})
+    command = [
+        str(TOOLS / "act"),
+        "push",
+        "--json",
+        "--platform=ubuntu-latest=-self-hosted",
+        f"--workflows={workflow}",
+        f"--eventpath={folder / 'event.json'}",
+        f"--env=GITHUB_REPOSITORY={REPOSITORY}",
+        f"--env=TESTS={FAST_TIER}",
+        "--secret=GITHUB_TOKEN=tests-github-token",
+        # The repository variable that points the publish step at another index than PyPI.
+        f"--var=PYPI_REPOSITORY_URL={index.url}/",
+        "--no-skip-checkout",
+        *(f"--local-repository={u}={STANDINS / STANDIN_ACTIONS[u.split('@')[0]]}" for u in uses),
+        f"--action-cache-path={release.root / 'action-cache'}",
+        "--cache-server-addr=127.0.0.1",
+        f"--cache-server-path={release.root / 'cache-server'}",
+        "--artifact-server-addr=127.0.0.1",
+        f"--directory={release.root / 'empty'}",  # the runner gets the code from checkout only
+    ]
+    # Nothing of the test run reaches the runner: not its find-links, its make's command line,
+    # its tools' PATH or pytest's own variables (the runner runs make and pytest too).
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not NOT_INHERITED.match(key)
+        and key not in (*FIND_LINKS, *OUTER_MAKE)
+        and not key.startswith("PYTEST")
+    }
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != TOOLS]
+    environment = {
+        **inherited,
+        "PATH": os.pathsep.join(path),
+        "STANDIN_UV": str(TOOLS / "uv"),
+        "STANDIN_PYTHONS": str(Path(sys.base_prefix).parent),
+        "STANDIN_TWINE": str(index.log.parent / "tools/bin/twine"),
+        "STANDIN_ARTIFACTS": str(artifacts),
+        "UV_CACHE_DIR": str(uv_cache),
+        "UV_PYTHON_DOWNLOADS": "never",
+        # https://github.com/<repository> is the bare origin; no user or system git config.
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{release.origin}.insteadOf",
+        "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}",
+    }
+    start, cpu = time.monotonic(), children_cpu()
+    with open(folder / "act.jsonl", "w") as log, open(folder / "act.stderr", "w") as errors:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=errors, env=environment, start_new_session=True
+        )
+        try:
+            process.wait(timeout=900)
+        finally:
+            stop(process)
+    seconds, cpu = time.monotonic() - start, children_cpu() - cpu
+    for workspace in (release.root / "action-cache").glob("*"):
+        shutil.rmtree(workspace)  # a failed run leaves its workspace there
+    results, stdout, _ = parse(folder / "act.jsonl")
+    print(f"act release {tag}: {results} in {seconds:.0f} s, {cpu:.0f} s CPU")
+    if not results:
+        pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
+    return Run(results, stdout, artifacts)
+
+
+@pytest.mark.slow
+def test_a_tag_other_than_the_version_fails_the_check_and_publishes_nothing(
+    release, index, uv_cache
+):
+    job = act(release, "v9.9.9", index, uv_cache)
+    assert job.results == {"check": "failure"}, job.stdout
+    assert (
+        f"error: the tag v9.9.9 does not match dvc-ml-kit's version {VERSION} in "
+        "dvc-ml-kit/pyproject.toml: delete the tag"
+    ) in job.stdout
+    assert index.files() == {}
+    assert not any(job.artifacts.iterdir())
+
+
+@pytest.mark.slow
+def test_b_the_version_tag_publishes_the_wheel_and_sdist_it_built(release, index, uv_cache):
+    job = act(release, f"v{VERSION}", index, uv_cache)
+    assert job.results == dict.fromkeys(["check", "test", "build", "publish"], "success"), (
+        job.stdout[-5000:]
+    )
+    assert f"release-check: tag v{VERSION}, dvc-ml-kit {VERSION} and its pins" in job.stdout
+    # The fast tier ran, narrowed to FAST_TIER (TESTS, through act's --env).
+    assert f'pytest -m "not slow" {FAST_TIER}' in job.stdout, job.stdout[-5000:]
+    (summary,) = re.findall(r"=+ (.* in [\d.]+s) =+", re.sub(r"\x1b\[[\d;]*m", "", job.stdout))
+    assert re.fullmatch(r"[1-9]\d* passed in [\d.]+s", summary), summary
+    built = job.artifacts / "dist"
+    # uv build also writes a .gitignore there; the action uploads dist/* (no hidden file).
+    assert sorted(p.name for p in built.glob("[!.]*")) == sorted([WHEEL, SDIST])
+    # The index holds exactly what the build job built, byte for byte.
+    assert index.files() == {
+        name: hashlib.sha256((built / name).read_bytes()).hexdigest() for name in (WHEEL, SDIST)
+    }
+
+
+@pytest.mark.slow
+def test_c_a_project_baked_from_the_tag_sets_up_from_the_index_and_reproduces(
+    release, index, uv_cache, tmp_path
+):
+    """The index is the only place dvc-ml-kit can come from: no find-links, and the other pins
+    from the usual index."""
+    assert index.files(), "test_b published nothing"
+    config = tmp_path / "cookiecutter.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {tmp_path / 'templates'}\nreplay_dir: {tmp_path / 'replay'}\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in (*FIND_LINKS, *OUTER_MAKE)}
+    environment |= {
+        "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
+        "COOKIECUTTER_CONFIG": str(config),
+        SKIP_GIT_DVC: "0",
+        "UV_CACHE_DIR": str(uv_cache),
+        # uv (the project's set-up uses it when present) asks this index first, pip as well.
+        "UV_INDEX": f"{index.url}/simple/",
+        "PIP_EXTRA_INDEX_URL": f"{index.url}/simple/",
+    }
+    bake = [str(TOOLS / "cookiecutter"), "--no-input", "--checkout", f"v{VERSION}"]
+    bake += ["--output-dir", str(tmp_path / "out"), f"git+file://{release.origin}"]
+    for command, cwd in ((bake, tmp_path), (["make", "setup"], tmp_path / "out/diagnosis-model")):
+        result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True)
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    project = tmp_path / "out/diagnosis-model"
+    assert index.downloads() == [WHEEL]
+    # What the project installed is the published wheel's code, file for file.
+    (site,) = (project / ".venv/lib").glob("python3.*/site-packages")
+    with zipfile.ZipFile(release.root / f"runs/v{VERSION}/artifacts/dist/{WHEEL}") as wheel:
+        code = [n for n in wheel.namelist() if n.startswith("dvc_ml_kit/")]
+        assert code and all((site / n).read_bytes() == wheel.read(n) for n in code)
+    shown = activated(project, "uv pip show dvc-ml-kit").stdout
+    assert f"Version: {VERSION}" in shown
+    repro = activated(project, "dvc repro")
+    for stage in ("prepare", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in repro.stdout, repro.stdout
+    assert (project / "metrics/metrics.json").is_file()
