@@ -1,7 +1,7 @@
 """The one version of a release: a tag, dvc-ml-kit's version and the template's pins of it agree.
 
     python3 .ci/release_check.py v0.2.0        # make release-check TAG=v0.2.0 (release workflow)
-    python3 .ci/release_check.py --bump 0.3.0  # make release-bump VERSION=0.3.0 (then make lock)
+    python3 .ci/release_check.py --bump 0.3.0  # make release-bump VERSION=0.3.0 (and make lock)
 
 dvc-ml-kit's version lives in dvc-ml-kit/pyproject.toml alone (``dvc_ml_kit.__version__`` reads the
 installed package's metadata). A generated project pins that exact version in its pyproject.toml
@@ -98,8 +98,11 @@ def check(root: Path, tag: str) -> str:
 
 
 def bump(root: Path, version: str) -> str:
-    """Set dvc-ml-kit's version and the project's declared pins to ``version``; ``make lock``
-    then re-pins the files it writes."""
+    """Set dvc-ml-kit's version, and every pin of it in the template, to ``version``.
+
+    The pins in the files ``make lock`` writes change too: the template's own set-up installs
+    dvc-ml-kit with them as constraints, so it could not set up for ``make lock`` otherwise.
+    ``make lock`` then re-pins whatever else the new version needs."""
     if not VERSION.fullmatch(version):
         raise Refused(f"{version!r} is not a version: give one like 0.3.0 (VERSION=0.3.0).")
     package_version(root)  # readable before anything is written
@@ -109,13 +112,15 @@ def bump(root: Path, version: str) -> str:
     )
     if not count:
         raise Refused(f'{PACKAGE} has no line version = "...": fix that file.')
-    declared = root / DECLARED
-    pinned, pin_count = PIN.subn(rf"\g<1>{version}", declared.read_text())
-    if not pin_count:
-        raise Refused(f"{DECLARED} pins no dvc-ml-kit version: add dvc-ml-kit=={version} to it.")
-    package.write_text(text)
-    declared.write_text(pinned)
-    return f"release-bump: dvc-ml-kit {version} in {PACKAGE} and {DECLARED}"
+    edits = {package: text}
+    for file in pin_files(root):
+        edits[file], pinned = PIN.subn(rf"\g<1>{version}", file.read_text())
+        if not pinned:
+            name = file.relative_to(root).as_posix()
+            raise Refused(f"{name} pins no dvc-ml-kit version: pin dvc-ml-kit=={version} in it.")
+    for file, text in edits.items():
+        file.write_text(text)
+    return f"release-bump: dvc-ml-kit {version} in {PACKAGE} and its pins in {len(edits) - 1} files"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,21 +127,35 @@ def test_an_unreadable_package_version_is_refused(versions):
     assert sentence.startswith("dvc-ml-kit/pyproject.toml holds no readable [project] version")
 
 
-def test_a_bump_sets_the_version_and_the_declared_pins_then_the_lock_is_due(versions):
+def test_a_bump_sets_the_version_and_every_pin(versions):
     result = release_check(versions, "--bump", "0.3.0")
     assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "release-bump: dvc-ml-kit 0.3.0 in dvc-ml-kit/pyproject.toml and its pins in "
+        f"{len(VERSION_FILES) - 1} files\n"
+    )
     package = tomllib.loads((versions / "dvc-ml-kit/pyproject.toml").read_text())
     assert package["project"]["version"] == "0.3.0"
     declared = (versions / PROJECT / "pyproject.toml").read_text()
     assert '"dvc-ml-kit==0.3.0"' in declared and '"dvc-ml-kit[dask]==0.3.0"' in declared
-    assert f"=={VERSION}" not in declared
-    # The files make lock writes still pin the old version: tagging now is refused.
-    sentence = refusal(release_check(versions, "v0.3.0"))
-    assert sentence.startswith(f"the template pins dvc-ml-kit {VERSION}, not 0.3.0"), sentence
-    assert f"{PROJECT}/pyproject.toml" not in sentence
+    assert all(f"dvc-ml-kit=={VERSION}" not in (versions / n).read_text() for n in VERSION_FILES)
+    assert release_check(versions, "v0.3.0").returncode == 0
+    assert refusal(release_check(versions, f"v{VERSION}")).startswith(f"the tag v{VERSION}")
+
+
+def test_a_bump_to_no_version_or_of_a_file_without_pin_changes_nothing(versions):
+    before = {name: (versions / name).read_text() for name in VERSION_FILES}
     assert refusal(release_check(versions, "--bump", "next")) == (
         "'next' is not a version: give one like 0.3.0 (VERSION=0.3.0)."
     )
+    edit(versions / f"{PROJECT}/requirements/azure.txt", f"dvc-ml-kit=={VERSION}", "")
+    before[f"{PROJECT}/requirements/azure.txt"] = (
+        versions / f"{PROJECT}/requirements/azure.txt"
+    ).read_text()
+    assert refusal(release_check(versions, "--bump", "0.3.0")) == (
+        f"{PROJECT}/requirements/azure.txt pins no dvc-ml-kit version: pin dvc-ml-kit==0.3.0 in it."
+    )
+    assert {name: (versions / name).read_text() for name in VERSION_FILES} == before
 
 
 def test_make_release_check_runs_the_script_on_tag():
