@@ -18,7 +18,7 @@ from pathlib import Path
 
 PACKAGE = "dvc-ml-kit/pyproject.toml"
 PROJECT = "{{cookiecutter.project_slug}}"
-# The project's own pins (edited by --bump), then what make lock writes from them.
+# The project's own pins, then those make lock writes from them; --bump sets them all.
 DECLARED = f"{PROJECT}/pyproject.toml"
 LOCKED = [f"{PROJECT}/requirements/*.txt", f"{PROJECT}/pipeline-requirements.txt"]
 # `dvc-ml-kit==X` and `dvc-ml-kit[dask]==X`, in requirements files and TOML strings alike.
