@@ -221,9 +221,9 @@ def test_keys_yaml_reads_as_numbers_are_named_not_a_crash():
     assert gates.proposed == {"1": (None, 0.5), "None": (None, 2)}
     assert gates.branch_problems(["balanced_accuracy", "log_loss"]) == [
         "gates.1 in params.yaml of this branch is not a gate: use minimum, maximum, max_drop, "
-        "beat_baseline, max_drift",
+        "beat_baseline, max_drift, directions",
         "gates.None in params.yaml of this branch is not a gate: use minimum, maximum, max_drop, "
-        "beat_baseline, max_drift",
+        "beat_baseline, max_drift, directions",
     ]
 
 

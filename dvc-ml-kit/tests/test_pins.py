@@ -77,5 +77,5 @@ def test_an_unknown_command_is_one_sentence(capsys):
     assert main(["publsh"]) == 2
     assert capsys.readouterr().err == (
         "error: 'publsh' is not a dvc-ml-kit command: use one of pr, report, gate, comment, "
-        "refresh, refresh-mr, publish, fetch, promote, predict, serve, pins\n"
+        "refresh, refresh-mr, init, publish, fetch, promote, predict, serve, pins\n"
     )

@@ -111,7 +111,7 @@ def test_metrics_table_shows_change_percent_and_baseline():
     assert table[2] == "| r2 ↑ | 0.5 | 0.4 | -0.1 🔻 | -20.00 % | 0 |"
     table = metrics_table([Metric("rmse", new=50.0, old=50.0, baseline=70.0)])
     assert table[2] == "| rmse ↓ | 50 | 50 | 0 |  | 70 |"
-    assert metrics_table([Metric("mae", new=3.0)])[2] == "| mae ↓ | — | 3 |  |  | — |"
+    assert metrics_table([Metric("mae", new=3.0)])[2] == "| mae ↓ | — | 3 |  |  |"
 
 
 def test_params_table_lists_changed_keys():
@@ -432,8 +432,8 @@ def test_a_column_that_carries_the_model_is_said_under_the_metrics():
 def test_metrics_that_are_not_finite_numbers_are_shown_as_they_are():
     metrics = [Metric("roc_auc", new=float("nan"), old=0.9), Metric("r2", new=0.5, old="0.4")]
     table = metrics_table(metrics)
-    assert table[2] == "| roc_auc ↑ | 0.9 | `nan` |  |  | — |"
-    assert table[3] == "| r2 ↑ | `0.4` | 0.5 |  |  | — |"
+    assert table[2] == "| roc_auc ↑ | 0.9 | `nan` |  |  |"
+    assert table[3] == "| r2 ↑ | `0.4` | 0.5 |  |  |"
 
 
 def test_data_that_replaces_the_base_s_is_not_called_a_change_of_the_base_s():
@@ -456,7 +456,7 @@ def test_intervals_follow_the_values_and_a_change_within_chance_is_said():
         rows=114,
     )
     assert metrics_table([metric])[2] == (
-        "| roc_auc ↑ | 0.99 | 0.97 (0.94 to 0.995) | -0.02 🔻 (-0.04 to +0.001) | -2.02 % | — |"
+        "| roc_auc ↑ | 0.99 | 0.97 (0.94 to 0.995) | -0.02 🔻 (-0.04 to +0.001) | -2.02 % |"
     )
     ends = Metric("roc_auc", new=0.98, old=0.99, interval=(0.9, 1.0), change_interval=(-0.04, 0.0))
     assert "| 0.98 (0.9 to 1) | -0.01 🔻 (-0.04 to 0) |" in metrics_table([ends])[2]

@@ -19,6 +19,7 @@ COMMANDS = {
     "comment": ("ci.comment", "GitLab: post report.md as the merge request's one report note"),
     "refresh": ("ci.refresh", "take the imported data's newest version and reproduce on it"),
     "refresh-mr": ("ci.refresh_mr", "GitLab: refresh's results to data-refresh; open one MR"),
+    "init": ("ci.init", "adopt the pull request check in any DVC repository: CI file, gates"),
     "publish": ("ci.publish", "on main: push to the DVC remote; tag and release a changed model"),
     "fetch": ("ci.fetch", "a version's bundle (by stage or version), checked against its tag"),
     "promote": ("ci.promote", "move a published version from staging to prod, once it is checked"),

@@ -53,6 +53,22 @@ PLOTS = {
 }
 
 
+# Which way is better for metrics of these names in any DVC repository, besides the contract's:
+# the last part of a name counts, as DVCLive nests them (``test.acc``, ``train.loss``). Any
+# other metric's direction is stated in the gates (``gates.directions``) to be gated.
+KNOWN = {
+    **{name: better for metrics in METRICS.values() for name, better in metrics.items()},
+    **dict.fromkeys(("acc", "auc", "avg_prec", "precision", "recall", "f1"), HIGHER),
+    **dict.fromkeys(("loss", "mse", "error"), LOWER),
+}
+
+
+def known_direction(metric: str) -> str | None:
+    """HIGHER or LOWER for a metric the package knows by the last part of its name (after a
+    file's ``path:`` and any nesting), else None."""
+    return KNOWN.get(metric.rpartition(":")[2].rpartition(".")[2].lower())
+
+
 def lower_is_better(metric: str) -> bool:
     """Whether a smaller value of ``metric`` is better (a loss or an error)."""
-    return any(metrics.get(metric) == LOWER for metrics in METRICS.values())
+    return known_direction(metric) == LOWER

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..contract import BASELINE, BOOTSTRAP, MODEL, lower_is_better
+from ..contract import BASELINE, BOOTSTRAP, HIGHER, LOWER, MODEL, known_direction
 from ..errors import UserError
 from ..params import parse_yaml, read_yaml
 from . import repo
@@ -35,21 +35,30 @@ class Metric:
     interval: tuple[float, float] | None = None
     change_interval: tuple[float, float] | None = None
     rows: int | None = None  # the test rows both scored, when paired
+    # HIGHER or LOWER as gates.directions states it; None: known by name, or not known.
+    direction: str | None = None
+
+    @property
+    def better(self) -> str | None:
+        """Which way is better (HIGHER or LOWER), or None when neither the gates nor the
+        package's known names say."""
+        return self.direction or known_direction(self.name)
 
     def worse_by(self) -> float | None:
-        """How much worse than on the base revision (negative when better), in its own units."""
-        if self.new is None or self.old is None:
+        """How much worse than on the base revision (negative when better), in its own units;
+        None without a base value or a known direction."""
+        if self.new is None or self.old is None or self.better is None:
             return None
         change = self.new - self.old
-        return change if lower_is_better(self.name) else -change
+        return change if self.better == LOWER else -change
 
     def worse_interval(self) -> tuple[float, float] | None:
         """The paired 95% interval of :meth:`worse_by`, or None."""
-        if self.change_interval is None:
+        if self.change_interval is None or self.better is None:
             return None
         low, high = self.change_interval
         # + 0.0: a drop of -0.0 reads 0.
-        return (low, high) if lower_is_better(self.name) else (-high + 0.0, -low + 0.0)
+        return (low, high) if self.better == LOWER else (-high + 0.0, -low + 0.0)
 
 
 def bootstrap_file() -> Path:
@@ -123,6 +132,68 @@ def from_diff(diff: dict[str, dict]) -> list[Metric]:
     ]
 
 
+def contract_shaped(diff: dict[str, dict]) -> bool:
+    """Whether a metrics file's diff has the output contract's shape: the model's metrics under
+    ``model`` and, optionally, the trivial baseline's under ``baseline``."""
+    prefixes = {key.split(".", 1)[0] for key in diff}
+    return MODEL in prefixes and prefixes <= {MODEL, BASELINE}
+
+
+def from_files(diffs: dict[str, dict], contract: bool = False) -> list[Metric]:
+    """Metrics from ``dvc metrics diff --all`` of every metrics file (``{file: {key: {"old": ...,
+    "new": ...}}}``). ``contract``: the repository runs the package's stages, so a file of the
+    output contract's shape is read as :func:`from_diff` reads it. In any other file, each
+    number under its key (nested keys joined with dots, as DVC shows them), which is
+    ``file:key`` when two files have that key."""
+    shaped = [diff for diff in diffs.values() if contract and diff and contract_shaped(diff)]
+    if shaped:
+        return from_diff(shaped[0])
+    keys = [key for diff in diffs.values() for key in diff]
+    metrics = [
+        Metric(
+            name=key if keys.count(key) == 1 else f"{path}:{key}",
+            new=values.get("new"),
+            old=values.get("old"),
+        )
+        for path, diff in diffs.items()
+        for key, values in diff.items()
+        if any(
+            isinstance(values.get(side), int | float) and not isinstance(values.get(side), bool)
+            for side in ("old", "new")
+        )
+    ]
+    if not metrics:
+        files = ", ".join(diffs) or ", ".join(path.as_posix() for path in repo.metrics_files())
+        raise UserError(f"{files} has no metrics: run `dvc repro` first")
+    return sorted(metrics, key=lambda metric: metric.name)
+
+
+def flat(content: object, prefix: str = "") -> dict[str, object]:
+    """A metrics file's content with nested keys joined by dots (``{"test.acc": 0.9}``)."""
+    if not isinstance(content, dict):
+        return {}
+    found: dict[str, object] = {}
+    for key, value in content.items():
+        name = f"{prefix}{key}"
+        found |= flat(value, f"{name}.") if isinstance(value, dict) else {name: value}
+    return found
+
+
+def unchanged_files(values: dict[str, dict | None], contract: bool = False) -> list[Metric]:
+    """Metrics from every metrics file's content, equal on the base revision: for a change that
+    touches nothing they depend on, read without asking DVC for a diff."""
+    present = {path: content for path, content in values.items() if content is not None}
+    if not present:
+        raise UserError(f"{repo.metrics_file()} does not exist: run `dvc repro` first")
+    return from_files(
+        {
+            path: {key: {"old": value, "new": value} for key, value in flat(content).items()}
+            for path, content in present.items()
+        },
+        contract,
+    )
+
+
 def unchanged(values: dict | None) -> list[Metric]:
     """Metrics from a metrics file's content, equal on the base revision: for a change that
     touches nothing they depend on, read without asking DVC for a diff."""
@@ -147,7 +218,7 @@ def versus(values: dict, old: dict | None) -> list[Metric]:
 
 
 THRESHOLDS = ("minimum", "maximum", "max_drop")
-GATES = (*THRESHOLDS, "beat_baseline", "max_drift")
+GATES = (*THRESHOLDS, "beat_baseline", "max_drift", "directions")
 
 
 def finite(value: object) -> bool:
@@ -164,23 +235,72 @@ def valid(section: str, limit: object) -> bool:
     return finite(limit) and (section != "max_drop" or limit >= 0)
 
 
-def problems(gates: object, metrics: list[str], where: str) -> list[str]:
+def directed(metrics: list[Metric], *sections: object) -> list[Metric]:
+    """``metrics`` with the direction that the first of the gates ``sections`` stating one
+    gives them in ``directions`` (a valid one: :func:`problems` names the others)."""
+    stated: dict[str, str] = {}
+    for gates in reversed(sections):
+        values = gates.get("directions") if isinstance(gates, dict) else None
+        if isinstance(values, dict):
+            stated |= {name: value for name, value in values.items() if value in (HIGHER, LOWER)}
+    return [
+        replace(metric, direction=stated.get(metric.name, metric.direction)) for metric in metrics
+    ]
+
+
+def problems(gates: object, metrics: list[Metric] | list[str], where: str) -> list[str]:
     """One sentence per thing wrong in a ``gates`` section: a missing section, an unknown key,
-    a value of the wrong type, a metric that does not exist."""
+    a value of the wrong type, a metric that does not exist, a gate on a metric whose better
+    direction is neither known nor stated in ``directions``."""
     if gates is None:
-        return [f"{where} has no 'gates' section: add one (README.md, Quality gates)"]
+        return [
+            f"{where} has no 'gates' section: add one (a generated project's README.md, Quality "
+            "gates; in any other DVC repository, `dvc-ml-kit init` writes one)"
+        ]
     if not isinstance(gates, dict):
         return [f"gates in {where} is {gates!r}, but must be a mapping: {', '.join(GATES)}"]
+    better = {
+        metric.name: metric.better
+        for metric in directed(
+            [Metric(m, None) if isinstance(m, str) else m for m in metrics], gates
+        )
+    }
     found = []
     for key, value in gates.items():
+        if key == "directions":
+            if value is not None and not isinstance(value, dict):
+                found.append(
+                    f"gates.directions in {where} is {value!r}, but must map metrics to "
+                    f"{HIGHER} or {LOWER}"
+                )
+            for name, direction in (value if isinstance(value, dict) else {}).items():
+                if name not in better:
+                    found.append(
+                        f"gates.directions in {where} names '{name}', which is not a metric: "
+                        f"use one of {', '.join(sorted(better))}"
+                    )
+                elif direction not in (HIGHER, LOWER):
+                    found.append(
+                        f"gates.directions.{name} in {where} is {direction!r}, but must be "
+                        f"{HIGHER} or {LOWER} (which values are better)"
+                    )
+            continue
+        named = value if key == "beat_baseline" and isinstance(value, list) else []
+        named += list(value) if key in THRESHOLDS and isinstance(value, dict) else []
+        found += [
+            f"gates.{key} in {where} gates '{name}', whose better direction is not known: "
+            f"state it in gates.directions (`{name}: {HIGHER}`, or `{LOWER}`)"
+            for name in named
+            if isinstance(name, str) and name in better and better[name] is None
+        ]
         if key == "beat_baseline":
             # true for every metric, or a list of the metrics that must beat the baseline.
             if isinstance(value, list):
                 found += [
                     f"gates.beat_baseline in {where} names '{name}', which is not a metric: "
-                    f"use one of {', '.join(sorted(metrics))}"
+                    f"use one of {', '.join(sorted(better))}"
                     for name in value
-                    if not isinstance(name, str) or name not in metrics
+                    if not isinstance(name, str) or name not in better
                 ]
             elif not isinstance(value, bool):
                 found.append(
@@ -200,10 +320,10 @@ def problems(gates: object, metrics: list[str], where: str) -> list[str]:
             found.append(f"gates.{key} in {where} is {value!r}, but must map metrics to numbers")
         else:
             for name, limit in (value or {}).items():
-                if name not in metrics:
+                if name not in better:
                     found.append(
                         f"gates.{key} in {where} names '{name}', which is not a metric: "
-                        f"use one of {', '.join(sorted(metrics))}"
+                        f"use one of {', '.join(sorted(better))}"
                     )
                 elif not valid(key, limit):
                     kind = "a finite number" + (" of 0 or more" if key == "max_drop" else "")
@@ -225,7 +345,7 @@ def check(
     """Return one sentence per failing gate, and per problem in the gates themselves; an empty
     list means every gate passes. ``other_data``: the base's metrics were measured on other
     data, so ``max_drop``, a change of the model's, is not judged."""
-    failures = problems(gates, [metric.name for metric in metrics], where)
+    failures = problems(gates, metrics, where)
     minimums, maximums, drops = (limits(gates, section) for section in THRESHOLDS)
     if other_data:
         drops = {}
@@ -272,8 +392,8 @@ def check(
                 f"{metric.name} has no baseline value to beat in the metrics: run `dvc repro`, or "
                 "leave it out of gates.beat_baseline"
             )
-        elif metric.name in beaten:
-            lower = lower_is_better(metric.name)
+        elif metric.name in beaten and metric.better is not None:
+            lower = metric.better == LOWER
             if metric.new >= metric.baseline if lower else metric.new <= metric.baseline:
                 failures.append(
                     f"{metric.name} is {metric.new:g}, no better than the baseline's "
@@ -348,7 +468,7 @@ class Gates:
     proposed: dict[str, tuple[object, object]]  # key: (base value, branch value)
     branch: object  # the branch's own gates section
 
-    def branch_problems(self, metrics: list[str]) -> list[str]:
+    def branch_problems(self, metrics: list[Metric] | list[str]) -> list[str]:
         """What is wrong in the gates the branch changes: wrong now, and once merged."""
         return problems(self.branch, metrics, "params.yaml of this branch") if self.proposed else []
 
@@ -384,11 +504,12 @@ def main() -> None:
     args = parser.parse_args()
     repo.require_revision(args.base)
     since = repo.merge_base(args.base)
-    metrics = from_diff(repo.diffs(since, params=False)[0])
+    metrics = from_files(repo.diffs(since, params=False)[0], repo.generated())
     metrics = with_noise(
         metrics, repo.read(bootstrap_file()), repo.file_at(since, bootstrap_file())
     )
     gates = read_gates(args.params, since, args.base)
+    metrics = directed(metrics, gates.applied, gates.branch)
     other_data = bool(repo.tracked_data(repo.changed_files(since)))
     failures = check(metrics, gates.applied, gates.where, other_data=other_data)
     if other_data:
@@ -399,7 +520,7 @@ def main() -> None:
             section = compared(since, args.params)
             share = section.drift_share if section else None
             failures += drift_failures(gates.applied, share, compared=share is not None)
-    failures += gates.branch_problems([metric.name for metric in metrics])
+    failures += gates.branch_problems(metrics)
     for passed in [] if other_data else within_noise(metrics, gates.applied):
         print(f"gates: {passed}")
     if gates.proposed:

@@ -59,8 +59,12 @@ def check_pipeline(
     pull = trusted and remote is not None
     repro = ["dvc", "repro", "--allow-missing"] + (["--pull"] if pull else [])
     reproduced = repo.run(*repro, log=REPRO_LOG, env=STAGES_ENV)
-    linted = [repo.run(*command).returncode == 0 for command in LINT]
-    done = Run(commit=repo.head(), stages=stage_outcomes(reproduced.stdout), lint=all(linted))
+    linted = [repo.run(*command).returncode == 0 for command in LINT] if lints() else None
+    done = Run(
+        commit=repo.head(),
+        stages=stage_outcomes(reproduced.stdout),
+        lint=None if linted is None else all(linted),
+    )
     if reproduced.returncode != 0:
         explain_failure(done, reproduced.stdout, trusted=trusted, remote=remote)
     stale = repo.uncommitted_results()
@@ -86,10 +90,26 @@ def check_pipeline(
         failed = "dvc repro failed"
     problems = [
         "" if done.reproduced else failed,
-        "lint failed: run `make format`, or see `make lint`" if not done.lint else "",
+        "lint failed: run `make format`, or see `make lint`" if done.lint is False else "",
         "dvc.lock is out of date: see report.md for the commands that fix it" if stale else "",
     ]
     return done, [problem for problem in problems if problem]
+
+
+def lints() -> bool:
+    """Whether the check lints: in a generated project, and in any repository that configures
+    ruff (ruff.toml, .ruff.toml, or [tool.ruff] in pyproject.toml)."""
+    pyproject = repo.read(Path("pyproject.toml")) or ""
+    configured = any(Path(name).is_file() for name in ("ruff.toml", ".ruff.toml"))
+    return repo.generated() or configured or "[tool.ruff" in pyproject
+
+
+def tests() -> bool:
+    """Whether the check runs pytest: in a generated project, and in any repository with a
+    tests folder or a pytest configuration (pytest.ini, or [tool.pytest...] in pyproject.toml)."""
+    pyproject = repo.read(Path("pyproject.toml")) or ""
+    configured = Path("pytest.ini").is_file() or "[tool.pytest" in pyproject
+    return repo.generated() or configured or Path("tests").is_dir()
 
 
 def push_target(branch: str | None, base: str) -> str:
@@ -187,22 +207,23 @@ def pr(
     try:
         repo.require_revision(base)
         # Every setting, whether or not a stage that reads it runs: a misspelt key stops here.
-        load_params(PARAMS, SETTINGS)
+        if repo.generated():
+            load_params(PARAMS, SETTINGS)
         documentation = repo.documentation_only(repo.merge_base(base))
         if documentation is None:
             if trusted:  # it pushes to the DVC remote
                 repo.check_remote_folder()
             # The tests read no output of the pipeline, so they run beside it (see TESTS_ENV).
             # They take longest: all the rest is done while they run.
-            tests = repo.start("pytest", log=TESTS_LOG, env=TESTS_ENV)
+            testing = repo.start("pytest", log=TESTS_LOG, env=TESTS_ENV) if tests() else None
             try:
                 done, problems = check_pipeline(trusted=trusted, push_to=push_to, hand_off=hand_off)
                 state = gather(base, done)  # what reproducing wrote, not what the tests do
             finally:
-                tested = repo.finish(tests, TESTS_LOG)
-                if done is not None:
+                tested = repo.finish(testing, TESTS_LOG) if testing else None
+                if done is not None and tested is not None:
                     done.tests = pytest_summary(tested.stdout)  # state.run is done
-            if tested.returncode != 0:
+            if tested is not None and tested.returncode != 0:
                 problems.append("the project's tests failed")
         else:
             # Main's results and tests hold for a change to documentation alone: nothing re-runs.

@@ -85,7 +85,7 @@ def open_merge_request(folder: Path, report: Path, target: str) -> str:
     if not (folder / "dvc.lock").is_file():
         say(f"the refresh left no results in {folder} (the data did not change): nothing to commit")
         return "nothing to commit"
-    metrics = repo.results()[1]
+    metrics = repo.metrics_file().parent.as_posix()
     files = handed_off(folder, metrics)
     if not os.environ.get(PUSH_TOKEN):
         raise UserError(

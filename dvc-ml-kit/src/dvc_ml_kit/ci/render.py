@@ -5,7 +5,7 @@ whether the data and the model changed, the metrics and parameters against the b
 plots as Mermaid charts and tables that GitHub and GitLab draw without any image host.
 """
 
-from ..contract import lower_is_better
+from ..contract import HIGHER, LOWER
 from .gate import Metric, finite
 from .markdown import cell, code
 from .state import (
@@ -15,6 +15,7 @@ from .state import (
     NO_SECRETS,
     REMOTE_FAILED,
     UNREACHABLE_REMOTE,
+    Chart,
     PullRequest,
     Run,
     summary_failed,
@@ -102,10 +103,16 @@ def span(interval: tuple[float, float] | None, sign: bool = False) -> str:
     return f" ({end(low)} to {end(high)})"
 
 
+ARROWS = {HIGHER: " ↑", LOWER: " ↓", None: ""}
+
+
 def metrics_table(metrics: list[Metric]) -> list[str]:
+    """Each metric at the base and now, with its change and, where the metrics have one, the
+    trivial baseline's value."""
+    scaled = any(metric.baseline is not None for metric in metrics)
     lines = [
-        "| Metric | Base | This branch | Change | Change % | Baseline |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| Metric | Base | This branch | Change | Change % |" + (" Baseline |" if scaled else ""),
+        "| --- | ---: | ---: | ---: | ---: |" + (" ---: |" if scaled else ""),
     ]
     for metric in metrics:
         change = percent = ""
@@ -117,13 +124,26 @@ def metrics_table(metrics: list[Metric]) -> list[str]:
             if metric.change_interval != (0, 0):  # the same model: no interval to show
                 change += span(metric.change_interval, sign=True)
             percent = f"{100 * delta / abs(metric.old):+.2f} %" if metric.old and delta else ""
-        arrow = "↓" if lower_is_better(metric.name) else "↑"
         lines.append(
-            f"| {cell(metric.name)} {arrow} | {number(metric.old)} "
-            f"| {number(metric.new)}{span(metric.interval)} "
-            f"| {change} | {percent} | {number(metric.baseline)} |"
+            f"| {cell(metric.name)}{ARROWS[metric.better]} | {number(metric.old)} "
+            f"| {number(metric.new)}{span(metric.interval)} | {change} | {percent} |"
+            + (f" {number(metric.baseline)} |" if scaled else "")
         )
     return lines
+
+
+def metrics_legend(metrics: list[Metric]) -> list[str]:
+    """What the arrows and the baseline column mean."""
+    line = "↑ higher is better, ↓ lower is better."
+    unknown = [code(metric.name) for metric in metrics if metric.better is None]
+    if unknown:
+        line += (
+            f" Not known for {', '.join(unknown)}: state it in `gates.directions` to gate it or "
+            "see its change judged."
+        )
+    if any(metric.baseline is not None for metric in metrics):
+        line += " Baseline: a trivial model, for scale."
+    return [line, ""]
 
 
 def noise_lines(pr: PullRequest) -> list[str]:
@@ -297,7 +317,8 @@ def dominance_lines(importance: list[dict]) -> list[str]:
 
 
 def plots_section(tables: dict[str, tuple[list[dict], list[dict]]]) -> list[str]:
-    lines = ["### Plots", ""]
+    """The output contract's plots, each drawn as it is best read."""
+    lines = []
     if "roc.csv" in tables:
         lines += [*roc_chart(*tables["roc.csv"]), "", "Grey: base, blue: this branch.", ""]
     if "residuals.csv" in tables:
@@ -321,6 +342,73 @@ def plots_section(tables: dict[str, tuple[list[dict], list[dict]]]) -> list[str]
         lines += ["**Permutation importance** (test split, top 10)", ""]
         lines += [*importance_table(*tables["importance.csv"]), ""]
     return lines
+
+
+def numbers(rows: list[dict], column: str) -> list[float] | None:
+    """A column's values as numbers, or None if one is not a number."""
+    try:
+        return [float(row[column]) for row in rows]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def chart_lines(chart: Chart) -> list[str]:
+    """One plot that dvc.yaml declares: each of its y columns along x (numbers: read at 21
+    even steps between the smallest and largest x; names: the first MAX_CLASSES rows), the
+    base's in grey, this branch's in blue over it."""
+    changed = "changed" if chart.changed else "unchanged"
+    if chart.image:
+        return [
+            f"- {code(chart.path)}: an image, {changed} against the base (open it from the "
+            "branch or the run's artifacts).",
+            "",
+        ]
+    lines = []
+    for column in chart.y:
+        sides = []
+        for rows in (chart.old, chart.new):
+            xs = numbers(rows, chart.x) if chart.x else [float(i) for i in range(len(rows))]
+            sides.append((xs, numbers(rows, column)) if rows else None)
+        drawn = [side for side in sides if side and side[0] is not None and side[1] is not None]
+        if not drawn:
+            lines.append(f"- {code(chart.path)}: `{column}` is not a column of numbers here.")
+            continue
+        low = min(min(xs) for xs, _ in drawn if xs)
+        high = max(max(xs) for xs, _ in drawn if xs)
+        grid = [low + (high - low) * step / 20 for step in range(21)]
+        colours = PALETTE.split(", ")
+        series = [
+            (colour, "line [" + ", ".join(f"{value:.4g}" for value in along(*side, grid)) + "]")
+            for colour, side in zip(colours, sides, strict=True)
+            if side in drawn and side[0]
+        ]
+        axis = cell(chart.x or "row")
+        lines += mermaid_chart(
+            cell(f"{chart.title}: {column}").replace('"', "'"),
+            f'"{axis}" {low:.4g} --> {high:.4g}'.replace("|", "/"),
+            f'"{cell(column)}"',
+            series,
+        )
+        lines += ["", f"{code(chart.path)}, {changed}. Grey: base, blue: this branch.", ""]
+    return lines
+
+
+def along(xs: list[float], ys: list[float], grid: list[float]) -> list[float]:
+    """``ys`` read at each point of ``grid`` along ``xs``: linearly between the nearest points
+    on either side, the end's value beyond an end."""
+    points = sorted(zip(xs, ys, strict=True))
+    values = []
+    for x in grid:
+        before = [point for point in points if point[0] <= x] or points[:1]
+        after = [point for point in points if point[0] >= x] or points[-1:]
+        (x0, y0), (x1, y1) = before[-1], after[0]
+        values.append(y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+    return values
+
+
+def charts_section(charts: list[Chart]) -> list[str]:
+    """The plots of a repository that the package did not generate."""
+    return [line for chart in charts for line in chart_lines(chart)]
 
 
 def pipeline_lines(pr: PullRequest) -> list[str]:
@@ -467,17 +555,23 @@ def report(pr: PullRequest) -> str:
         lines += [f"Checked: {', '.join(checks(pr.run))}", ""]
     lines += ["### Pipeline", "", *pipeline_lines(pr), ""]
     committed = pr.run is not None and not pr.run.reproduced
-    heading = "as committed, not reproduced for this commit" if committed else "test split"
-    if other_data(pr):
-        heading += "; the base's on different data"
+    scaled = any(metric.baseline is not None for metric in pr.metrics)  # the contract's
+    about = ["as committed, not reproduced for this commit"] if committed else []
+    about += ["test split"] if scaled and not committed else []
+    about += ["the base's on different data"] if other_data(pr) else []
     lines += pr.data_section
-    lines += [f"### Metrics ({heading})", "", *metrics_table(pr.metrics), ""]
-    lines += ["↑ higher is better, ↓ lower is better. Baseline: a trivial model, for scale.", ""]
+    heading = f"### Metrics ({'; '.join(about)})" if about else "### Metrics"
+    lines += [heading, "", *metrics_table(pr.metrics), ""]
+    lines += metrics_legend(pr.metrics)
     lines += noise_lines(pr)
     lines += dominance_lines(pr.plots.get("importance.csv", ([], []))[1])
     lines += ["### Parameters changed", "", *params_table(pr.params), ""]
-    lines += plots_section(pr.plots)
-    lines += [f"<sub>Made by `make report BASE={pr.base}`; the same command gives this file.</sub>"]
+    plots = plots_section(pr.plots) + charts_section(pr.charts)
+    lines += ["### Plots", "", *plots] if plots else []
+    command = (
+        f"make report BASE={pr.base}" if pr.generated else f"dvc-ml-kit report --base {pr.base}"
+    )
+    lines += [f"<sub>Made by `{command}`; the same command gives this file.</sub>"]
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -22,6 +23,10 @@ MODEL_ARTIFACT = "model"
 # Documentation: no stage, test or setting reads these files (unless a stage lists one in its
 # deps), so a change to them alone leaves every result and test outcome as on the base.
 DOCUMENTATION = ("*.md", "*.rst", "docs/*", "LICENSE*", "licenses/*")
+# What the CI commands write in the working tree (a generated project's .gitignore lists them;
+# another repository's may not): never a change of the pull request's.
+OWN_FILES = ("report.md", "report-full.md", "ci-pr.json", "repro.log", "pytest.log")
+EXCLUDE_OWN = tuple(f"--exclude=/{name}" for name in OWN_FILES)
 # DVC's record of which command reads or writes which output (JSON), beside its other locks.
 RWLOCK = Path(".dvc/tmp/rwlock")
 
@@ -289,23 +294,103 @@ def artifact_path(name: str) -> str:
     return pipeline()["artifacts"][name]["path"]
 
 
-def _declared(kind: str) -> list[str]:
-    """Paths of every stage's ``metrics`` or ``plots`` in dvc.yaml."""
-    paths = []
-    for stage in pipeline()["stages"].values():
-        for entry in stage.get(kind) or []:
-            paths += list(entry) if isinstance(entry, dict) else [entry]
-    return paths
+def model_artifact() -> tuple[str, str] | None:
+    """``(name, path)`` of the model dvc.yaml declares: the artifact named ``model``, else the
+    first of ``type: model``; None when it declares none."""
+    artifacts = pipeline().get("artifacts") or {}
+    models = [name for name, spec in artifacts.items() if (spec or {}).get("type") == "model"]
+    name = MODEL_ARTIFACT if MODEL_ARTIFACT in artifacts else next(iter(models), None)
+    return (name, str(artifacts[name]["path"])) if name else None
+
+
+def generated() -> bool:
+    """Whether this repository runs the package's stages: its pyproject.toml declares the
+    modules of its own code that models hold (entry points of group ``dvc_ml_kit``), as every
+    generated project's does. Its params.yaml then holds the package's settings, its plots are
+    the output contract's, and its tests and lint are the package's to run."""
+    try:
+        config = tomllib.loads(read(Path("pyproject.toml")) or "")
+    except ValueError:
+        return False
+    return "dvc_ml_kit" in (config.get("project", {}).get("entry-points") or {})
+
+
+def _entries(entries: object) -> list[tuple[str, dict]]:
+    """``(path, properties)`` of a list of dvc.yaml outputs, each a path or ``{path: {...}}``."""
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            found += [(str(path), props or {}) for path, props in entry.items()]
+        else:
+            found.append((str(entry), {}))
+    return found
+
+
+def _stage_outputs() -> list[tuple[str, str, dict]]:
+    """``(kind, path, properties)`` of every stage's ``outs``, ``metrics`` and ``plots``."""
+    return [
+        (kind, path, props)
+        for stage in (pipeline().get("stages") or {}).values()
+        for kind in ("outs", "metrics", "plots")
+        for path, props in _entries(stage.get(kind))
+    ]
+
+
+def metrics_files() -> list[Path]:
+    """Every metrics file dvc.yaml declares: its stages' ``metrics``, then its top-level
+    ``metrics`` (DVC 3 has both), each once."""
+    paths = [path for kind, path, _ in _stage_outputs() if kind == "metrics"]
+    paths += [path for path, _ in _entries(pipeline().get("metrics"))]
+    return [Path(path) for path in dict.fromkeys(paths)]
 
 
 def metrics_file() -> Path:
-    """The metrics file of dvc.yaml (the one evaluate's results are copied to)."""
-    return Path(_declared("metrics")[0])
+    """The first metrics file of dvc.yaml (in a generated project, the one evaluate's results
+    are copied to)."""
+    files = metrics_files()
+    if not files:
+        raise UserError(
+            "dvc.yaml declares no metrics file: list the file a stage writes its metrics to under "
+            "that stage's `metrics:` (or a top-level `metrics:`), as DVC's docs show"
+        )
+    return files[0]
+
+
+def plots() -> dict[str, dict]:
+    """``{file: properties}`` of every plot data file (or image) dvc.yaml declares: its stages'
+    ``plots`` with their x, y and title, then the files of its top-level ``plots``, whose y (and
+    x) may name the file whose columns they are (``y: {eval/roc.tsv: tpr}``)."""
+    found: dict[str, dict] = {}
+    for kind, path, props in _stage_outputs():
+        if kind == "plots":
+            found.setdefault(path, props)
+    for name, props in _entries(pipeline().get("plots")):
+        files = [name]
+        for axis in ("x", "y"):
+            if isinstance(props.get(axis), dict):
+                files = list(props[axis])
+        for path in files:
+            columns = {
+                axis: value.get(path) if isinstance(value, dict) else value
+                for axis, value in props.items()
+                if axis in ("x", "y")
+            }
+            title = {} if name == path or "title" in props else {"title": name}
+            found.setdefault(path, {**props, **title, **columns})
+    return found
 
 
 def plot_files() -> list[Path]:
     """The plot data files of dvc.yaml."""
-    return [Path(path) for path in _declared("plots")]
+    return [Path(path) for path in plots()]
+
+
+def kept_in_git() -> list[str]:
+    """The stages' outputs that DVC leaves to Git (``cache: false``): their results besides
+    dvc.lock."""
+    return list(
+        dict.fromkeys(path for _, path, props in _stage_outputs() if props.get("cache") is False)
+    )
 
 
 def changed_files(base: str) -> list[str]:
@@ -332,7 +417,7 @@ def documentation_only(base: str) -> list[str] | None:
     """The files that differ from ``base`` (committed or not) if all of them are documentation
     that no stage depends on, else None."""
     committed = git("diff", "--name-only", "-z", base)
-    untracked = git("ls-files", "--others", "--exclude-standard", "-z")
+    untracked = git("ls-files", "--others", "--exclude-standard", "-z", *EXCLUDE_OWN)
     if committed is None or untracked is None:
         return None
     changed = sorted(set(filter(None, (committed + untracked).split("\0"))))
@@ -347,9 +432,14 @@ def documentation_only(base: str) -> list[str] | None:
 
 
 def results() -> list[str]:
-    """What `dvc repro` writes and Git keeps: the lock, and the folder of the metrics and plot
-    data (dvc.yaml's metrics file's folder). They change together."""
-    return ["dvc.lock", metrics_file().parent.as_posix()]
+    """What `dvc repro` writes and Git keeps: dvc.lock and the outputs DVC leaves to Git. When
+    those all lie in the metrics file's folder (not the repository's root), that folder stands
+    for them, as in a generated project (``metrics``)."""
+    kept = kept_in_git()
+    folder = metrics_file().parent if metrics_files() else Path(".")
+    if folder != Path(".") and kept and all(folder in Path(path).parents for path in kept):
+        return ["dvc.lock", folder.as_posix()]
+    return ["dvc.lock", *kept]
 
 
 def uncommitted_results() -> list[str]:
@@ -359,20 +449,41 @@ def uncommitted_results() -> list[str]:
 
 
 def diffs(base: str, params: bool = True) -> tuple[dict[str, dict], dict]:
-    """``dvc metrics diff --all`` of the metrics file (``{key: {"old": ..., "new": ...}}``) and,
-    if asked, ``dvc params diff`` (``{file: {key: {"old": ..., "new": ...}}}``) against ``base``.
-    One DVC process through its Python API: each CLI call would pay DVC's start-up again."""
+    """``dvc metrics diff --all`` of every metrics file dvc.yaml declares (``{file: {key:
+    {"old": ..., "new": ...}}}``, nested keys joined with dots) and, if asked, ``dvc params
+    diff`` (``{file: {key: {"old": ..., "new": ...}}}``) against ``base``. One DVC process
+    through its Python API: each CLI call would pay DVC's start-up again."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo  # imported only here: importing DVC takes a second
 
-    target = metrics_file().as_posix()
+    metrics_file()  # one sentence if there is none
     try:
         with Repo() as dvc:
-            metrics = dvc.metrics.diff(a_rev=base, targets=[target], all=True).get("diff", {})
+            metrics = dvc.metrics.diff(a_rev=base, all=True).get("diff", {})
             changed = dvc.params.diff(a_rev=base).get("diff", {}) if params else {}
     except DvcException as error:
         raise UserError(f"DVC could not compare the metrics with {base}: {error}") from None
-    return next(iter(metrics.values()), {}), changed
+    return metrics, changed
+
+
+def metrics_values() -> dict[str, dict | None]:
+    """``{file: content}`` of every metrics file dvc.yaml declares, as the workspace has them
+    (JSON, YAML or TOML, as DVC reads them); None for a file that is not there."""
+    return {path.as_posix(): parse_metrics(read(path), path) for path in metrics_files()}
+
+
+def parse_metrics(text: str | None, path: Path) -> dict | None:
+    """A metrics file's content by its suffix (TOML, else YAML, of which JSON is a part);
+    None when there is none, or it cannot be read."""
+    if text is None:
+        return None
+    try:
+        if path.suffix == ".toml":
+            return tomllib.loads(text)
+        content = YAML(typ="safe", pure=True).load(text)
+    except (ValueError, YAMLError):
+        return None
+    return content if isinstance(content, dict) else None
 
 
 def file_at(revision: str, path: Path) -> str | None:

@@ -12,17 +12,19 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..contract import PLOTS
 from . import repo
 from .data import compared
 from .gate import (
     Metric,
     bootstrap_file,
     check,
+    directed,
     drift_failures,
-    from_diff,
+    from_files,
     parse_bootstrap,
     read_gates,
-    unchanged,
+    unchanged_files,
     with_noise,
     within_noise,
 )
@@ -155,6 +157,62 @@ class PullRequest:
     # The Data section (drift.section) when the raw data changed: then the base's metrics come
     # from other data, and max_drop is not judged.
     data_section: list[str] = field(default_factory=list)
+    # Plots other than the output contract's (a repository the package did not generate).
+    charts: list["Chart"] = field(default_factory=list)
+    # Whether the repository runs the package's stages (repo.generated): it has make targets.
+    generated: bool = True
+
+
+# Plot files DVC shows as images, not data.
+IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
+
+
+@dataclass
+class Chart:
+    """A plot dvc.yaml declares, other than the output contract's: its data at the base and now
+    (or, for an image, whether it changed)."""
+
+    path: str
+    title: str
+    x: str | None  # the column along x (None: the row's number, as DVC draws it)
+    y: list[str]  # the columns drawn
+    old: list[dict] = field(default_factory=list)
+    new: list[dict] = field(default_factory=list)
+    image: bool = False
+    changed: bool = False
+
+
+def plot_rows(text: str | None, path: str) -> list[dict]:
+    """A plot data file's rows as DVC reads them: CSV, TSV, or JSON (a list of records, or a
+    mapping holding one); none when it cannot be read."""
+    if not text:
+        return []
+    if path.endswith((".csv", ".tsv")):
+        delimiter = "\t" if path.endswith(".tsv") else ","
+        return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+    try:
+        content = json.loads(text)
+    except ValueError:
+        return []
+    if isinstance(content, dict):  # {"roc": [...]}, as DVCLive writes
+        content = next((value for value in content.values() if isinstance(value, list)), [])
+    return [row for row in content if isinstance(row, dict)] if isinstance(content, list) else []
+
+
+def chart(path: str, props: dict, since: str, changed: list[str]) -> Chart:
+    """The plot ``path`` with its properties from dvc.yaml, at ``since`` and now."""
+    title = str(props.get("title") or path)
+    if path.lower().endswith(IMAGES):
+        return Chart(path, title, None, [], image=True, changed=path in changed)
+    old, new = (
+        plot_rows(text, path) for text in (repo.file_at(since, Path(path)), repo.read(Path(path)))
+    )
+    columns = list(new[0]) if new else list(old[0]) if old else []
+    x = props.get("x") if isinstance(props.get("x"), str) else None
+    y = props.get("y")
+    y = [y] if isinstance(y, str) else [str(name) for name in y] if isinstance(y, list) else []
+    y = y or [name for name in columns if name != x][-1:]  # DVC's default: the last column
+    return Chart(path, title, x, y, old, new, changed=old != new)
 
 
 def read_csv(text: str | None) -> list[dict[str, str]]:
@@ -173,24 +231,32 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
     documentation = run.documentation if run else repo.documentation_only(since)
     if documentation is None:
         metrics_diff, params_diff = repo.diffs(since)
-        metrics = from_diff(metrics_diff)
+        metrics = from_files(metrics_diff, repo.generated())
     else:
-        metrics_text = repo.read(repo.metrics_file())
-        metrics = unchanged(json.loads(metrics_text) if metrics_text else None)
+        metrics = unchanged_files(repo.metrics_values(), repo.generated())
         params_diff = {}
     changed = repo.changed_files(since)
     read_before = repo.lock_entries(repo.git("show", f"{since}:dvc.lock"))
     read_now = repo.lock_entries(repo.read(Path("dvc.lock")))
     data = repo.tracked_data(changed)
     dropped = [path for path in data if path in read_before and path not in read_now]
-    model = repo.artifact_path(repo.MODEL_ARTIFACT)
+    model = repo.model_artifact()
+    # The output contract's plots by their names, in a project that runs the package's stages.
+    contract = {name for plots in PLOTS.values() for name in plots} if repo.generated() else set()
     plots = {
         path.name: (read_csv(repo.file_at(since, path)), read_csv(repo.read(path)))
         for path in repo.plot_files()
+        if path.name in contract
     }
+    charts = [
+        chart(path, props, since, changed)
+        for path, props in repo.plots().items()
+        if Path(path).name not in contract
+    ]
     resampled = repo.read(bootstrap_file())
     metrics = with_noise(metrics, resampled, repo.file_at(since, bootstrap_file()))
     gates = read_gates(params, since, base)
+    metrics = directed(metrics, gates.applied, gates.branch)
     other_data = bool(data)
     section = compared(since, params) if other_data and documentation is None else None
     failures = check(metrics, gates.applied, gates.where, other_data=other_data)
@@ -207,14 +273,16 @@ def gather(base: str, run: Run | None, params: Path = Path("params.yaml")) -> Pu
         stale=[] if run is not None and run.handed_off else repo.uncommitted_results(),
         data_changed=[path for path in data if path not in dropped],
         data_dropped=dropped,
-        model_changed=model in changed,
+        model_changed=model is not None and model[1] in changed,
         metrics=metrics,
         failures=failures,
         data_section=section.lines if section else [],
         within_noise=[] if other_data else within_noise(metrics, gates.applied),
         resampling=resampling(resampled),
         gates_proposed=gates.proposed,
-        gates_problems=gates.branch_problems([metric.name for metric in metrics]),
+        gates_problems=gates.branch_problems(metrics),
         params=params_diff,
         plots=plots,
+        charts=charts,
+        generated=repo.generated(),
     )

@@ -1,0 +1,234 @@
+"""The pull request check in a DVC repository dvc-ml-kit did not generate (tests/any_repo: its own
+stage names, nested JSON and TOML metrics, top-level TSV, JSON and image plots, a model artifact):
+`dvc-ml-kit init` adopts it, then `pr`, `report` and `gate` run as its workflow runs them."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dvc_ml_kit.ci import init
+
+PROJECT = Path(__file__).parent / "any_repo"
+TOOLS = Path(sys.executable).parent
+GIT = {
+    "GIT_AUTHOR_NAME": "a",
+    "GIT_AUTHOR_EMAIL": "a@example.com",
+    "GIT_COMMITTER_NAME": "a",
+    "GIT_COMMITTER_EMAIL": "a@example.com",
+}
+
+
+def sh(*command: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        pytest.fail(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def kit(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sh(str(TOOLS / "dvc-ml-kit"), *args, check=check)
+
+
+def dvc(*args: str) -> str:
+    return sh(str(TOOLS / "dvc"), *args).stdout
+
+
+def commit(message: str) -> None:
+    sh("git", "add", "--all")
+    sh("git", "commit", "-qm", message)
+
+
+def edit(path: str, old: str, new: str) -> None:
+    file = Path(path)
+    text = file.read_text()
+    assert old in text, old
+    file.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """tests/any_repo as a Git + DVC repository on main, reproduced and committed, once."""
+    folder = tmp_path_factory.mktemp("built") / "wine"
+    shutil.copytree(PROJECT, folder)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        for name, value in {**GIT, "DVC_NO_ANALYTICS": "1"}.items():
+            patch.setenv(name, value)
+        sh("git", "init", "-q", "--initial-branch=main")
+        dvc("init", "-q")
+        dvc("repro", "-q")
+        commit("A wine classifier")
+    return folder
+
+
+@pytest.fixture
+def project(built, tmp_path, monkeypatch) -> Path:
+    """A copy of ``built`` of the test's own, as the working directory."""
+    folder = tmp_path / "wine"
+    shutil.copytree(built, folder, symlinks=True)
+    monkeypatch.chdir(folder)
+    for name, value in {**GIT, "DVC_NO_ANALYTICS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    return folder
+
+
+def test_init_refuses_a_folder_without_git_dvc_or_pipeline_and_touches_nothing(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    refused = kit("init", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "error: this is not a Git repository: run `dvc-ml-kit init` at the root of a Git "
+        "repository with DVC initialised (`git init && dvc init`) and a dvc.yaml\n"
+    )
+    sh("git", "init", "-q")
+    assert kit("init", check=False).stderr == (
+        "error: DVC is not initialised here: run `dvc init`, commit, and run again\n"
+    )
+    dvc("init", "-q")
+    assert "there is no dvc.yaml" in kit("init", check=False).stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".dvc", ".dvcignore", ".git"]
+
+
+def test_init_refuses_uncommitted_changes_and_an_existing_file(project):
+    Path("README.md").write_text("changed\n")
+    refused = kit("init", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "error: the working tree has uncommitted changes (README.md): commit or stash them "
+        "first, so that what init writes is a change of its own\n"
+    )
+    commit("Readme")
+    Path(".gitlab-ci.yml").write_text("# the team's own pipeline\n")
+    commit("Own pipeline")
+    refused = kit("init", "--platform", "gitlab", check=False)
+    assert refused.stderr == (
+        "error: .gitlab-ci.yml exists already, and init overwrites nothing: move it aside and "
+        "run again (then merge your own jobs back into the new file)\n"
+    )
+    assert sh("git", "status", "--porcelain").stdout == ""
+
+
+@pytest.mark.parametrize("remote", ["s3://bucket/wine", "gs://bucket/wine", "azure://c/wine", None])
+def test_the_workflow_init_writes_passes_the_workflow_checkers(project, remote):
+    if remote:
+        dvc("remote", "add", "--default", "storage", remote)
+        commit("Remote")
+    done = kit("init")
+    said = done.stdout.splitlines()
+    assert said[0] == "init: wrote .github/workflows/dvc-pull-request.yml"
+    workflow = ".github/workflows/dvc-pull-request.yml"
+    text = Path(workflow).read_text()
+    assert '"dvc-ml-kit==' in text and "dvc-ml-kit pr --base" in text
+    secrets = {
+        "s3": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+        "gs": ["GCP_CREDENTIALS"],
+        "azure": ["AZURE_STORAGE_CONNECTION_STRING"],
+    }.get(remote.split(":")[0] if remote else None, [])
+    for name in secrets:
+        assert f"secrets.{name} }}}}" in text
+    if secrets:
+        assert "environment: dvc-remote" in text
+        assert any(line.endswith(", ".join(secrets)) for line in said), said
+        assert f'"dvc[{remote.split(":")[0]}]"' in text
+    else:
+        assert 'TRUSTED: "0"' in text and "secrets." not in text
+    checks = [
+        (TOOLS / "zizmor", "--offline", "--quiet", workflow),
+        (TOOLS / "actionlint", workflow),
+        (TOOLS / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow),
+    ]
+    for command in checks:
+        sh(*map(str, command))
+    # The gates section init adds names the metrics whose direction is not known.
+    gates = yaml.safe_load(Path("params.yaml").read_text())["gates"]
+    assert gates == {"minimum": {}, "maximum": {}, "max_drop": {}, "directions": {}}
+    assert "# Not known: model.weights_over_0_1." in Path("params.yaml").read_text()
+
+
+def test_the_gitlab_pipeline_init_writes_runs_the_check_and_posts_the_note(project):
+    dvc("remote", "add", "--default", "storage", "s3://bucket/wine")
+    commit("Remote")
+    said = kit("init", "--platform", "gitlab").stdout
+    assert "GITLAB_TOKEN" in said and "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" in said
+    job = yaml.safe_load(Path(".gitlab-ci.yml").read_text())["dvc-check"]
+    script = "\n".join(job["script"])
+    assert 'env -u GITLAB_TOKEN dvc-ml-kit pr --base "$BASE"' in script
+    assert "dvc-ml-kit comment" in script and '"dvc[s3]"' in script
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+
+
+def test_a_pull_request_is_reproduced_reported_and_gated_by_what_dvc_yaml_declares(project):
+    assert init.init("github", "3.11")[0] == "wrote .github/workflows/dvc-pull-request.yml"
+    edit("params.yaml", "  max_drop: {}", "  max_drop:\n    test.acc: 0.02")
+    edit("params.yaml", "  minimum: {}", "  minimum:\n    model.weights_over_0_1: 1")
+    edit("params.yaml", "  directions: {}", "  directions:\n    model.weights_over_0_1: higher")
+    commit("Pull request check")
+
+    # A parameter change that costs accuracy: reproduced, reported and failed on its drop.
+    sh("git", "checkout", "-qb", "weaker")
+    edit("params.yaml", "C: 1.0", "C: 0.001")
+    commit("A stronger regularisation")
+    done = kit("pr", "--base", "main", "--trusted", "0", check=False)
+    assert done.returncode == 1
+    report = Path("report.md").read_text()
+    assert "- Stages ran: `fit`, `score`" in report
+    assert "- Stages unchanged: `featurize`" in report
+    assert "- Model: changed" in report
+    assert "| `fit.C` | 1.0 | 0.001 |" in report
+    assert "| test.acc ↑ | 0.963 | 0.6852 | -0.2778 🔻 | -28.85 % |" in report
+    assert "| test.loss ↓ |" in report and "| model.weights_over_0_1 ↑ | 35 | 0 |" in report
+    assert (
+        "- test.acc got worse by 0.277778 against the base (0.962963 to 0.685185), more than "
+        "the 0.02 allowed"
+    ) in report
+    assert "- model.weights_over_0_1 is 0, below the minimum of 1" in report
+    # The plots dvc.yaml declares at the top level: TSV and JSON data drawn, the image listed.
+    assert 'title "Accuracy by confidence: accuracy"' in report
+    assert 'title "Calibration: observed"' in report
+    assert "`results/eval/coverage.tsv`, changed. Grey: base, blue: this branch." in report
+    assert "- `results/eval/classes.png`: an image, unchanged against the base" in report
+    # The branch did not commit its results: the fix names dvc.lock and the outputs Git keeps.
+    assert "git add dvc.lock results/eval/scores.json results/size.toml" in report
+    assert "error: dvc.lock is out of date" in done.stderr
+    assert "<sub>Made by `dvc-ml-kit report --base main`" in report
+
+    # Committed, the same gates fail locally, as the workflow's do.
+    commit("Reproduce")
+    gated = kit("gate", "--base", "main", check=False)
+    assert gated.returncode == 1
+    assert "gate failed: test.acc got worse by 0.277778" in gated.stdout
+    kit("report", "--base", "main")
+    assert "dvc.lock is out of date" not in Path("report.md").read_text()
+
+
+def test_a_documentation_change_reproduces_nothing(project):
+    init.init("github", "3.11")
+    commit("Pull request check")
+    sh("git", "checkout", "-qb", "docs")
+    edit("README.md", "scores it.", "scores it on the test rows.")
+    commit("Docs")
+    done = kit("pr", "--base", "main", "--trusted", "0")
+    assert "ci-pr: only documentation changed (README.md)" in done.stdout
+    report = Path("report.md").read_text()
+    assert "- Nothing in the pipeline changed: no stage ran." in report
+    assert "✅ **All quality gates pass.**" in report
+    assert not Path("repro.log").exists()
+
+
+def test_a_gate_on_a_metric_of_unknown_direction_is_refused(project):
+    init.init("github", "3.11")
+    edit("params.yaml", "  max_drop: {}", "  max_drop:\n    model.weights_over_0_1: 2")
+    commit("Pull request check")
+    gated = kit("gate", "--base", "main", check=False)
+    assert gated.stdout.splitlines() == [
+        "gate failed: gates.max_drop in params.yaml on main gates 'model.weights_over_0_1', whose "
+        "better "
+        "direction is not known: state it in gates.directions (`model.weights_over_0_1: "
+        "higher`, or `lower`)"
+    ]
