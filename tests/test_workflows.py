@@ -158,3 +158,19 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme.split("```sh", 1)[1].split("```", 1)[0]
     assert "make test" in (TEMPLATE / ".ci" / "run").read_text()
     assert "run: make test" in (TEMPLATE / ".github" / "workflows" / "ci.yml").read_text()
+
+
+USES = re.compile(r"uses: ([\w./-]+@[0-9a-f]{40}) # (v[\d.]+)")
+
+
+def test_the_workflows_init_writes_pin_the_actions_the_generated_ones_pin():
+    """`dvc-ml-kit init` writes its workflows from text in the package: each action it uses is
+    pinned to the commit the template's workflows pin, so that both are updated together."""
+    adopted = TEMPLATE / "dvc-ml-kit/src/dvc_ml_kit/adopt"
+    generated = TEMPLATE / "{{cookiecutter.project_slug}}/.github/workflows"
+    found: dict[str, set] = {"adopted": set(), "generated": set()}
+    for name, folder in (("adopted", adopted), ("generated", generated)):
+        for path in folder.glob("*.yml"):
+            found[name] |= set(USES.findall(path.read_text()))
+    assert found["adopted"], "no pinned action in the package's workflows"
+    assert found["adopted"] <= found["generated"]

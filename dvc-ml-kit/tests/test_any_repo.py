@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from dvc_ml_kit.ci import init
+from dvc_ml_kit.model import bundle
 
 PROJECT = Path(__file__).parent / "any_repo"
 TOOLS = Path(sys.executable).parent
@@ -121,17 +122,21 @@ def test_the_workflow_init_writes_passes_the_workflow_checkers(project, remote):
         commit("Remote")
     done = kit("init")
     said = done.stdout.splitlines()
-    assert said[0] == "init: wrote .github/workflows/dvc-pull-request.yml"
-    workflow = ".github/workflows/dvc-pull-request.yml"
-    text = Path(workflow).read_text()
+    workflows = [".github/workflows/dvc-pull-request.yml", ".github/workflows/dvc-publish.yml"]
+    assert said[:2] == [f"init: wrote {workflow}" for workflow in workflows]
+    text = Path(workflows[0]).read_text()
     assert '"dvc-ml-kit==' in text and "dvc-ml-kit pr --base" in text
+    published = Path(workflows[1]).read_text()
+    assert "dvc-ml-kit publish --platform github" in published
+    # Publishing pushes to the DVC remote: with one CI cannot reach, it waits for a variable.
+    assert ("if: vars.PUBLISH == 'true'" in published) is (remote is None)
     secrets = {
         "s3": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
         "gs": ["GCP_CREDENTIALS"],
         "azure": ["AZURE_STORAGE_CONNECTION_STRING"],
     }.get(remote.split(":")[0] if remote else None, [])
     for name in secrets:
-        assert f"secrets.{name} }}}}" in text
+        assert f"secrets.{name} }}}}" in text and f"secrets.{name} }}}}" in published
     if secrets:
         assert "environment: dvc-remote" in text
         assert any(line.endswith(", ".join(secrets)) for line in said), said
@@ -139,9 +144,9 @@ def test_the_workflow_init_writes_passes_the_workflow_checkers(project, remote):
     else:
         assert 'TRUSTED: "0"' in text and "secrets." not in text
     checks = [
-        (TOOLS / "zizmor", "--offline", "--quiet", workflow),
-        (TOOLS / "actionlint", workflow),
-        (TOOLS / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow),
+        (TOOLS / "zizmor", "--offline", "--quiet", *workflows),
+        (TOOLS / "actionlint", *workflows),
+        (TOOLS / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows),
     ]
     for command in checks:
         sh(*map(str, command))
@@ -155,12 +160,19 @@ def test_the_gitlab_pipeline_init_writes_runs_the_check_and_posts_the_note(proje
     dvc("remote", "add", "--default", "storage", "s3://bucket/wine")
     commit("Remote")
     said = kit("init", "--platform", "gitlab").stdout
-    assert "GITLAB_TOKEN" in said and "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" in said
-    job = yaml.safe_load(Path(".gitlab-ci.yml").read_text())["dvc-check"]
+    assert "GITLAB_TOKEN" in said and "CI_PUSH_TOKEN" in said
+    assert "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" in said
+    pipeline = yaml.safe_load(Path(".gitlab-ci.yml").read_text())
+    job = pipeline["dvc-check"]
     script = "\n".join(job["script"])
     assert 'env -u GITLAB_TOKEN dvc-ml-kit pr --base "$BASE"' in script
     assert "dvc-ml-kit comment" in script and '"dvc[s3]"' in script
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    publish = pipeline["dvc-publish"]
+    assert publish["script"][-1] == "dvc-ml-kit publish --platform gitlab"
+    assert publish["rules"] == [
+        {"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"'}
+    ]
 
 
 def test_a_pull_request_is_reproduced_reported_and_gated_by_what_dvc_yaml_declares(project):
@@ -232,3 +244,33 @@ def test_a_gate_on_a_metric_of_unknown_direction_is_refused(project):
         "direction is not known: state it in gates.directions (`model.weights_over_0_1: "
         "higher`, or `lower`)"
     ]
+
+
+def test_publishing_tags_the_declared_artifact_and_releases_its_file_metrics_and_card(
+    project, tmp_path
+):
+    init.init("github", "3.11")
+    edit("params.yaml", "  minimum: {}", "  minimum:\n    test.acc: 0.9")
+    (tmp_path / "storage").mkdir()
+    dvc("remote", "add", "--default", "storage", str(tmp_path / "storage"))
+    commit("CI/CD")
+    done = kit("publish", "--dry-run", "1")
+    assert (
+        "ci-publish: dry run: created wine-classifier@v1.0.0 locally (not pushed) and "
+        "dist/wine-classifier-v1.0.0"
+    ) in done.stdout
+    assert "ci-publish: wine-classifier@v1.0.0 is in staging locally (dry run: not pushed)\n" in (
+        done.stdout
+    )
+    folder = Path("dist/wine-classifier-v1.0.0")
+    names = sorted(path.name for path in folder.iterdir())
+    assert names == ["SHA256SUMS", "bundle.json", "classifier.pkl", "metrics.json", "model_card.md"]
+    assert (folder / "classifier.pkl").read_bytes() == Path("work/classifier.pkl").read_bytes()
+    assert '"test.acc": 0.962963' in (folder / "metrics.json").read_text()
+    card = (folder / "model_card.md").read_text()
+    assert card.startswith("# wine-classifier v1.0.0\n\nWine cultivar from its chemical analysis")
+    assert "| test.acc | 0.962963 |" in card
+    message = sh("git", "tag", "--list", "--format=%(contents)", "wine-classifier@v1.0.0").stdout
+    assert f"bundle sha256 {bundle.digest(folder)}" in message
+    bundle.verify(folder)
+    assert sh("git", "tag", "--list", "wine-classifier#staging#*").stdout.strip()

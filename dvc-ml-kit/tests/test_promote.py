@@ -21,6 +21,10 @@ DVC_YAML = """stages:
     metrics:
       - metrics/metrics.json:
           cache: false
+artifacts:
+  model:
+    path: models/model.pkl
+    type: model
 """
 PARAMS = """gates:
   minimum:
@@ -56,6 +60,9 @@ def write_bundle(folder: Path, version: str, values: dict) -> str:
     return hashlib.sha256(sums.encode()).hexdigest()
 
 
+PYPROJECT = '[project]\nname = "p"\n\n[project.entry-points.dvc_ml_kit]\nfeatures = "p.features"\n'
+
+
 class Project:
     """A Git repository with dvc.yaml, params.yaml and metrics, pushed to a bare origin."""
 
@@ -67,6 +74,8 @@ class Project:
         git(self.root, "remote", "add", "origin", str(self.origin))
         (self.root / "dvc.yaml").write_text(DVC_YAML)
         (self.root / "params.yaml").write_text(PARAMS)
+        # A generated project's: it runs the package's stages (their output contract).
+        (self.root / "pyproject.toml").write_text(PYPROJECT)
         (self.root / "metrics").mkdir()
 
     def publish(self, version: str, roc_auc: float, *, staged: bool = True) -> str:

@@ -18,9 +18,13 @@ from ..params import read_yaml
 from . import repo
 from .gate import flat
 
+# Per platform, the files init writes and the text each is made from (in ../adopt).
 PLATFORMS = {
-    "github": (".github/workflows/dvc-pull-request.yml", "pull-request.yml"),
-    "gitlab": (".gitlab-ci.yml", "gitlab-ci.yml"),
+    "github": {
+        ".github/workflows/dvc-pull-request.yml": "pull-request.yml",
+        ".github/workflows/dvc-publish.yml": "publish.yml",
+    },
+    "gitlab": {".gitlab-ci.yml": "gitlab-ci.yml"},
 }
 PYTHON = "3.11"
 # Per kind of DVC remote: DVC's plugin, and the secrets (GitHub) or CI/CD variables (GitLab)
@@ -41,13 +45,19 @@ UNREACHABLE = (
 )
 GCP_STEP = """
       - name: Google Cloud credentials for the DVC remote
-        if: env.TRUSTED == '1'
         env:
           GCP_CREDENTIALS: ${{ secrets.GCP_CREDENTIALS }}
         run: |
           printf '%s' "$GCP_CREDENTIALS" > "$RUNNER_TEMP/gcp.json"
           echo "GOOGLE_APPLICATION_CREDENTIALS=$RUNNER_TEMP/gcp.json" >> "$GITHUB_ENV"
 """
+PUBLISH_IF = {
+    "publish.yml": (
+        "\n    # The DVC remote is not one CI runners reach: after switching to a cloud remote,"
+        "\n    # set the repository variable PUBLISH to true.\n    if: vars.PUBLISH == 'true'"
+    ),
+    "gitlab-ci.yml": ' && $PUBLISH == "true"',
+}
 GATES = """
 # Quality gates for pull requests (dvc-ml-kit): a pull request fails when a metric is below its
 # minimum, above its maximum, or worse than on the base branch by more than its max_drop (in the
@@ -97,17 +107,27 @@ def remote() -> tuple[str | None, str | None]:
     return url, scheme if scheme in REMOTES else None
 
 
-def workflow(platform: str, python: str) -> str:
-    """The CI file's text for ``platform``, for this repository's DVC remote."""
+def workflow(source: str, python: str) -> str:
+    """The text of a CI file made from ``source`` (of ../adopt), for this repository's DVC
+    remote."""
     url, kind = remote()
     plugin, secrets = REMOTES[kind] if kind else (None, [])
-    template = resources.files("dvc_ml_kit") / "adopt" / PLATFORMS[platform][1]
+    template = resources.files("dvc_ml_kit") / "adopt" / source
     values = {
         "version": __version__,
         "python": python,
         "plugin": f' "dvc[{plugin}]"' if plugin else "",
+        # Publishing pushes to the DVC remote: one CI cannot reach waits for the variable.
+        "publish_if": "" if kind else PUBLISH_IF.get(source, ""),
     }
-    if platform == "github":
+    keys = "".join(f"\n      {name}: ${{{{ secrets.{name} }}}}" for name in secrets if kind != "gs")
+    values["env"] = f"\n    env:{keys}" if keys else ""
+    values["gcp"] = (
+        '\n    - export GOOGLE_APPLICATION_CREDENTIALS="$GCP_CREDENTIALS" # a File variable'
+        if kind == "gs"
+        else ""
+    )
+    if source != "gitlab-ci.yml":
         values |= {
             "trusted": GITHUB_TRUSTED
             if kind
@@ -121,14 +141,12 @@ def workflow(platform: str, python: str) -> str:
             "environment_note": " and the DVC remote's keys (environment dvc-remote)"
             if secrets
             else "",
-            "secrets": "".join(
-                f"\n      {name}: ${{{{ secrets.{name} }}}}" for name in secrets if kind != "gs"
-            ),
+            "secrets": keys,
         }
         text = Template(template.read_text(encoding="utf-8")).substitute(values)
         if kind == "gs":
-            anchor = "          cache-dependency-glob: requirements*.txt"
-            text = text.replace(anchor, anchor + GCP_STEP.rstrip("\n"), 1)
+            anchor = "\n      - name: Install the repository's requirements and dvc-ml-kit"
+            text = text.replace(anchor, GCP_STEP.rstrip("\n") + anchor, 1)
         return text
     same = '[ "$CI_MERGE_REQUEST_SOURCE_PROJECT_ID" = "$CI_MERGE_REQUEST_PROJECT_ID" ]'
     if kind:
@@ -160,19 +178,22 @@ def gates_block() -> str:
 def init(platform: str, python: str) -> list[str]:
     """Write the CI file and the gates; return what to tell the user."""
     check_repository()
-    target = Path(PLATFORMS[platform][0])
-    if target.exists():
-        raise UserError(
-            f"{target} exists already, and init overwrites nothing: move it aside and run again "
-            "(then merge your own jobs back into the new file)"
-        )
-    text = workflow(platform, python)  # before writing anything: may refuse
+    for target in map(Path, PLATFORMS[platform]):
+        if target.exists():
+            raise UserError(
+                f"{target} exists already, and init overwrites nothing: move it aside and run "
+                "again (then merge your own jobs back into the new file)"
+            )
+    texts = {
+        Path(target): workflow(source, python) for target, source in PLATFORMS[platform].items()
+    }
     params = Path("params.yaml")
-    current = read_yaml(params) if params.is_file() else None
+    current = read_yaml(params) if params.is_file() else None  # before writing: may refuse
     said = []
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    said.append(f"wrote {target}")
+    for target, text in texts.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        said.append(f"wrote {target}")
     if isinstance(current, dict) and "gates" in current:
         said.append("params.yaml has a gates section already: kept as it is")
     else:
@@ -193,12 +214,14 @@ def init(platform: str, python: str) -> list[str]:
                 f"dvc-remote (Settings → Environments): {', '.join(secrets)}"
             )
         said.append(
-            "the report is posted with the workflow's own token: nothing else to set for it"
+            "the report comment, the version tags and the releases use the workflows' own "
+            "token: nothing else to set for them"
         )
     else:
         said.append(
             "set the CI/CD variable GITLAB_TOKEN (masked): a project access token with the api "
-            "scope, which posts the report note"
+            "scope, which posts the report note and creates releases; and CI_PUSH_TOKEN "
+            "(masked, protected): one with the write_repository scope, which pushes version tags"
         )
         if secrets:
             kinds = " (GCP_CREDENTIALS of type File)" if kind == "gs" else ""
@@ -209,10 +232,13 @@ def init(platform: str, python: str) -> list[str]:
     if not kind:
         said.append(
             f"the DVC remote ({url or 'none'}) is not one CI runners reach: the check reproduces "
-            "what changed without restoring or pushing results; use a cloud remote (s3, gs, "
-            "azure) and run init again for the run-cache"
+            "what changed without restoring or pushing results, and publishing waits for the "
+            "variable PUBLISH=true, to set once the remote is a cloud one (s3, gs, azure)"
         )
-    said.append(f'commit it: git add {target} params.yaml && git commit -m "Pull request check"')
+    added = " ".join(str(target) for target in texts)
+    said.append(
+        f'commit them: git add {added} params.yaml && git commit -m "CI/CD with dvc-ml-kit"'
+    )
     return said
 
 

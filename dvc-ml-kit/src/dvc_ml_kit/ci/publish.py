@@ -34,13 +34,24 @@ HOSTS = ("github", "gitlab")
 TOKENS = ("GH_TOKEN", "GITHUB_TOKEN")
 
 
+def artifact() -> tuple[str, str]:
+    """``(name, path)`` of the model dvc.yaml declares (a generated project's is ``model``)."""
+    found = repo.model_artifact()
+    if found is None:
+        raise UserError(
+            "dvc.yaml declares no model to publish: add it under `artifacts:` (a name, with the "
+            "model file's `path:` and `type: model`) and run again"
+        )
+    return found
+
+
 def model_md5(lock_text: str | None) -> str | None:
-    return repo.lock_entries(lock_text).get(repo.artifact_path(ARTIFACT))
+    return repo.lock_entries(lock_text).get(artifact()[1])
 
 
 def versions() -> list[str]:
     """The published versions (``v1.2.0``), newest first, from GTO's tags."""
-    tags = repo.quiet("git", "tag", "--list", f"{ARTIFACT}@v*", "--sort=-v:refname")
+    tags = repo.quiet("git", "tag", "--list", f"{artifact()[0]}@v*", "--sort=-v:refname")
     return [tag.split("@", 1)[1] for tag in tags.splitlines()]
 
 
@@ -64,23 +75,40 @@ def gate_failures(tag: str, metrics: dict, against: str | None) -> list[str]:
     """The gates of ``tag``'s own params.yaml on ``metrics``, against the version ``against``
     (for ``max_drop``; None: no base); one sentence per failure."""
     params = parse_yaml(repo.file_at(tag, Path("params.yaml")), f"params.yaml of {tag}")
-    old = metrics_at(against) if against else None
     gates = params.get("gates") if isinstance(params, dict) else None
+    if repo.generated():
+        old = metrics_at(against) if against else None
+        values = gate.versus(metrics, old)
+    else:  # every metrics file dvc.yaml declares, each at both versions
+        values = metrics_between(tag, against)
     # Both versions' bootstraps, paired when they scored the same test rows (see gate.py).
     noisy = gate.with_noise(
-        gate.versus(metrics, old),
+        values,
         repo.file_at(tag, gate.bootstrap_file()),
         repo.file_at(against, gate.bootstrap_file()) if against else None,
     )
-    return gate.check(noisy, gates, f"params.yaml of {tag}")
+    return gate.check(gate.directed(noisy, gates), gates, f"params.yaml of {tag}")
+
+
+def metrics_between(tag: str, against: str | None) -> list[gate.Metric]:
+    """The metrics of every metrics file at ``tag``, against those at ``against`` (None: no
+    base), as ``dvc metrics diff`` pairs them."""
+    diffs = {}
+    for path in repo.metrics_files():
+        new = gate.flat(repo.parse_metrics(repo.file_at(tag, path), path))
+        old = gate.flat(repo.parse_metrics(repo.file_at(against, path), path)) if against else {}
+        diffs[path.as_posix()] = {
+            key: {"new": value, "old": old.get(key)} for key, value in new.items()
+        }
+    return gate.from_files(diffs, repo.generated())
 
 
 def assign(version: str, stage: str, message: str, *, push: bool) -> str:
     """Assign ``version`` to ``stage`` with GTO (a ``model#stage#N`` tag); push that tag to origin
     with git, which uses the job's credentials (GTO's own ``--push`` does not); return it."""
-    pattern = f"{ARTIFACT}#{stage}#*"
+    pattern = f"{artifact()[0]}#{stage}#*"
     before = set(repo.quiet("git", "tag", "--list", pattern).split())
-    repo.sh("gto", "assign", ARTIFACT, "--version", version, "--stage", stage, "-m", message)
+    repo.sh("gto", "assign", artifact()[0], "--version", version, "--stage", stage, "-m", message)
     (tag,) = set(repo.quiet("git", "tag", "--list", pattern).split()) - before
     if push:
         repo.sh("git", "push", "origin", tag)
@@ -93,8 +121,8 @@ def stage(tag: str, dry_run: bool) -> None:
     version = tag.split("@", 1)[1]
     older = versions()
     earlier = older[older.index(version) + 1 :] if version in older else []
-    against = f"{ARTIFACT}@{earlier[0]}" if earlier else None
-    failures = gate_failures(tag, metrics_at(tag) or {}, against)
+    against = f"{artifact()[0]}@{earlier[0]}" if earlier else None
+    failures = gate_failures(tag, (metrics_at(tag) if repo.generated() else None) or {}, against)
     if failures:
         for failure in failures:
             print(f"gate failed: {failure}")
@@ -104,12 +132,10 @@ def stage(tag: str, dry_run: bool) -> None:
         )
         return
     passed = f"gates pass{f' against {against}' if against else ''}"
-    assign(version, STAGING, f"Stage {ARTIFACT} {version}: {passed}", push=not dry_run)
+    assign(version, STAGING, f"Stage {artifact()[0]} {version}: {passed}", push=not dry_run)
     where = " locally (dry run: not pushed)" if dry_run else ""
-    print(
-        f"ci-publish: {tag} is in {STAGING}{where}: `make promote VERSION={version}` moves it to "
-        "prod"
-    )
+    then = f": `make promote VERSION={version}` moves it to prod" if repo.generated() else ""
+    print(f"ci-publish: {tag} is in {STAGING}{where}{then}")
 
 
 def next_minor(version: str) -> str:
@@ -123,16 +149,73 @@ def recorded_digest(tag: str) -> str | None:
     return bundle.digest_in(repo.git("tag", "--list", "--format=%(contents)", tag) or "")
 
 
+def build_files(version: str) -> Path:
+    """Write dist/<artifact>-<version>/ in a repository the package did not generate: the
+    artifact's file as it is, every metrics file's values, a card and SHA256SUMS."""
+    name, path = artifact()
+    source = Path(path)
+    if not source.is_file():
+        raise UserError(
+            f"{path}, the artifact {name} of dvc.yaml, is not a file here (a folder, or not "
+            "pulled): a release holds files, so publish a file (an archive of the folder, as a "
+            "stage's output)"
+        )
+    if source.name in (bundle.INFO_FILE, bundle.METRICS_FILE, bundle.CARD_FILE, bundle.SUMS_FILE):
+        raise UserError(
+            f"{path}, the artifact {name} of dvc.yaml, has the name of a file the release adds "
+            "beside it: name the model file otherwise"
+        )
+    spec = (repo.pipeline().get("artifacts") or {}).get(name) or {}
+    metrics = {metric.name: metric.new for metric in gate.unchanged_files(repo.metrics_values())}
+    info = {
+        "artifact": name,
+        "version": version,
+        "path": path,
+        "description": spec.get("desc"),
+        "revision": repo.quiet("git", "rev-parse", "HEAD"),
+        "model_md5": model_md5(Path("dvc.lock").read_text(encoding="utf-8")),
+        "python": platform.python_version(),
+    }
+    rows = [f"| {key} | {value} |" for key, value in sorted(metrics.items())]
+    card = "\n".join(
+        [
+            f"# {name} {version}",
+            "",
+            *([str(spec["desc"]), ""] if spec.get("desc") else []),
+            f"- File: `{source.name}` (`{path}` in the repository), md5 {info['model_md5']}",
+            f"- Commit: {info['revision']}",
+            "",
+            "| Metric | Value |",
+            "| --- | ---: |",
+            *rows,
+            "",
+        ]
+    )
+    folder = DIST / f"{name}-{version}"
+    if folder.exists():
+        raise UserError(f"{folder} already exists: remove it and run again")
+    files = {
+        source.name: source.read_bytes(),
+        bundle.INFO_FILE: (json.dumps(info, indent=2) + "\n").encode(),
+        bundle.METRICS_FILE: (json.dumps(metrics, indent=2) + "\n").encode(),
+        bundle.CARD_FILE: card.encode(),
+    }
+    bundle.write_files(folder, files)
+    return folder
+
+
 def build_bundle(version: str) -> Path:
     """Write dist/<artifact>-<version>/ from the workspace's model, params and metrics."""
+    if not repo.generated():
+        return build_files(version)
     params = read_yaml(Path("params.yaml"))
     lock = Path("dvc.lock").read_text(encoding="utf-8")
     data_path = params["data"]["file"]
-    with open(repo.artifact_path(ARTIFACT), "rb") as file:
+    with open(artifact()[1], "rb") as file:
         model = pickle.load(file)
     metrics = json.loads(repo.metrics_file().read_text(encoding="utf-8"))
     info = {
-        "artifact": ARTIFACT,
+        "artifact": artifact()[0],
         "version": version,
         "task": params["data"]["task"],
         "target": params["data"]["target"],
@@ -146,7 +229,7 @@ def build_bundle(version: str) -> Path:
         "python": platform.python_version(),
         "libraries": {name: metadata.version(name) for name in LIBRARIES},
     }
-    folder = DIST / f"{ARTIFACT}-{version}"
+    folder = DIST / f"{artifact()[0]}-{version}"
     if folder.exists():
         raise UserError(f"{folder} already exists: remove it and run again")
     bundle.write_bundle(folder, model, info, bundle.model_card(info, metrics), metrics)
@@ -202,9 +285,9 @@ def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
 
     latest = latest_version()
     lock = Path("dvc.lock").read_text(encoding="utf-8")
-    published = latest and repo.quiet("git", "show", f"{ARTIFACT}@{latest}:dvc.lock")
+    published = latest and repo.quiet("git", "show", f"{artifact()[0]}@{latest}:dvc.lock")
     if latest and model_md5(published) == model_md5(lock):
-        tag = f"{ARTIFACT}@{latest}"
+        tag = f"{artifact()[0]}@{latest}"
         if dry_run or release_exists(host, tag):
             print(f"ci-publish: the model is the same as {tag}: nothing to publish")
             if not dry_run and not stage_of(tag):
@@ -214,7 +297,7 @@ def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
         # tag never reached origin. Push the tag if origin lacks it, then make the release with
         # the bundle the tag records: the one that run left in dist/, or one built again.
         print(f"ci-publish: {tag} has no release yet: creating it")
-        folder = DIST / f"{ARTIFACT}-{latest}"
+        folder = DIST / f"{artifact()[0]}-{latest}"
         if not folder.exists():
             build_bundle(latest)
         bundle.verify(folder)
@@ -230,15 +313,15 @@ def publish(*, dry_run: bool, branch: str, host: str = "github") -> int:
         stage(tag, dry_run)
         return 0
     version = FIRST_VERSION if latest is None else next_minor(latest)
-    tag = f"{ARTIFACT}@{version}"
+    tag = f"{artifact()[0]}@{version}"
     # The bundle first: its digest goes into the tag's message, in Git, where a release
     # cannot rewrite it; `predict --version` checks a downloaded bundle against it.
     folder = build_bundle(version)
     message = (
-        f"Publish {ARTIFACT} {version}: model md5 {model_md5(lock)}, "
+        f"Publish {artifact()[0]} {version}: model md5 {model_md5(lock)}, "
         f"bundle sha256 {bundle.digest(folder)}"
     )
-    repo.sh("gto", "register", ARTIFACT, "HEAD", "--version", version, "-m", message)
+    repo.sh("gto", "register", artifact()[0], "HEAD", "--version", version, "-m", message)
     if dry_run:
         print(f"ci-publish: dry run: created {tag} locally (not pushed) and {folder}")
         print(

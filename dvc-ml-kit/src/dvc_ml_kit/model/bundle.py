@@ -182,15 +182,25 @@ def stable_skops(model) -> bytes:
 
 def write_bundle(folder: Path, model, info: dict, card: str, metrics: dict) -> list[Path]:
     """Write a bundle for ``model`` into ``folder`` (created, must not exist); return its files."""
+    files = {
+        MODEL_FILE: stable_skops(model),
+        INFO_FILE: (json.dumps(info, indent=2) + "\n").encode(),
+        CARD_FILE: card.encode(),
+        METRICS_FILE: (json.dumps(metrics, indent=2) + "\n").encode(),
+    }
+    return write_files(folder, files)
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write ``files`` (name: content) and their SHA256SUMS into ``folder`` (created, must not
+    exist); return the paths written."""
     folder.mkdir(parents=True)
-    (folder / MODEL_FILE).write_bytes(stable_skops(model))
-    (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    (folder / CARD_FILE).write_text(card, encoding="utf-8")
-    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    files = sorted(path for path in folder.iterdir())
-    sums = "".join(f"{sha256(path)}  {path.name}\n" for path in files)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    written = sorted(folder / name for name in files)
+    sums = "".join(f"{sha256(path)}  {path.name}\n" for path in written)
     (folder / SUMS_FILE).write_text(sums, encoding="utf-8")
-    return [*files, folder / SUMS_FILE]
+    return [*written, folder / SUMS_FILE]
 
 
 # One line of SHA256SUMS: a SHA-256 digest, then two spaces or " *" (sha256sum -b), then a name.
