@@ -274,3 +274,29 @@ def test_publishing_tags_the_declared_artifact_and_releases_its_file_metrics_and
     assert f"bundle sha256 {bundle.digest(folder)}" in message
     bundle.verify(folder)
     assert sh("git", "tag", "--list", "wine-classifier#staging#*").stdout.strip()
+
+
+def test_a_check_without_the_inputs_says_it_verified_nothing(project, tmp_path, monkeypatch):
+    """A fresh clone without the DVC remote's data (a fork's run): the stages that must run lack
+    their inputs, so the report says what it could not verify and the check fails."""
+    init.init("github", "3.11")
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    dvc("remote", "add", "--default", "storage", str(storage))
+    commit("CI/CD")
+    dvc("push", "-q")
+    sh("git", "checkout", "-qb", "weaker")
+    edit("params.yaml", "C: 1.0", "C: 0.001")
+    commit("A stronger regularisation")
+    clone = tmp_path / "clone"
+    sh("git", "clone", "-q", "--branch", "weaker", str(project), str(clone))
+    monkeypatch.chdir(clone)
+    sh("git", "branch", "-q", "main", "origin/main")
+    done = kit("pr", "--base", "main", "--trusted", "0", check=False)
+    assert done.returncode == 1
+    report = Path("report.md").read_text()
+    assert report.splitlines()[2] == (
+        "❌ **Not verified: the pipeline changed, but this run could not reproduce it.** Stages "
+        "`fit`, `score` need inputs that only the DVC remote holds (`work/features.csv`), and "
+        "the DVC remote is a folder that CI runners cannot reach."
+    )
