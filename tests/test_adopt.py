@@ -128,12 +128,15 @@ def actions_runner(adopted, tmp_path_factory, uv_cache) -> Runner:
     return Runner(adopted.loop, tmp_path_factory.mktemp("act-adopt"), uv_cache)
 
 
-def open_pull_request(repository: Repository, runner: Runner, number: int, branch: str) -> Job:
+def open_pull_request(
+    repository: Repository, runner: Runner, number: int, branch: str, secrets: bool = True
+) -> Job:
     """Push ``branch`` and run the workflow init wrote for its pull request into main, with the
-    S3 secrets init said to set."""
+    S3 secrets init said to set (unless ``secrets`` is false: not set yet)."""
     repository.sh(f"git push -q origin {branch}")
     event = pull_request(repository.loop, number, branch)
-    return runner.run(branch, Path(WORKFLOW).name, "pull_request", event, **CREDENTIALS)
+    given = CREDENTIALS if secrets else {}
+    return runner.run(branch, Path(WORKFLOW).name, "pull_request", event, **given)
 
 
 def test_init_writes_the_workflow_and_gates_and_says_what_to_set(adopted):
@@ -221,3 +224,27 @@ def test_c_a_result_computed_before_is_restored_from_the_run_cache(adopted, acti
     body = comment(job)
     assert "- Stages restored from the run-cache: `fit`" in body
     assert "| test.acc ↑ | 0.963 | 0.6852 | -0.2778 🔻 | -28.85 % |" in body
+
+
+def test_d_before_the_secrets_are_set_the_check_verifies_nothing_and_says_which(
+    adopted, actions_runner
+):
+    # Right after init, the secrets not set yet: DVC cannot fetch featurize's output, and stops
+    # before any stage runs.
+    adopted.branch("no-secrets")
+    adopted.loop.edit("params.yaml", "C: 1.0", "C: 0.5")
+    adopted.sh("git commit -qam 'Regularise a little'")
+    job = open_pull_request(adopted, actions_runner, 4, "no-secrets", secrets=False)
+    assert job.results == {"check": "failure", "comment": "success"}, job.stdout
+    assert stages_run(job) == [], job.stdout
+    lines = comment(job).splitlines()
+    assert lines[2] == (
+        "❌ **Not verified: the pipeline changed, but this run could not reproduce it.** Stages "
+        "`featurize`, `fit`, `score` need inputs that only the DVC remote holds "
+        "(`work/features.csv`), and the DVC remote did not provide them (see the errors in "
+        "repro.log)."
+    ), lines
+    assert lines[6] == (
+        "- To verify it: check the remote's credentials in CI's secrets (the ones `dvc-ml-kit "
+        "init` printed, in the environment dvc-remote on GitHub) and run the check again."
+    )

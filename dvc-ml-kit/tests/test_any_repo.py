@@ -300,3 +300,31 @@ def test_a_check_without_the_inputs_says_it_verified_nothing(project, tmp_path, 
         "`fit`, `score` need inputs that only the DVC remote holds (`work/features.csv`), and "
         "the DVC remote is a folder that CI runners cannot reach."
     )
+
+
+def test_a_remote_that_fails_to_provide_the_inputs_is_named_with_the_fix(
+    project, tmp_path, monkeypatch
+):
+    """A run that may read the DVC remote, which lacks the inputs (in CI: credentials not set
+    yet, or data never pushed): DVC stops before any stage runs, and the report says so."""
+    init.init("github", "3.11")
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    dvc("remote", "add", "--default", "storage", str(storage))
+    commit("CI/CD")  # nothing pushed
+    sh("git", "checkout", "-qb", "weaker")
+    edit("params.yaml", "C: 1.0", "C: 0.001")
+    commit("A stronger regularisation")
+    clone = tmp_path / "clone"
+    sh("git", "clone", "-q", "--branch", "weaker", str(project), str(clone))
+    monkeypatch.chdir(clone)
+    sh("git", "branch", "-q", "main", "origin/main")
+    done = kit("pr", "--base", "main", "--trusted", "1", check=False)
+    assert done.returncode == 1
+    lines = Path("report.md").read_text().splitlines()
+    assert lines[2].startswith("❌ **Not verified: the pipeline changed, but this run could not")
+    assert "(`work/features.csv`), and the DVC remote did not provide them" in lines[2]
+    assert lines[6] == (
+        "- To verify it: check the remote's credentials in CI's secrets (the ones `dvc-ml-kit "
+        "init` printed, in the environment dvc-remote on GitHub) and run the check again."
+    )

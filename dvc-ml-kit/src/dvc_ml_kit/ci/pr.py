@@ -176,7 +176,11 @@ def explain_failure(done: Run, log: str, *, trusted: bool, remote: str | None) -
     if failed:
         done.stages.pop(failed, None)  # it may have started, but it did not run through
     done.not_run = [name for name in repo.stage_names() if name not in done.stages]
-    done.missing = repo.missing_inputs([failed]) if failed else []
+    # No stage named: DVC stopped before any stage ran (fetching their inputs from the remote
+    # failed): the missing inputs are those of the first stage, in dvc.yaml's order, that lacks
+    # any (a later one's may be an earlier one's output).
+    stages = [failed] if failed else done.not_run
+    done.missing = next(filter(None, map(repo.missing_inputs, ([name] for name in stages))), [])
     if not done.missing:
         return  # a real failure (the data, the code): the report shows DVC's errors
     if repo.repository_imports(done.missing) == done.missing:

@@ -26,6 +26,8 @@ PALETTE = "#9e9e9e, #1f77b4"
 # Where the generated README says what a pull request check verifies for each kind of remote,
 # and where CI's secrets go (GitHub's repository secrets, GitLab's CI/CD variables).
 README_SECTION = "README.md, section “Pull requests and releases” (“Merge requests …” on GitLab)"
+# Where they are said in a repository the package did not generate.
+ELSEWHERE = "the ones `dvc-ml-kit init` printed, in the environment dvc-remote on GitHub"
 ENABLE_CLOUD = (
     "store DVC's data in a cloud remote (S3, Google Cloud Storage or Azure) and give CI its "
     f"credentials as secrets: {README_SECTION} says how"
@@ -453,9 +455,11 @@ def checks(run: Run) -> list[str]:
     return done
 
 
-def unverified_lines(run: Run) -> list[str]:
+def unverified_lines(run: Run, generated: bool = True) -> list[str]:
     """The first lines when the pipeline changed but this run could not have its inputs."""
     reason, fix = ACCESS[run.access]
+    if not generated:  # no generated README: the secrets are those `dvc-ml-kit init` named
+        fix = fix.replace(README_SECTION, ELSEWHERE)
     stages = ", ".join(map(code, run.not_run))
     missing = ", ".join(map(code, run.missing))
     return [
@@ -480,7 +484,7 @@ def gate_lines(pr: PullRequest) -> list[str]:
     """The gates' verdict, or why there is none."""
     if pr.run is not None and not pr.run.reproduced:
         if pr.run.access:
-            return unverified_lines(pr.run)
+            return unverified_lines(pr.run, pr.generated)
         return [
             "❌ **`dvc repro` failed**, so nothing below was reproduced for this commit:",
             "",
