@@ -248,7 +248,7 @@ LONGEST_FILES = {
     "test_ci_loop.py": 150,
     "test_release.py": 130,
     "test_worked_example.py": 115,
-    "test_adopt.py": 80,
+    "test_adopt.py": 95,
     "test_python_versions.py": 85,
     "test_update.py": 60,
     "test_serve.py": 50,

@@ -248,3 +248,29 @@ def test_d_before_the_secrets_are_set_the_check_verifies_nothing_and_says_which(
         "- To verify it: check the remote's credentials in CI's secrets (the ones `dvc-ml-kit "
         "init` printed, in the environment dvc-remote on GitHub) and run the check again."
     )
+
+
+def test_e_a_merge_publishes_the_model_dvc_yaml_declares(adopted, actions_runner):
+    # The first merge since init: the model, never published, gets its first version.
+    adopted.sh("git checkout -q main")
+    before = adopted.sh("git rev-parse main").stdout.strip()
+    adopted.sh("git merge -q --no-ff -m 'Merge docs' docs")
+    adopted.sh("git push -q origin main")
+    after = adopted.sh("git rev-parse main").stdout.strip()
+    event = {"ref": "refs/heads/main", "before": before, "after": after, "deleted": False}
+    job = actions_runner.run("publish", "dvc-publish.yml", "push", event, **CREDENTIALS)
+    assert job.result == "success", job.stdout
+    assert stages_run(job) == []  # main's results, pushed with it
+    origin = adopted.loop.origin
+    assert run("git", "tag", "--list", "wine-classifier@*", cwd=origin).stdout.split() == [
+        "wine-classifier@v1.0.0"
+    ]
+    (release,) = job.called("gh", "release", "create", "wine-classifier@v1.0.0")
+    files = {Path(arg).name for arg in release["args"][3 : release["args"].index("--title")]}
+    assert files == {"SHA256SUMS", "bundle.json", "classifier.pkl", "metrics.json", "model_card.md"}
+    assert release["body"].startswith("# wine-classifier v1.0.0\n\nWine cultivar")
+    # Its gates pass (test.acc against no earlier version, the minimum): staging.
+    staged = run("git", "tag", "--list", "wine-classifier#staging#*", cwd=origin).stdout.split()
+    assert len(staged) == 1, job.stdout
+    (attest,) = job.called("attest")
+    assert {Path(path).name for path in attest["digests"]} == files
