@@ -13,7 +13,8 @@
    worker per core) against the local engine at each size, one after the other: every stage's
    wall time and the peak memory of its largest process (the stage's own, or a worker's), how
    that memory grows with the rows, and what larger data would need, extrapolated from the
-   measured throughput per worker.
+   measured throughput per worker. With the scale part, the local engine's runs are the scale
+   part's, on the same data, just before.
 6. Serving: ``dvc-ml-kit serve`` with the project's published bundle (or ``--serve-bundle``):
    requests per second and p50/p99 latency for single rows and for batches of 1,000 rows, and
    ``dvc-ml-kit predict`` on the same 1,000 rows (a process per CSV) beside it.
@@ -122,12 +123,14 @@ def without_uv() -> dict[str, str]:
     return {"PATH": os.pathsep.join(f for f in folders if not (Path(f) / "uv").exists())}
 
 
-def bake(root: Path, name: str) -> Path:
-    """A generated project with the default answers in ``root/name``, set up with uv."""
+def bake(root: Path, name: str, set_up: bool = True) -> Path:
+    """A generated project with the default answers in ``root/name``, set up with uv unless
+    ``set_up`` is false."""
     folder = root / name
     folder.mkdir(parents=True)
     project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(folder)))
-    must("make setup", project)
+    if set_up:
+        must("make setup", project)
     return project
 
 
@@ -210,10 +213,10 @@ MUST_RUN = {
 }
 
 
-def direct_stages(world: dict, branch: str, folder: Path, stages: list[str]) -> Run:
-    """``stages``' commands run directly, one after the other, in a clone of ``branch`` whose
-    inputs are already in place (``dvc pull``, not timed): the work the check cannot avoid."""
-    clone = fresh_clone(world, branch, folder)
+def direct_stages(clone: Path, stages: list[str]) -> Run:
+    """``stages``' commands run directly, one after the other, in ``clone`` (where `make ci-pr`
+    has just checked the branch) with their inputs in place (``dvc pull``, not timed): the work
+    the check cannot avoid."""
     env = activated(clone)
     must("dvc pull --quiet", clone, env)
     commands = yaml_commands(clone)
@@ -232,14 +235,13 @@ def bench_ci(
         for number, kind in enumerate(KINDS):
             if kind not in kinds:
                 continue
-            # Side by side: the patterns alternate, each from its own fresh clone.
+            # Side by side: the patterns alternate, each from its own fresh clone; then the
+            # stages alone in the last one (ours).
             for pattern, command in (("common", common), ("ours", OURS)):
                 clone = fresh_clone(world, f"kind-{number}", root / "clone")
                 env = activated(clone) | {"BRANCH": f"kind-{number}"}
                 results[kind][pattern].append(must(command, clone, env))
-            results[kind]["direct"].append(
-                direct_stages(world, f"kind-{number}", root / "clone", MUST_RUN[kind])
-            )
+            results[kind]["direct"].append(direct_stages(clone, MUST_RUN[kind]))
     commands = {"ours": OURS, "common": common}
     return {
         "data": f"{rows:,} synthetic rows" if rows else "the sample data",
@@ -269,8 +271,9 @@ def stage_commands(project: Path) -> dict[str, str]:
     return {name: stage["cmd"] for name, stage in lock["stages"].items()}
 
 
-def bench_overhead(root: Path, runs: int) -> dict:
-    project = bake(root, "overhead")
+def bench_overhead(project: Path, runs: int) -> dict:
+    """A set-up ``project`` on its sample data: ``dvc repro --force`` against its stages'
+    commands, alternating."""
     env = activated(project)
     must("dvc repro --quiet", project, env)
     direct = " && ".join(stage_commands(project).values())
@@ -289,14 +292,16 @@ def bench_overhead(root: Path, runs: int) -> dict:
 # 3. Set-up ---------------------------------------------------------------------------------
 
 
-def bench_setup(root: Path, runs: int, pip_runs: int) -> dict:
-    project = bake(root, "setup")
+def bench_setup(project: Path, runs: int, pip_runs: int) -> dict:
+    """``make setup`` in ``project`` from no environment, with uv and with pip, alternating;
+    uv's run comes last, so that the parts after this one find the environment uv made (as
+    long as ``runs`` is at least ``pip_runs``)."""
     uv, pip = [], []
     for index in range(max(runs, pip_runs)):
-        if index < runs:
-            uv.append(must("rm -rf .venv && make setup", project))
         if index < pip_runs:
             pip.append(must("rm -rf .venv && make setup", project, without_uv()))
+        if index < runs:
+            uv.append(must("rm -rf .venv && make setup", project))
     return {
         "uv": [run.seconds for run in uv],
         "pip": [run.seconds for run in pip],
@@ -307,31 +312,26 @@ def bench_setup(root: Path, runs: int, pip_runs: int) -> dict:
 # 4. Scale ----------------------------------------------------------------------------------
 
 
-def bench_scale(root: Path, sizes: list[int]) -> dict:
-    project = bake(root, "scale")
+def scale_at(project: Path) -> tuple[dict, dict[str, Run]]:
+    """The scale part on ``project``'s synthetic data, on the local engine: its results, and its
+    runs of each stage's command."""
     env = activated(project)
-    results = {}
-    for rows in sizes:
-        use_synthetic_data(project, rows)
-        csv = project / SYNTHETIC
-        floor_command = f"python {BENCH / 'floor.py'} {PACKAGE} {csv} --params params.yaml"
-        floor = must(floor_command, project, env)
-        repro = must("dvc repro --force", project, env)
-        assert len(repro.stages()) == 4, repro.output
-        stages = {
-            name: must(command, project, env) for name, command in stage_commands(project).items()
-        }
-        results[rows] = {
-            "csv_mib": csv.stat().st_size / 2**20,
-            "dvc_repro": {"seconds": repro.seconds, "peak_mib": repro.peak_mib},
-            "floor": {"seconds": floor.seconds, "peak_mib": floor.peak_mib},
-            "stages": {
-                name: {"seconds": run.seconds, "peak_mib": run.peak_mib}
-                for name, run in stages.items()
-            },
-        }
-        csv.unlink()
-    return results
+    csv = project / SYNTHETIC
+    floor_command = f"python {BENCH / 'floor.py'} {PACKAGE} {csv} --params params.yaml"
+    floor = must(floor_command, project, env)
+    repro = must("dvc repro --force", project, env)
+    assert len(repro.stages()) == 4, repro.output
+    stages = {
+        name: must(command, project, env) for name, command in stage_commands(project).items()
+    }
+    return {
+        "csv_mib": csv.stat().st_size / 2**20,
+        "dvc_repro": {"seconds": repro.seconds, "peak_mib": repro.peak_mib},
+        "floor": {"seconds": floor.seconds, "peak_mib": floor.peak_mib},
+        "stages": {
+            name: {"seconds": run.seconds, "peak_mib": run.peak_mib} for name, run in stages.items()
+        },
+    }, stages
 
 
 # 5. The Dask engine ------------------------------------------------------------------------
@@ -362,27 +362,46 @@ def set_engine(project: Path, engine: str) -> None:
     params.write_text(text)
 
 
-def bench_dask(root: Path, sizes: list[int]) -> dict:
-    project = bake(root, "dask")
-    must("make setup-dask", project)
+def dask_at(project: Path, local: dict[str, Run] | None) -> dict:
+    """Each stage's command on ``project``'s synthetic data with the local engine, then with the
+    Dask engine (its libraries installed); ``local``: the local engine's runs of the same
+    commands, measured just before (by the scale part), instead of running them again."""
     env = activated(project) | {"DASK_SCHEDULER_ADDRESS": ""}
-    results = {}
+    engines = {}
+    for engine in ENGINES:
+        set_engine(project, engine)
+        commands = {
+            name: cmd for name, cmd in yaml_commands(project).items() if name != "copy_evaluation"
+        }
+        if engine == "local" and local is not None:
+            done = {name: local[name] for name in commands}
+        else:
+            done = {name: must(command, project, env) for name, command in commands.items()}
+        engines[engine] = {name: vars(run) | {"output": None} for name, run in done.items()}
+    return {
+        "csv_mib": (project / SYNTHETIC).stat().st_size / 2**20,
+        "workers": os.cpu_count(),
+        "engines": engines,
+    }
+
+
+def bench_sizes(project: Path, sizes: list[int], parts: set[str]) -> dict[str, dict]:
+    """The scale part and the Dask part (of ``parts``) on a set-up ``project``, one size at a
+    time: the synthetic data is written once per size, and the local engine's runs of each
+    stage measured by the scale part are those the Dask engine's runs are set beside (the same
+    commands: dvc.lock's are dvc.yaml's with the parameters filled in). The project is left on
+    the Dask engine with its libraries, or pointed at synthetic data."""
+    if "dask" in parts:
+        must("make setup-dask", project)
+    results = {part: {} for part in ("scale", "dask") if part in parts}
     for rows in sizes:
         use_synthetic_data(project, rows)
-        engines = {}
-        for engine in ENGINES:
-            set_engine(project, engine)
-            commands = yaml_commands(project)
-            engines[engine] = {
-                name: vars(must(command, project, env)) | {"output": None}
-                for name, command in commands.items()
-                if name != "copy_evaluation"
-            }
-        results[rows] = {
-            "csv_mib": (project / SYNTHETIC).stat().st_size / 2**20,
-            "workers": os.cpu_count(),
-            "engines": engines,
-        }
+        set_engine(project, "local")
+        local = None
+        if "scale" in parts:
+            results["scale"][rows], local = scale_at(project)
+        if "dask" in parts:
+            results["dask"][rows] = dask_at(project, local)
         (project / SYNTHETIC).unlink()
     return results
 
@@ -871,15 +890,21 @@ def main() -> None:
                 runs = 1 if rows else args.runs
                 results["ci"].append(bench_ci(folder, runs, rows, tuple(args.kinds.split(","))))
                 save(results, args.out)  # each part's numbers survive a later part's failure
+        pipeline = ({"overhead", "setup"} <= parts) or bool({"scale", "dask"} & parts)
+        if pipeline:
+            # One project for the next parts, in an order where none disturbs the next: the
+            # set-up part's runs set it up (else one `make setup` does; also first when no CI
+            # part has warmed the caches the set-up part measures with), the overhead part
+            # reproduces the sample, then the scale and Dask parts point it at synthetic data.
+            measured_setup = {"overhead", "setup"} <= parts
+            project = bake(root, "pipeline", set_up=not measured_setup or "ci" not in parts)
         if {"overhead", "setup"} <= parts:
-            results["overhead"] = bench_overhead(root, args.runs)
-            results["setup"] = bench_setup(root, args.runs, args.pip_runs)
+            setup = bench_setup(project, args.runs, args.pip_runs)
+            results["overhead"] = bench_overhead(project, args.runs)
+            results["setup"] = setup
             save(results, args.out)
-        if "scale" in parts:
-            results["scale"] = bench_scale(root, sizes)
-            save(results, args.out)
-        if "dask" in parts:
-            results["dask"] = bench_dask(root, sizes)
+        if {"scale", "dask"} & parts:
+            results |= bench_sizes(project, sizes, parts)
             save(results, args.out)
         if "serve" in parts:
             if (args.serve_bundle is None) != (args.serve_data is None):

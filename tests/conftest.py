@@ -240,9 +240,9 @@ def _environment() -> None:
 LONGEST_FILES = {
     "test_actions.py": 480,
     "test_datasets.py": 330,
-    "test_bench.py": 320,
     "test_gitlab_pipeline.py": 260,
     "test_project.py": 250,
+    "test_bench.py": 200,
     "test_dask.py": 170,
     "test_adversarial_project.py": 150,
     "test_ci_loop.py": 150,

@@ -78,6 +78,11 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
         for engine in ("local", "dask"):
             assert list(engines[engine]) == ["prepare", "train", "evaluate"]
             assert all(stage["seconds"] > 0 for stage in engines[engine].values())
+        # The local engine's runs beside the Dask engine's are the scale part's, not run twice.
+        stages = results["scale"][rows]["stages"]
+        assert all(
+            run["seconds"] == stages[name]["seconds"] for name, run in engines["local"].items()
+        )
     # The Dask engine's largest process is a worker or the stage itself, and is measured.
     assert all(
         stage["peak_mib"] > 20 for stage in results["dask"]["20000"]["engines"]["dask"].values()
