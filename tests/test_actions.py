@@ -195,23 +195,9 @@ class Runner:
             "GIT_CONFIG_KEY_0": f"url.{self.project.origin}.insteadOf",
             "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}",
         }
-        start, cpu = time.monotonic(), children_cpu()
-        with open(folder / "act.jsonl", "w") as log, open(folder / "act.stderr", "w") as errors:
-            process = subprocess.Popen(
-                command, stdout=log, stderr=errors, env=environment, start_new_session=True
-            )
-            try:
-                process.wait(timeout=600)
-            finally:
-                stop(process)
-        seconds, cpu = time.monotonic() - start, children_cpu() - cpu
-        # A failed run leaves its workspace (hundreds of MB) in the action cache.
-        for workspace in (self.root / "action-cache").glob("*"):
-            shutil.rmtree(workspace)
-        results, stdout, summary = parse(folder / "act.jsonl")
-        print(f"act {name} ({workflow}): {results} in {seconds:.0f} s, {cpu:.0f} s CPU")
-        if not results:
-            pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
+        results, stdout, summary = run_act(
+            command, environment, folder, self.root / "action-cache", f"{name} ({workflow})"
+        )
         new_calls = [json.loads(line) for line in calls.read_text().splitlines()[calls_before:]]
         self.jobs[name] = Job(results, stdout, summary, new_calls, artifacts)
         return self.jobs[name]
@@ -223,6 +209,31 @@ def committing_run(runner: Runner, name: str, event: dict) -> Job:
     return runner.run(
         name, "pull-request.yml", "pull_request", event, AUTO_COMMIT, **PUSH_TOKEN, **S3_SECRETS
     )
+
+
+def run_act(
+    command: list[str], environment: dict[str, str], folder: Path, cache: Path, name: str
+) -> tuple[dict[str, str], str, str]:
+    """Run act's ``command`` with ``environment``, its output kept in ``folder``; return each
+    job's result, the steps' output and the job summary. Fails the test if no job ran."""
+    start, cpu = time.monotonic(), children_cpu()
+    with open(folder / "act.jsonl", "w") as log, open(folder / "act.stderr", "w") as errors:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=errors, env=environment, start_new_session=True
+        )
+        try:
+            process.wait(timeout=900)
+        finally:
+            stop(process)
+    seconds, cpu = time.monotonic() - start, children_cpu() - cpu
+    # A failed run leaves its workspace (hundreds of MB) in the action cache.
+    for workspace in cache.glob("*"):
+        shutil.rmtree(workspace)
+    results, stdout, summary = parse(folder / "act.jsonl")
+    print(f"act {name}: {results} in {seconds:.0f} s, {cpu:.0f} s CPU")
+    if not results:
+        pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
+    return results, stdout, summary
 
 
 def children_cpu() -> float:

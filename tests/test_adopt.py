@@ -139,6 +139,22 @@ def open_pull_request(
     return runner.run(branch, Path(WORKFLOW).name, "pull_request", event, **given)
 
 
+def propose(
+    repository: Repository,
+    runner: Runner,
+    number: int,
+    branch: str,
+    edit: tuple[str, str, str],
+    secrets: bool = True,
+) -> Job:
+    """A branch from main with one edit (file, old text, new text), committed, and the check of
+    its pull request."""
+    repository.branch(branch)
+    repository.loop.edit(*edit)
+    repository.sh(f"git commit -qam 'Change {edit[0]}'")
+    return open_pull_request(repository, runner, number, branch, secrets)
+
+
 def test_init_writes_the_workflow_and_gates_and_says_what_to_set(adopted):
     said = adopted.init.stdout.splitlines()
     assert adopted.init.stderr == "" and all(line.startswith("init: ") for line in said), said
@@ -168,10 +184,8 @@ def test_init_writes_the_workflow_and_gates_and_says_what_to_set(adopted):
 
 
 def test_a_param_change_fails_its_gate_and_the_report_is_posted(adopted, actions_runner):
-    adopted.branch("weaker")
-    adopted.loop.edit("params.yaml", "C: 1.0", "C: 0.001")
-    adopted.sh("git commit -qam 'A stronger regularisation'")
-    job = open_pull_request(adopted, actions_runner, 1, "weaker")
+    edit = ("params.yaml", "C: 1.0", "C: 0.001")
+    job = propose(adopted, actions_runner, 1, "weaker", edit)
     assert job.results == {"check": "failure", "comment": "success"}, job.stdout
     # Trusted (the branch is the repository's own): featurize's output comes from the bucket,
     # the changed stages run, and their results and run-cache go to the bucket.
@@ -200,10 +214,8 @@ def test_a_param_change_fails_its_gate_and_the_report_is_posted(adopted, actions
 
 
 def test_b_a_documentation_change_runs_nothing_and_passes(adopted, actions_runner):
-    adopted.branch("docs")
-    adopted.loop.edit("README.md", "scores it.", "scores it on the test rows.")
-    adopted.sh("git commit -qam 'Say what is scored'")
-    job = open_pull_request(adopted, actions_runner, 2, "docs")
+    edit = ("README.md", "scores it.", "scores it on the test rows.")
+    job = propose(adopted, actions_runner, 2, "docs", edit)
     assert job.results == {"check": "success", "comment": "success"}, job.stdout
     assert "ci-pr: only documentation changed (README.md)" in job.stdout
     assert "$ dvc" not in job.stdout  # neither reproduced nor pushed
@@ -214,10 +226,8 @@ def test_b_a_documentation_change_runs_nothing_and_passes(adopted, actions_runne
 
 def test_c_a_result_computed_before_is_restored_from_the_run_cache(adopted, actions_runner):
     # The parameter of pull request 1, whose run pushed its run-cache to the bucket.
-    adopted.branch("weaker-again")
-    adopted.loop.edit("params.yaml", "C: 1.0", "C: 0.001")
-    adopted.sh("git commit -qam 'Regularise more'")
-    job = open_pull_request(adopted, actions_runner, 3, "weaker-again")
+    edit = ("params.yaml", "C: 1.0", "C: 0.001")
+    job = propose(adopted, actions_runner, 3, "weaker-again", edit)
     assert job.results == {"check": "failure", "comment": "success"}, job.stdout
     # fit is restored; score, whose outputs are all Git's (cache: false), is never run-cached.
     assert stages_restored(job) == ["fit"] and stages_run(job) == ["score"], job.stdout
@@ -231,10 +241,8 @@ def test_d_before_the_secrets_are_set_the_check_verifies_nothing_and_says_which(
 ):
     # Right after init, the secrets not set yet: DVC cannot fetch featurize's output, and stops
     # before any stage runs.
-    adopted.branch("no-secrets")
-    adopted.loop.edit("params.yaml", "C: 1.0", "C: 0.5")
-    adopted.sh("git commit -qam 'Regularise a little'")
-    job = open_pull_request(adopted, actions_runner, 4, "no-secrets", secrets=False)
+    edit = ("params.yaml", "C: 1.0", "C: 0.5")
+    job = propose(adopted, actions_runner, 4, "no-secrets", edit, secrets=False)
     assert job.results == {"check": "failure", "comment": "success"}, job.stdout
     assert stages_run(job) == [], job.stdout
     lines = comment(job).splitlines()

@@ -29,7 +29,7 @@ import yaml
 
 from conftest import SKIP_GIT_DVC, TEMPLATE, TOOLS, activated, run
 from object_store import stop
-from test_actions import NOT_INHERITED, children_cpu, parse
+from test_actions import NOT_INHERITED, run_act
 
 SCRIPT = TEMPLATE / ".ci/release_check.py"
 WORKFLOW = TEMPLATE / ".github/workflows/release.yml"
@@ -405,22 +405,9 @@ def act(release: Release, tag: str, index: Index, uv_cache: Path) -> Run:
         "GIT_CONFIG_KEY_0": f"url.{release.origin}.insteadOf",
         "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}",
     }
-    start, cpu = time.monotonic(), children_cpu()
-    with open(folder / "act.jsonl", "w") as log, open(folder / "act.stderr", "w") as errors:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=errors, env=environment, start_new_session=True
-        )
-        try:
-            process.wait(timeout=900)
-        finally:
-            stop(process)
-    seconds, cpu = time.monotonic() - start, children_cpu() - cpu
-    for workspace in (release.root / "action-cache").glob("*"):
-        shutil.rmtree(workspace)  # a failed run leaves its workspace there
-    results, stdout, _ = parse(folder / "act.jsonl")
-    print(f"act release {tag}: {results} in {seconds:.0f} s, {cpu:.0f} s CPU")
-    if not results:
-        pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
+    results, stdout, _ = run_act(
+        command, environment, folder, release.root / "action-cache", f"release {tag}"
+    )
     return Run(results, stdout, artifacts)
 
 

@@ -276,15 +276,17 @@ def test_publishing_tags_the_declared_artifact_and_releases_its_file_metrics_and
     assert sh("git", "tag", "--list", "wine-classifier#staging#*").stdout.strip()
 
 
-def test_a_check_without_the_inputs_says_it_verified_nothing(project, tmp_path, monkeypatch):
-    """A fresh clone without the DVC remote's data (a fork's run): the stages that must run lack
-    their inputs, so the report says what it could not verify and the check fails."""
+def fresh_clone_of_a_param_change(project, tmp_path, monkeypatch, *, pushed: bool) -> None:
+    """The adopted project with a local DVC remote (holding main's data if ``pushed``), a
+    branch that changes a parameter, and a fresh clone of it as the working directory, as a CI
+    runner has it: no DVC cache, no outputs."""
     init.init("github", "3.11")
     storage = tmp_path / "storage"
     storage.mkdir()
     dvc("remote", "add", "--default", "storage", str(storage))
     commit("CI/CD")
-    dvc("push", "-q")
+    if pushed:
+        dvc("push", "-q")
     sh("git", "checkout", "-qb", "weaker")
     edit("params.yaml", "C: 1.0", "C: 0.001")
     commit("A stronger regularisation")
@@ -292,6 +294,12 @@ def test_a_check_without_the_inputs_says_it_verified_nothing(project, tmp_path, 
     sh("git", "clone", "-q", "--branch", "weaker", str(project), str(clone))
     monkeypatch.chdir(clone)
     sh("git", "branch", "-q", "main", "origin/main")
+
+
+def test_a_check_without_the_inputs_says_it_verified_nothing(project, tmp_path, monkeypatch):
+    """A fresh clone without the DVC remote's data (a fork's run): the stages that must run lack
+    their inputs, so the report says what it could not verify and the check fails."""
+    fresh_clone_of_a_param_change(project, tmp_path, monkeypatch, pushed=True)
     done = kit("pr", "--base", "main", "--trusted", "0", check=False)
     assert done.returncode == 1
     report = Path("report.md").read_text()
@@ -307,18 +315,7 @@ def test_a_remote_that_fails_to_provide_the_inputs_is_named_with_the_fix(
 ):
     """A run that may read the DVC remote, which lacks the inputs (in CI: credentials not set
     yet, or data never pushed): DVC stops before any stage runs, and the report says so."""
-    init.init("github", "3.11")
-    storage = tmp_path / "storage"
-    storage.mkdir()
-    dvc("remote", "add", "--default", "storage", str(storage))
-    commit("CI/CD")  # nothing pushed
-    sh("git", "checkout", "-qb", "weaker")
-    edit("params.yaml", "C: 1.0", "C: 0.001")
-    commit("A stronger regularisation")
-    clone = tmp_path / "clone"
-    sh("git", "clone", "-q", "--branch", "weaker", str(project), str(clone))
-    monkeypatch.chdir(clone)
-    sh("git", "branch", "-q", "main", "origin/main")
+    fresh_clone_of_a_param_change(project, tmp_path, monkeypatch, pushed=False)
     done = kit("pr", "--base", "main", "--trusted", "1", check=False)
     assert done.returncode == 1
     lines = Path("report.md").read_text().splitlines()
