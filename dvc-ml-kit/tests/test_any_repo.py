@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dvc_ml_kit.ci import init
+from dvc_ml_kit.ci import gate, init, repo
 from dvc_ml_kit.model import bundle
 
 PROJECT = Path(__file__).parent / "any_repo"
@@ -325,3 +325,25 @@ def test_a_remote_that_fails_to_provide_the_inputs_is_named_with_the_fix(
         "- To verify it: check the remote's credentials in CI's secrets (the ones `dvc-ml-kit "
         "init` printed, in the environment dvc-remote on GitHub) and run the check again."
     )
+
+
+def test_metrics_in_json_yaml_and_toml_are_named_alike(tmp_path):
+    """DVC reads all three formats; so do the report and the gates where DVC is not asked
+    (a change to documentation alone): nested keys joined with dots, a key two files share
+    named with its file."""
+    texts = {
+        "a.json": '{"test": {"acc": 0.9, "loss": 0.2}, "step": 3}',
+        "b.yaml": "test:\n  f1: 0.8\nstep: 4\n",
+        "c.toml": "[test]\nrecall = 0.7\n",
+    }
+    values = {name: repo.parse_metrics(text, Path(name)) for name, text in texts.items()}
+    metrics = {metric.name: metric.new for metric in gate.unchanged_files(values)}
+    assert metrics == {
+        "a.json:step": 3,
+        "b.yaml:step": 4,
+        "test.acc": 0.9,
+        "test.f1": 0.8,
+        "test.loss": 0.2,
+        "test.recall": 0.7,
+    }
+    assert repo.parse_metrics("[test\nrecall =", Path("c.toml")) is None
