@@ -242,7 +242,7 @@ LONGEST_FILES = {
     "test_datasets.py": 330,
     "test_gitlab_pipeline.py": 260,
     "test_project.py": 250,
-    "test_bench.py": 200,
+    "test_bench.py": 170,
     "test_dask.py": 170,
     "test_adversarial_project.py": 150,
     "test_ci_loop.py": 150,
@@ -252,6 +252,7 @@ LONGEST_FILES = {
     "test_python_versions.py": 85,
     "test_update.py": 60,
     "test_serve.py": 50,
+    "test_any_repo.py": 35,
 }
 
 

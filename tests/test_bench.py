@@ -1,5 +1,6 @@
 """`make bench`: its measurements, and one whole run at the smallest settings (slow)."""
 
+import copy
 import json
 import sys
 
@@ -45,7 +46,8 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     # One kind of pull request, the one with a row against its stages alone: the others cost as
     # much to measure and add no check here (test_ci_loop.py runs each through `make ci-pr`).
     kinds = ["--kinds", "one train param"]
-    settings = ["0", "--rows", "2000,20000", "--ci-data", "2000", *kinds, "--out", str(out)]
+    # One size: the part of each that grows with the rows is the same code at every size.
+    settings = ["0", "--rows", "2000", "--ci-data", "2000", *kinds, "--out", str(out)]
     done = run(*command, *settings, cwd=tmp_path)
     results = json.loads(out.read_text())
 
@@ -67,31 +69,51 @@ def test_a_whole_run_at_the_smallest_settings(tmp_path):
     assert overhead["dvc_repro_force"][0] > 0 and overhead["direct"][0] > 0
     assert overhead["ratio"] == overhead["dvc_repro_force"][0] / overhead["direct"][0]
     assert len(results["setup"]["uv"]) == 1 and results["setup"]["pip"] == []
-    for rows in ("2000", "20000"):
-        scale = results["scale"][rows]
-        assert list(scale["stages"]) == ["prepare", "train", "evaluate", "copy_evaluation"]
-        assert all(stage["peak_mib"] > 20 for stage in scale["stages"].values())
-        assert scale["floor"]["seconds"] > 0 and scale["dvc_repro"]["seconds"] > 0
-    assert results["scale"]["20000"]["csv_mib"] > 5 * results["scale"]["2000"]["csv_mib"]
-    for rows in ("2000", "20000"):
-        engines = results["dask"][rows]["engines"]
-        for engine in ("local", "dask"):
-            assert list(engines[engine]) == ["prepare", "train", "evaluate"]
-            assert all(stage["seconds"] > 0 for stage in engines[engine].values())
-        # The local engine's runs beside the Dask engine's are the scale part's, not run twice.
-        stages = results["scale"][rows]["stages"]
-        assert all(
-            run["seconds"] == stages[name]["seconds"] for name, run in engines["local"].items()
-        )
-    # The Dask engine's largest process is a worker or the stage itself, and is measured.
+    scale = results["scale"]["2000"]
+    assert list(scale["stages"]) == ["prepare", "train", "evaluate", "copy_evaluation"]
+    assert all(stage["peak_mib"] > 20 for stage in scale["stages"].values())
+    assert scale["floor"]["seconds"] > 0 and scale["dvc_repro"]["seconds"] > 0
+    engines = results["dask"]["2000"]["engines"]
+    for engine in ("local", "dask"):
+        assert list(engines[engine]) == ["prepare", "train", "evaluate"]
+        assert all(stage["seconds"] > 0 for stage in engines[engine].values())
+    # The local engine's runs beside the Dask engine's are the scale part's, not run twice.
     assert all(
-        stage["peak_mib"] > 20 for stage in results["dask"]["20000"]["engines"]["dask"].values()
+        run["seconds"] == scale["stages"][name]["seconds"] for name, run in engines["local"].items()
     )
+    # The Dask engine's largest process is a worker or the stage itself, and is measured.
+    assert all(stage["peak_mib"] > 20 for stage in engines["dask"].values())
+    assert "| 2,000 |" in done.stdout
 
-    assert "| 20,000 |" in done.stdout and "| 2,000 → 20,000 |" in done.stdout
+    # With a second size, the tables say how time and memory grow between the two: this run's
+    # measurements again as those of ten times the rows, each ten times as much.
+    grown = copy.deepcopy(results)
+    for part in ("scale", "dask"):
+        grown[part]["20000"] = ten_times(results[part]["2000"])
+    text = bench.tables(grown)
+    assert "| 20,000 |" in text and "| 2,000 → 20,000 |" in text
     assert "| Pipeline overhead at most 1.25x |" in done.stdout
     assert "its stages' commands alone (train, evaluate) |" in done.stdout
-    assert "| 20,000 | `train` |" in done.stdout
-    assert "| 1,000,000,000 | `train` |" in done.stdout
-    assert "| Stage | Local | Dask, largest worker or stage | Local outgrows" in done.stdout
+    assert "| 2,000 | `train` |" in done.stdout
+    for row in ("| 20,000 | `train` |", "| 1,000,000,000 | `train` |"):
+        assert row in text
+    assert "| Stage | Local | Dask, largest worker or stage | Local outgrows" in text
     assert results["machine"]["memory_mib"] > 1024
+
+
+def ten_times(measured: object) -> object:
+    """``measured`` with every number ten times as large."""
+    if isinstance(measured, dict):
+        return {key: ten_times(value) for key, value in measured.items()}
+    if isinstance(measured, list):
+        return [ten_times(value) for value in measured]
+    return measured * 10 if isinstance(measured, int | float) else measured
+
+
+def test_synthetic_data_grows_with_its_rows(tmp_path):
+    python = [sys.executable, str(TEMPLATE / "bench/synthetic.py")]
+    for rows in (200, 2000):
+        run(*python, str(rows), str(tmp_path / f"{rows}.csv"), cwd=tmp_path)
+    small, large = ((tmp_path / f"{rows}.csv").read_text().splitlines() for rows in (200, 2000))
+    assert (len(small), len(large)) == (201, 2001) and small[0] == large[0]
+    assert (tmp_path / "2000.csv").stat().st_size > 5 * (tmp_path / "200.csv").stat().st_size
