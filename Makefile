@@ -19,7 +19,7 @@ export DVC_NO_ANALYTICS := 1
 .PHONY: help setup wheel demo test test-fast test-slow lint bench lock release-check release-bump clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed ## Create .venv with the template's tools (uv installs them)
 
