@@ -220,7 +220,8 @@ def test_a_pull_request_is_reproduced_reported_and_gated_by_what_dvc_yaml_declar
 
 
 def test_a_documentation_change_reproduces_nothing(project):
-    init.init("github", "3.11")
+    said = init.init("github", "3.11")
+    assert not any("depends on every key" in line for line in said)  # each lists its keys
     commit("Pull request check")
     sh("git", "checkout", "-qb", "docs")
     edit("README.md", "scores it.", "scores it on the test rows.")
@@ -347,3 +348,15 @@ def test_metrics_in_json_yaml_and_toml_are_named_alike(tmp_path):
         "test.recall": 0.7,
     }
     assert repo.parse_metrics("[test\nrecall =", Path("c.toml")) is None
+
+
+def test_init_says_which_stages_the_gates_section_re_runs(project):
+    """A stage whose params name the whole of params.yaml depends on the gates too."""
+    edit("dvc.yaml", "    params:\n      - fit\n", "    params:\n      - params.yaml:\n")
+    commit("fit reads every parameter")
+    said = init.init("github", "3.11")
+    assert (
+        "stage fit of dvc.yaml depends on every key of params.yaml, the gates too: it re-runs "
+        "once for the new section, and for each change of a gate; list the keys it reads under "
+        "its params to avoid that"
+    ) in said

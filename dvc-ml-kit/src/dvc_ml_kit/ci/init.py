@@ -175,6 +175,18 @@ def gates_block() -> str:
     return GATES.format(unknown=listed)
 
 
+def whole_file_readers(params: Path) -> list[str]:
+    """The stages of dvc.yaml whose params name the whole file ``params`` (``- params.yaml:``
+    with no keys), so that any key added to it changes their dependencies."""
+    found = []
+    for name, stage in (repo.pipeline().get("stages") or {}).items():
+        for entry in (stage or {}).get("params") or []:
+            key = params.as_posix()
+            if isinstance(entry, dict) and key in entry and not entry[key]:
+                found.append(name)
+    return found
+
+
 def init(platform: str, python: str) -> list[str]:
     """Write the CI file and the gates; return what to tell the user."""
     check_repository()
@@ -205,6 +217,13 @@ def init(platform: str, python: str) -> list[str]:
             if existing
             else "wrote params.yaml with a gates section (no gate set yet: set them there)"
         )
+        whole = whole_file_readers(params)
+        if whole:
+            said.append(
+                f"stage {', '.join(whole)} of dvc.yaml depends on every key of params.yaml, the "
+                "gates too: it re-runs once for the new section, and for each change of a gate; "
+                "list the keys it reads under its params to avoid that"
+            )
     url, kind = remote()
     secrets = REMOTES[kind][1] if kind else []
     if platform == "github":
