@@ -188,12 +188,7 @@ class Runner:
             "AWS_SHARED_CREDENTIALS_FILE": str(self.root / "empty.ini"),
             "AWS_EC2_METADATA_DISABLED": "true",
             "XDG_CACHE_HOME": str(self.root / "xdg-cache"),
-            # https://github.com/<repository> is the bare origin; no user or system git config.
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"url.{self.project.origin}.insteadOf",
-            "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}",
+            **github_origin(self.project.origin),
         }
         results, stdout, summary = run_act(
             command, environment, folder, self.root / "action-cache", f"{name} ({workflow})"
@@ -234,6 +229,18 @@ def run_act(
     if not results:
         pytest.fail(f"act ran no job:\n{(folder / 'act.stderr').read_text()[-3000:]}")
     return results, stdout, summary
+
+
+def github_origin(origin: Path, repository: str = REPOSITORY) -> dict[str, str]:
+    """Git settings, as environment variables, under which https://github.com/``repository``
+    is the bare repository ``origin``, and no user or system git configuration is read."""
+    return {
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{origin}.insteadOf",
+        "GIT_CONFIG_VALUE_0": f"https://github.com/{repository}",
+    }
 
 
 def children_cpu() -> float:

@@ -29,7 +29,7 @@ import yaml
 
 from conftest import SKIP_GIT_DVC, TEMPLATE, TOOLS, activated, run
 from object_store import stop
-from test_actions import NOT_INHERITED, run_act
+from test_actions import NOT_INHERITED, github_origin, run_act
 
 SCRIPT = TEMPLATE / ".ci/release_check.py"
 WORKFLOW = TEMPLATE / ".github/workflows/release.yml"
@@ -398,12 +398,7 @@ def act(release: Release, tag: str, index: Index, uv_cache: Path) -> Run:
         "STANDIN_ARTIFACTS": str(artifacts),
         "UV_CACHE_DIR": str(uv_cache),
         "UV_PYTHON_DOWNLOADS": "never",
-        # https://github.com/<repository> is the bare origin; no user or system git config.
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"url.{release.origin}.insteadOf",
-        "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}",
+        **github_origin(release.origin, REPOSITORY),
     }
     results, stdout, _ = run_act(
         command, environment, folder, release.root / "action-cache", f"release {tag}"
