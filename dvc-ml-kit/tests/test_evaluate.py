@@ -8,12 +8,14 @@ from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
     f1_score,
+    get_scorer,
     log_loss,
     roc_auc_score,
 )
 from sklearn.preprocessing import label_binarize
 
 from dvc_ml_kit.contract import (
+    MAIN_METRIC,
     METRICS,
     PLOTS,
 )
@@ -278,6 +280,27 @@ def test_each_model_input_is_traced_to_its_raw_column():
     assert sources.count("joined") == 5  # year, month, day, weekday, hour
     assert sources.count("plan") == 2  # one-hot: basic, pro
     assert {"signal", "noise", "member", "unmeasured"} <= set(sources)
+
+
+def test_importance_equals_the_main_metric_scored_once_per_shuffle(case):
+    """The repeats of a column are predicted in one call; each is scored as scikit-learn's
+    scorer of the contract's main metric scores one shuffle, in the same order of shuffles."""
+    _, task, _, test_split, model = case
+    table = importance(
+        model, test_split, task=task, target="target", repeats=3, seed=7, max_features=30
+    )
+    features, actual = test_split.drop(columns=["target"]), test_split["target"]
+    scorer = get_scorer(MAIN_METRIC[task])
+    rng = np.random.default_rng(7)
+    expected = {}
+    for name in features.columns:
+        values = features[name].to_numpy()
+        shuffled = [
+            scorer(model, features.assign(**{name: values[rng.permutation(len(values))]}), actual)
+            for _ in range(3)
+        ]
+        expected[name] = round(scorer(model, features, actual) - np.mean(shuffled), 6)
+    assert table.set_index("feature")["importance"].to_dict() == expected
 
 
 def test_importance_is_the_drop_of_the_main_metric(case):

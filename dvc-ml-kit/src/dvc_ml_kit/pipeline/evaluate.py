@@ -15,7 +15,6 @@ from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
     f1_score,
-    get_scorer,
     log_loss,
     mean_absolute_error,
     r2_score,
@@ -28,6 +27,9 @@ from sklearn.preprocessing import label_binarize
 from ..contract import MAIN_METRIC, METRICS
 from ..errors import UserError
 
+# The functions of the contract's main metrics (MAIN_METRIC), of the actual and the predicted
+# values: permutation importance measures their drops.
+SCORES = {"balanced_accuracy": balanced_accuracy_score, "r2": r2_score}
 # The params.yaml keys this stage reads (their types: params.SETTINGS); dvc.yaml lists the same.
 PARAMS = (
     "data.task",
@@ -206,17 +208,21 @@ def importance(
             position = {name: index for index, name in enumerate(columns)}
             columns = sorted(columns, key=lambda name: (-ranking[name], position[name]))
             columns = columns[:max_features]
-    scorer = get_scorer(MAIN_METRIC[task])
-    reference = scorer(model, features, actual)
+    score = SCORES[MAIN_METRIC[task]]
+    reference = score(actual, model.predict(features))
     rng = np.random.default_rng(seed)
     drops = []
     for name in columns:
-        values = features[name].to_numpy()
-        shuffled = [
-            scorer(model, features.assign(**{name: values[rng.permutation(len(values))]}), actual)
-            for _ in range(repeats)
-        ]
-        drops.append(reference - np.mean(shuffled))
+        values, rows = features[name].to_numpy(), len(features)
+        # The repeats' shuffles of one column are predicted in one call: a predict per shuffle
+        # costs the model's fixed overhead each time (2 s of the sample's 3 s evaluate).
+        shuffled = pd.concat(
+            [features.assign(**{name: values[rng.permutation(rows)]}) for _ in range(repeats)],
+            ignore_index=True,
+        )
+        predicted = model.predict(shuffled)
+        scores = [score(actual, predicted[i * rows : (i + 1) * rows]) for i in range(repeats)]
+        drops.append(reference - np.mean(scores))
     table = pd.DataFrame({"feature": columns, "importance": drops})
     return table.round(DIGITS).sort_values(["importance", "feature"], ascending=[False, True])
 
