@@ -360,3 +360,22 @@ def test_init_says_which_stages_the_gates_section_re_runs(project):
         "once for the new section, and for each change of a gate; list the keys it reads under "
         "its params to avoid that"
     ) in said
+
+
+def test_dvc_yaml_is_read_as_it_is_now_and_a_caller_cannot_change_it_for_the_next(
+    tmp_path, monkeypatch
+):
+    """dvc.yaml's parse is shared by the calls that read the same text: an edit is read at
+    once, and what one caller does to its copy is not what the next one reads."""
+    monkeypatch.chdir(tmp_path)
+    Path("dvc.yaml").write_text("stages:\n  fit:\n    cmd: python fit.py\n", encoding="utf-8")
+    first = repo.pipeline()
+    first["stages"]["fit"]["cmd"] = "changed by a caller"
+    assert repo.pipeline()["stages"]["fit"]["cmd"] == "python fit.py"
+    assert repo.stage_names() == ["fit"]
+    Path("dvc.yaml").write_text("stages:\n  score:\n    cmd: python score.py\n", encoding="utf-8")
+    assert repo.stage_names() == ["score"]
+    lock = "schema: '2.0'\nstages:\n  fit:\n    cmd: python fit.py\n    outs:\n"
+    entry = "    - path: model.pkl\n      md5: {}\n"
+    assert repo.lock_entries(lock + entry.format("aa")) == {"model.pkl": "aa"}
+    assert repo.lock_entries(lock + entry.format("bb")) == {"model.pkl": "bb"}

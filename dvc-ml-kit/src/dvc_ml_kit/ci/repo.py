@@ -2,6 +2,8 @@
 starts subprocesses. Paths that dvc.yaml knows (the model, the metrics, the plots) are read from it.
 """
 
+import copy
+import functools
 import json
 import os
 import shutil
@@ -14,7 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..errors import UserError
-from ..params import read_yaml
+from ..params import parse_yaml, read_yaml
 
 # The revision a pull request is compared with, unless BASE says otherwise.
 DEFAULT_BASE = "origin/main"
@@ -168,16 +170,29 @@ def read(path: Path) -> str | None:
 def lock_entries(text: str | None) -> dict[str, str]:
     """``{path: md5}`` of every dependency and output recorded in a dvc.lock text."""
     entries = {}
-    document = YAML(typ="safe", pure=True).load(text) if text else None
+    document = _yaml_document(text) if text else None
     for stage in ((document or {}).get("stages") or {}).values():
         for item in [*(stage.get("deps") or []), *(stage.get("outs") or [])]:
             entries[item["path"]] = item.get("md5")
     return entries
 
 
+# A check reads dvc.yaml and dvc.lock for nearly every file it looks at, and parsing YAML is
+# slow (about 40 ms for a generated project's dvc.lock): each text is parsed once. Callers
+# read these parses and never change them.
+@functools.lru_cache(maxsize=8)
+def _yaml_document(text: str):
+    return YAML(typ="safe", pure=True).load(text)
+
+
 def pipeline() -> dict:
-    """dvc.yaml, parsed."""
-    return read_yaml(Path("dvc.yaml"))
+    """dvc.yaml, parsed (a copy: the parse is shared by every call on the same text)."""
+    return copy.deepcopy(_pipeline(Path("dvc.yaml").read_text(encoding="utf-8")))
+
+
+@functools.lru_cache(maxsize=8)
+def _pipeline(text: str) -> dict:
+    return parse_yaml(text, Path("dvc.yaml"))
 
 
 def remote_url() -> str | None:
@@ -205,7 +220,7 @@ def check_remote_folder() -> None:
 def check_dvc_locks() -> None:
     """Stop, touching nothing, on a lock file that a DVC command stopped while writing it left
     empty or cut short: DVC's own error says it cannot read it, not how to recover."""
-    lock, load = read(Path("dvc.lock")), YAML(typ="safe", pure=True).load
+    lock, load = read(Path("dvc.lock")), _yaml_document
     if lock is not None and not _parsed(lock, load):
         fix = "remove it (`rm dvc.lock`)"
         if _parsed(file_at("HEAD", Path("dvc.lock")) or "", load):
