@@ -167,3 +167,24 @@ def test_without_git_the_files_are_all_there(tmp_path, python_without_dvc):
     for name in ("dvc.yaml", "params.yaml", "Makefile", "data/raw/breast_cancer.csv", "LICENSE"):
         assert (project / name).is_file()
     finish_by_hand(project, result.stdout)
+
+
+@pytest.mark.slow
+def test_dvc_from_path_sets_up_the_repository_when_cookiecutter_s_python_has_none(
+    tmp_path, python_without_dvc
+):
+    """The hook runs DVC in its own process when cookiecutter's Python has it (every other
+    bake here), else the `dvc` on PATH, as after `pipx install cookiecutter` and `pipx install
+    dvc`."""
+    path = f"{TOOLS}{os.pathsep}{os.environ['PATH']}"
+    assert shutil.which("dvc", path=path)
+    result = run(
+        str(python_without_dvc), "-m", "cookiecutter", "--no-input", str(TEMPLATE),
+        cwd=tmp_path, env={"PATH": path},
+    )  # fmt: skip
+    assert "DVC initialised; data/raw/breast_cancer.csv tracked by DVC" in result.stdout
+    project = tmp_path / "diagnosis-model"
+    assert "data/raw/breast_cancer.csv.dvc" in git_files(project)
+    config = (project / ".dvc/config").read_text()
+    assert "remote = storage" in config and "diagnosis-model-dvc-storage" in config
+    assert run("git", "status", "--porcelain", cwd=project).stdout == ""

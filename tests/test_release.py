@@ -429,8 +429,11 @@ def test_b_the_version_tag_publishes_the_wheel_and_sdist_it_built(release, index
     assert f"release-check: tag v{VERSION}, dvc-ml-kit {VERSION} and its pins" in job.stdout
     # The fast tier ran, narrowed to FAST_TIER (TESTS, through act's --env).
     assert f'pytest -m "not slow" {FAST_TIER}' in job.stdout, job.stdout[-5000:]
-    (summary,) = re.findall(r"=+ (.* in [\d.]+s) =+", re.sub(r"\x1b\[[\d;]*m", "", job.stdout))
-    assert re.fullmatch(r"[1-9]\d* passed in [\d.]+s", summary), summary
+    # pytest's last line; it adds the time as h:mm:ss to a run longer than a minute.
+    output = re.sub(r"\x1b\[[\d;]*m", "", job.stdout)
+    summaries = re.findall(r"=+ (\S.* in [\d.]+s(?: \([\d:]+\))?) =+", output)
+    assert len(summaries) == 1, output[-5000:]
+    assert re.fullmatch(r"[1-9]\d* passed in [\d.]+s( \([\d:]+\))?", summaries[0]), summaries
     built = job.artifacts / "dist"
     # uv build also writes a .gitignore there; the action uploads dist/* (no hidden file).
     assert sorted(p.name for p in built.glob("[!.]*")) == sorted([WHEEL, SDIST])
