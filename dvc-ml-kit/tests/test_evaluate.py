@@ -23,6 +23,7 @@ from dvc_ml_kit.errors import (
     UserError,
 )
 from dvc_ml_kit.pipeline.evaluate import (
+    balanced_accuracies,
     fit_baseline,
     importance,
     input_sources,
@@ -301,6 +302,28 @@ def test_importance_equals_the_main_metric_scored_once_per_shuffle(case):
         ]
         expected[name] = round(scorer(model, features, actual) - np.mean(shuffled), 6)
     assert table.set_index("feature")["importance"].to_dict() == expected
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([0, 1]),
+        np.array([False, True]),
+        np.array(["Adelie", "Chinstrap", "Gentoo"], object),
+    ],
+    ids=["binary", "yes/no", "three classes"],
+)
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_balanced_accuracies_are_scikit_learn_s_bit_for_bit(labels):
+    """Each block's score is balanced_accuracy_score's, to the last bit, also when a block
+    predicts a class the actual values lack (scikit-learn leaves its recall out) or misses one."""
+    rng = np.random.default_rng(3)
+    actual = labels[rng.integers(0, len(labels) - 1, 97)]  # the last label is never actual
+    actual[: len(labels) - 1] = labels[:-1]  # every other label is
+    predicted = labels[rng.integers(0, len(labels), 97 * 5)]
+    predicted[:97] = actual[0]  # a block that predicts one class for every row
+    expected = [balanced_accuracy_score(actual, block) for block in predicted.reshape(5, 97)]
+    assert balanced_accuracies(actual, predicted, 5).tolist() == expected
 
 
 def test_importance_is_the_drop_of_the_main_metric(case):

@@ -183,6 +183,19 @@ def own_importance(model) -> pd.Series | None:
     return pd.Series(weights, dtype="float64").groupby(input_sources(model)).sum()
 
 
+def balanced_accuracies(actual: np.ndarray, predicted: np.ndarray, blocks: int) -> np.ndarray:
+    """``balanced_accuracy_score(actual, block)`` for each of ``blocks`` equal blocks of
+    ``predicted``: the same numbers (each class's recall, their mean over the classes of
+    ``actual``, in the same order), without scikit-learn's checks of each call (4 ms each, most
+    of the sample's importance)."""
+    classes, truth = np.unique(actual, return_inverse=True)
+    counts = np.bincount(truth, minlength=len(classes))
+    hits = predicted.reshape(blocks, len(actual)) == actual
+    return np.array(
+        [np.mean(np.bincount(truth[hit], minlength=len(classes)) / counts) for hit in hits]
+    )
+
+
 def importance(
     model,
     test: pd.DataFrame,
@@ -209,6 +222,7 @@ def importance(
             columns = sorted(columns, key=lambda name: (-ranking[name], position[name]))
             columns = columns[:max_features]
     score = SCORES[MAIN_METRIC[task]]
+    scores_of = balanced_accuracies if score is balanced_accuracy_score else None
     reference = score(actual, model.predict(features))
     rng = np.random.default_rng(seed)
     drops = []
@@ -221,7 +235,10 @@ def importance(
             ignore_index=True,
         )
         predicted = model.predict(shuffled)
-        scores = [score(actual, predicted[i * rows : (i + 1) * rows]) for i in range(repeats)]
+        if scores_of is not None:
+            scores = scores_of(actual.to_numpy(), predicted, repeats)
+        else:
+            scores = [score(actual, predicted[i * rows : (i + 1) * rows]) for i in range(repeats)]
         drops.append(reference - np.mean(scores))
     table = pd.DataFrame({"feature": columns, "importance": drops})
     return table.round(DIGITS).sort_values(["importance", "feature"], ascending=[False, True])
