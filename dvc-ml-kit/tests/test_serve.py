@@ -396,7 +396,7 @@ def test_a_port_in_use_is_one_sentence(bundles, tmp_path):
 
 def test_a_bounded_load_is_served_without_an_error(servers, csv):
     url = servers["classification"]
-    rows = json_rows(csv)
+    rows = json_rows(csv)[:100]  # each answered once alone first, for the expected answers
     expected = {
         number: call(url, "POST", "/predict", {"rows": [row]})[1] for number, row in enumerate(rows)
     }
